@@ -1,1 +1,83 @@
-console.log("manage")
+// `manage <handler> [args]`: the only composition root. Parses the command line,
+// provides the live layers once, logs a failure as one line for the operator, and
+// leaves the exit code to the error (1 by default, 2 for usage and environment).
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Console, Effect, Layer, Logger, type LogLevel, References } from "effect"
+import { type Command, parseCommand, usage } from "./domain/Cli.ts"
+import { BackupStore } from "./layers/BackupStore.ts"
+import { Consul } from "./layers/Consul.ts"
+import { Redis } from "./layers/Redis.ts"
+import { Sentinel } from "./layers/Sentinel.ts"
+import { Settings } from "./layers/Settings.ts"
+import { backup } from "./programs/backup.ts"
+import { configDocs } from "./programs/configDocs.ts"
+import { health } from "./programs/health.ts"
+import { healthSentinel } from "./programs/healthSentinel.ts"
+import { Invocation } from "./programs/Invocation.ts"
+import { onFailover } from "./programs/onFailover.ts"
+import { preStart } from "./programs/preStart.ts"
+import { preStop } from "./programs/preStop.ts"
+import { status } from "./programs/status.ts"
+import { UsageError } from "./programs/UsageError.ts"
+
+const levels: Record<Settings["Service"]["log"]["level"], LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
+
+const stderrLogger = (format: "text" | "json") =>
+  Logger.layer([(format === "json" ? Logger.formatJson : Logger.formatLogFmt).pipe(Logger.withConsoleError)])
+
+const logging = Layer.unwrap(Effect.gen(function*() {
+  const { log } = yield* Settings
+  return Layer.mergeAll(stderrLogger(log.format), Layer.succeed(References.MinimumLogLevel, levels[log.level]))
+}))
+
+const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
+const clients = Layer.mergeAll(Consul.layer, Redis.layer, Sentinel.layer)
+const invocation = Layer.succeed(Invocation, Invocation.of({ node: process.execPath, script: process.argv[1] ?? "manage" }))
+const live = Layer.mergeAll(clients, logging, invocation).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layer, platform)))
+const withStore = BackupStore.layer.pipe(Layer.provideMerge(live))
+
+const run = (command: Command): Effect.Effect<void, unknown> => {
+  switch (command._tag) {
+    case "help":
+      return Console.log(usage())
+    case "config-docs":
+      return configDocs
+    case "setup-env":
+      return Effect.fail(new UsageError({ detail: "setup-env is not available yet" }))
+    case "pre-start":
+      return preStart.pipe(Effect.provide(withStore))
+    case "health":
+      return health(command.role).pipe(Effect.provide(live))
+    case "health-sentinel":
+      return healthSentinel.pipe(Effect.provide(live))
+    case "on-failover":
+      return onFailover(command.args).pipe(Effect.provide(live))
+    case "backup":
+      return backup(command.now).pipe(Effect.provide(withStore))
+    case "pre-stop":
+      return preStop.pipe(Effect.provide(live))
+    case "status":
+      return status(command.json).pipe(Effect.provide(live))
+  }
+}
+
+/** One line per failure; a role check failing because the node has the other role is only debug. */
+const report = (cause: Cause.Cause<unknown>) => {
+  const error = Cause.squash(cause)
+  const message = error instanceof Error ? error.message : String(error)
+  const expected = typeof error === "object" && error !== null && "expected" in error && error.expected === true
+  return expected ? Effect.logDebug(message) : Effect.logError(message)
+}
+
+const parsed = parseCommand(process.argv.slice(2))
+const main = parsed._tag === "Usage"
+  ? Effect.fail(new UsageError({ detail: `${parsed.problem} (see \`manage --help\`)` }))
+  : run(parsed.command).pipe(Effect.annotateLogs({ handler: parsed.command._tag }))
+
+main.pipe(
+  Effect.tapCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : report(cause))),
+  Effect.provide(stderrLogger("text")),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

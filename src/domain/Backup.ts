@@ -1,0 +1,107 @@
+// Backups (DESIGN.md §7) as data and decisions: the manifest recorded in Consul, how
+// backups are named, whether one is due, which node takes it, what to prune, and when
+// a starting node restores. The programs carry these out.
+import { DateTime, Duration, Option, Schema } from "effect"
+import { type Endpoint, formatEndpoint } from "./Endpoint.ts"
+
+export const Manifest = Schema.Struct({
+  id: Schema.String,
+  createdAt: Schema.String.check(Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/)),
+  node: Schema.String,
+  /** Size of the stored (compressed) object. */
+  bytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** sha256 of the stored (compressed) object, hex. */
+  sha256: Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/)),
+  store: Schema.Literals(["manta", "local"]),
+  /** Object path inside the store. */
+  path: Schema.String,
+  redisVersion: Schema.String
+})
+export type Manifest = typeof Manifest.Type
+
+export const ManifestFromJson = Schema.fromJsonString(Manifest)
+
+const stamp = (now: DateTime.Utc): string => DateTime.formatIso(now).replace(/\.\d+Z$/, "Z").replaceAll(":", "").replaceAll("-", "")
+
+/** `<service>-20261124T190557Z-<node>`: names sort by time, so pruning needs no metadata. */
+export const backupId = (serviceName: string, now: DateTime.Utc, node: string): string =>
+  `${serviceName}-${stamp(now)}-${node.replace(/[^A-Za-z0-9_.-]/g, "_")}`
+
+export const backupFileName = (id: string): string => `${id}.rdb.gz`
+
+const ownBackup = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}Z-.+\\.rdb\\.gz$`)
+
+export interface Due {
+  readonly due: boolean
+  readonly reason: string
+}
+
+export const isBackupDue = (input: {
+  readonly manifest: Option.Option<Manifest>
+  readonly now: DateTime.Utc
+  readonly interval: Duration.Duration
+  readonly forced: boolean
+}): Due => {
+  if (input.forced) return { due: true, reason: "requested with --now" }
+  if (Option.isNone(input.manifest)) return { due: true, reason: "no backup recorded yet" }
+  const taken = DateTime.make(input.manifest.value.createdAt)
+  if (Option.isNone(taken)) return { due: true, reason: "the recorded backup has an unreadable date" }
+  const age = DateTime.distance(taken.value, input.now)
+  return Duration.isGreaterThanOrEqualTo(age, input.interval)
+    ? { due: true, reason: `newest backup ${input.manifest.value.id} is ${Duration.format(age)} old` }
+    : { due: false, reason: `newest backup ${input.manifest.value.id} is ${Duration.format(age)} old, due after ${Duration.format(input.interval)}` }
+}
+
+export type LocalRole = "master" | "replica" | "unavailable"
+
+/**
+ * One backup at a time, taken on a healthy replica when one exists so the master
+ * does not fork under load. Among replicas, the one with the lowest address takes it,
+ * so replicas do not all race for the lock every check.
+ */
+export const electBackupNode = (input: {
+  readonly self: Endpoint
+  readonly role: LocalRole
+  readonly healthyReplicas: ReadonlyArray<Endpoint>
+}): Due => {
+  const sorted = [...input.healthyReplicas].sort((a, b) => formatEndpoint(a).localeCompare(formatEndpoint(b), "en"))
+  const first = sorted[0]
+  switch (input.role) {
+    case "unavailable":
+      return { due: false, reason: "local Redis is not answering as a healthy master or replica" }
+    case "master":
+      return first === undefined
+        ? { due: true, reason: "master with no healthy replica" }
+        : { due: false, reason: `the healthy replica ${formatEndpoint(first)} takes backups` }
+    case "replica":
+      return first !== undefined && formatEndpoint(first) === formatEndpoint(input.self)
+        ? { due: true, reason: "first healthy replica" }
+        : { due: false, reason: `${first === undefined ? "no healthy replica is registered yet" : `the healthy replica ${formatEndpoint(first)} takes backups`}` }
+  }
+}
+
+/** Stored backups of this service beyond the newest `keep`, oldest last; the one just recorded is never pruned. */
+export const backupsToPrune = (input: {
+  readonly serviceName: string
+  readonly stored: ReadonlyArray<string>
+  readonly keep: number
+  readonly newest: string
+}): ReadonlyArray<string> =>
+  input.stored
+    .filter((name) => ownBackup(input.serviceName).test(name))
+    .sort()
+    .reverse()
+    .slice(input.keep)
+    .filter((name) => name !== input.newest)
+
+/**
+ * Restore only when founding a cluster (no master anywhere), with an empty data
+ * directory, and a verified backup on record; existing data always wins.
+ */
+export const restorePlan = (input: {
+  readonly founding: boolean
+  readonly localData: boolean
+  readonly manifest: Option.Option<Manifest>
+  readonly storeConfigured: boolean
+}): Option.Option<Manifest> =>
+  input.founding && !input.localData && input.storeConfigured ? input.manifest : Option.none()

@@ -1,0 +1,96 @@
+// The `manage` command line: every handler ContainerPilot, Sentinel or an operator
+// calls, parsed into a closed union. Hand-written rather than effect/cli because a
+// health check runs every few seconds and effect/cli's start-up would more than
+// double each run's cost (see README, "Budgets").
+export type Command =
+  | { readonly _tag: "pre-start" }
+  | { readonly _tag: "health"; readonly role: "master" | "replica" }
+  | { readonly _tag: "health-sentinel" }
+  | { readonly _tag: "on-failover"; readonly args: ReadonlyArray<string> }
+  | { readonly _tag: "backup"; readonly now: boolean }
+  | { readonly _tag: "pre-stop" }
+  | { readonly _tag: "status"; readonly json: boolean }
+  | { readonly _tag: "config-docs" }
+  | { readonly _tag: "setup-env"; readonly key: string; readonly out: string }
+  | { readonly _tag: "help" }
+
+export interface Handler {
+  readonly usage: string
+  readonly summary: string
+}
+
+/** Every handler, in the order `--help` lists them; tests check containerpilot.json5 against these names. */
+export const handlers = {
+  "pre-start": { usage: "pre-start", summary: "choose this node's role, restore if founding an empty cluster, render redis.conf and sentinel.conf" },
+  health: { usage: "health master|replica", summary: "pass (exit 0) only if this node's Redis has that role; 1 otherwise" },
+  "health-sentinel": { usage: "health-sentinel", summary: "pass if the local Sentinel monitors MASTER_NAME" },
+  "on-failover": { usage: "on-failover <sentinel script args>", summary: "Sentinel's client-reconfig-script: turn Consul over to the new master at once" },
+  backup: { usage: "backup [--now]", summary: "take a verified backup when due and this node is elected (--now: regardless)" },
+  "pre-stop": { usage: "pre-stop", summary: "hand the master role to a caught-up replica before Redis stops" },
+  status: { usage: "status [--json]", summary: "print the cluster: master, replicas and lag, sentinels, last backup" },
+  config: { usage: "config --docs", summary: "print every environment variable, its default and what it expects (markdown)" },
+  "setup-env": { usage: "setup-env --key <ssh private key> [--out _env]", summary: "write MANTA_KEY_ID and MANTA_PRIVATE_KEY for that key into _env" }
+} as const satisfies Record<string, Handler>
+
+export const usage = (): string =>
+  [
+    "usage: manage <handler> [args]",
+    "",
+    ...Object.values(handlers).map((h) => `  ${h.usage.padEnd(48)} ${h.summary}`),
+    "",
+    "Configuration comes from the environment: see `manage config --docs`.",
+    "Exit codes: 0 success or pass, 1 failure, 2 invalid usage or environment."
+  ].join("\n")
+
+export type Parsed = { readonly _tag: "Ok"; readonly command: Command } | { readonly _tag: "Usage"; readonly problem: string }
+
+const ok = (command: Command): Parsed => ({ _tag: "Ok", command })
+const bad = (problem: string): Parsed => ({ _tag: "Usage", problem })
+
+const flags = (rest: ReadonlyArray<string>, allowed: ReadonlyArray<string>): Set<string> | string => {
+  const unknown = rest.filter((a) => !allowed.includes(a))
+  return unknown.length > 0 ? `unexpected argument ${JSON.stringify(unknown[0])}` : new Set(rest)
+}
+
+const option = (rest: ReadonlyArray<string>, name: string): string | undefined => {
+  const i = rest.indexOf(name)
+  return i >= 0 ? rest[i + 1] : undefined
+}
+
+export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
+  const [name, ...rest] = argv
+  switch (name) {
+    case undefined:
+      return bad("no handler given")
+    case "--help":
+    case "-h":
+    case "help":
+      return ok({ _tag: "help" })
+    case "pre-start":
+    case "health-sentinel":
+    case "pre-stop":
+      return rest.length === 0 ? ok({ _tag: name }) : bad(`${name} takes no arguments`)
+    case "health":
+      return rest.length === 1 && (rest[0] === "master" || rest[0] === "replica")
+        ? ok({ _tag: "health", role: rest[0] })
+        : bad("health takes one argument: master or replica")
+    case "on-failover":
+      return ok({ _tag: "on-failover", args: rest })
+    case "backup":
+    case "status": {
+      const f = flags(rest, [name === "backup" ? "--now" : "--json"])
+      if (typeof f === "string") return bad(`${name}: ${f}`)
+      return ok(name === "backup" ? { _tag: "backup", now: f.has("--now") } : { _tag: "status", json: f.has("--json") })
+    }
+    case "config":
+      return rest.length === 1 && rest[0] === "--docs" ? ok({ _tag: "config-docs" }) : bad("config takes --docs")
+    case "setup-env": {
+      const key = option(rest, "--key")
+      const out = option(rest, "--out") ?? "_env"
+      const known = rest.every((a, i) => a === "--key" || a === "--out" || rest[i - 1] === "--key" || rest[i - 1] === "--out")
+      return key !== undefined && known ? ok({ _tag: "setup-env", key, out }) : bad("setup-env takes --key <file> [--out <file>]")
+    }
+    default:
+      return bad(`unknown handler ${JSON.stringify(name)}`)
+  }
+}

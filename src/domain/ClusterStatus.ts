@@ -1,0 +1,62 @@
+// The cluster as an operator sees it (`manage status`): a plain snapshot and its
+// rendering as a table. Unknown parts stay visible as unknown rather than omitted.
+import { Option } from "effect"
+import { type Manifest } from "./Backup.ts"
+import { type Endpoint, formatEndpoint } from "./Endpoint.ts"
+
+export type Registration = "passing" | "warning" | "critical" | "absent"
+
+export interface NodeStatus {
+  readonly endpoint: Endpoint
+  readonly consul: { readonly master: Registration; readonly replica: Registration }
+  /** `master`, `replica of …`, or why it could not be read. */
+  readonly role: string
+  /** Bytes of replication stream a replica is behind its master, when known. */
+  readonly lag: Option.Option<number>
+}
+
+export interface SentinelStatus {
+  readonly endpoint: Endpoint
+  readonly consul: Registration
+  readonly reports: string
+}
+
+export interface ClusterStatus {
+  readonly masterName: string
+  readonly sentinelMaster: Option.Option<{ readonly master: Endpoint; readonly votes: number; readonly of: number }>
+  readonly nodes: ReadonlyArray<NodeStatus>
+  readonly sentinels: ReadonlyArray<SentinelStatus>
+  readonly lastBackup: Option.Option<Manifest>
+  readonly problems: ReadonlyArray<string>
+}
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows.reduce<Array<number>>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), [])
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n")
+}
+
+export const renderStatus = (s: ClusterStatus): string => {
+  const master = Option.match(s.sentinelMaster, {
+    onNone: () => `master of ${s.masterName}: no sentinel majority`,
+    onSome: (m) => `master of ${s.masterName}: ${formatEndpoint(m.master)} (${m.votes} of ${m.of} sentinels agree)`
+  })
+  const nodes = table([
+    ["REDIS", "ROLE", "LAG", "CONSUL master", "CONSUL replica"],
+    ...s.nodes.map((n) => [
+      formatEndpoint(n.endpoint),
+      n.role,
+      Option.match(n.lag, { onNone: () => "-", onSome: (b) => `${b} B` }),
+      n.consul.master,
+      n.consul.replica
+    ])
+  ])
+  const sentinels = table([
+    ["SENTINEL", "CONSUL", "REPORTS MASTER"],
+    ...s.sentinels.map((x) => [formatEndpoint(x.endpoint), x.consul, x.reports])
+  ])
+  const backup = Option.match(s.lastBackup, {
+    onNone: () => "last backup: none recorded",
+    onSome: (b) => `last backup: ${b.id} at ${b.createdAt}, ${b.bytes} bytes, sha256 ${b.sha256.slice(0, 12)}…, ${b.store} ${b.path}`
+  })
+  return [master, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
+}

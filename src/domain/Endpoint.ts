@@ -1,0 +1,21 @@
+// A Redis or Sentinel address as the cluster announces it: an IPv4 host and a port.
+// Equality is by value, because the same node is reported by Consul, Sentinel and
+// Redis itself in separately decoded replies.
+
+export interface Endpoint {
+  readonly host: string
+  readonly port: number
+}
+
+export const endpoint = (host: string, port: number): Endpoint => ({ host, port })
+
+export const formatEndpoint = (e: Endpoint): string => `${e.host}:${e.port}`
+
+export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.host === b.host && a.port === b.port
+
+/** Distinct endpoints, first occurrence first. */
+export const uniqueEndpoints = (endpoints: Iterable<Endpoint>): ReadonlyArray<Endpoint> => {
+  const seen = new Map<string, Endpoint>()
+  for (const e of endpoints) if (!seen.has(formatEndpoint(e))) seen.set(formatEndpoint(e), e)
+  return [...seen.values()]
+}

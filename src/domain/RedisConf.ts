@@ -1,0 +1,138 @@
+// Rendering of redis.conf, sentinel.conf and Sentinel's client-reconfig script from
+// Settings and the role decision (DESIGN.md §6). Every start renders fresh files: no
+// known-replica or known-sentinel lines survive, so dead peers never count toward a
+// quorum, and the sentinel id is derived from the node's name so a restart does not
+// add a phantom sentinel.
+import { createHash } from "node:crypto"
+import { Duration, Option, Redacted } from "effect"
+import { type Endpoint } from "./Endpoint.ts"
+import { parseGoDuration } from "./EnvValue.ts"
+import { type Settings } from "./Settings.ts"
+
+/** Redis config strings are double-quoted with C-like escapes. */
+const quote = (value: string): string => `"${value.replaceAll("\\", "\\\\").replaceAll("\"", "\\\"")}"`
+
+const lines = (...entries: ReadonlyArray<string | false>): string =>
+  entries.filter((e): e is string => e !== false).join("\n") + "\n"
+
+export type RenderRole = { readonly _tag: "Master" } | { readonly _tag: "Replica"; readonly master: Endpoint }
+
+export const renderRedisConf = (s: Settings, role: RenderRole): string => {
+  const password = Option.map(s.redis.password, Redacted.value)
+  return lines(
+    "# Rendered by `manage pre-start` at every start; Sentinel may rewrite replicaof at run time.",
+    `bind ${s.node.bindAddress}`,
+    `port ${s.redis.port}`,
+    // Containers reach each other over their own network; REDIS_PASSWORD is the guard.
+    "protected-mode no",
+    "daemonize no",
+    `dir ${quote(s.dataDir)}`,
+    "appendonly yes",
+    "appendfsync everysec",
+    "dbfilename dump.rdb",
+    `replica-announce-ip ${s.node.address}`,
+    `replica-announce-port ${s.redis.port}`,
+    role._tag === "Replica" && `replicaof ${role.master.host} ${role.master.port}`,
+    Option.isSome(password) && `requirepass ${quote(password.value)}`,
+    Option.isSome(password) && `masterauth ${quote(password.value)}`,
+    `min-replicas-to-write ${s.redis.minReplicasToWrite}`,
+    `min-replicas-max-lag ${Duration.toSeconds(s.redis.minReplicasMaxLag)}`
+  )
+}
+
+export interface SentinelTuning {
+  readonly quorum: number
+  readonly downAfter: Duration.Duration
+  readonly failoverTimeout: Duration.Duration
+}
+
+/** The same node name always yields the same 40-hex sentinel id. */
+export const sentinelMyId = (serviceName: string, nodeName: string): string =>
+  createHash("sha1").update(`autopilot-redis/${serviceName}/${nodeName}`).digest("hex")
+
+export const failoverScriptPath = (s: Settings): string => `${s.configDir}/on-failover.sh`
+
+export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: SentinelTuning): string => {
+  const name = s.masterName
+  const password = Option.map(s.redis.password, Redacted.value)
+  return lines(
+    "# Rendered by `manage pre-start` at every start; Sentinel rewrites it at run time.",
+    `bind ${s.node.bindAddress}`,
+    `port ${s.sentinel.port}`,
+    "protected-mode no",
+    "daemonize no",
+    "dir /tmp",
+    `sentinel myid ${sentinelMyId(s.serviceName, s.node.name)}`,
+    `sentinel announce-ip ${s.node.address}`,
+    `sentinel announce-port ${s.sentinel.port}`,
+    "sentinel resolve-hostnames no",
+    `sentinel monitor ${name} ${master.host} ${master.port} ${tuning.quorum}`,
+    `sentinel down-after-milliseconds ${name} ${Duration.toMillis(tuning.downAfter)}`,
+    `sentinel failover-timeout ${name} ${Duration.toMillis(tuning.failoverTimeout)}`,
+    `sentinel parallel-syncs ${name} ${s.sentinel.parallelSyncs}`,
+    Option.isSome(password) && `sentinel auth-pass ${name} ${quote(password.value)}`,
+    `sentinel client-reconfig-script ${name} ${failoverScriptPath(s)}`
+  )
+}
+
+const shellQuote = (value: string): string => `'${value.replaceAll("'", "'\\''")}'`
+
+/**
+ * Sentinel calls its client-reconfig-script with its own arguments only, so a
+ * one-line wrapper adds the handler name. `manage` is the same node binary and
+ * bundle that rendered it.
+ */
+export const renderFailoverScript = (manage: { readonly node: string; readonly script: string }): string =>
+  lines(
+    "#!/bin/sh",
+    "# Rendered by `manage pre-start`: Sentinel's client-reconfig-script.",
+    `exec ${shellQuote(manage.node)} ${shellQuote(manage.script)} on-failover "$@"`
+  )
+
+export interface TuningOverrides {
+  readonly tuning: SentinelTuning
+  /** Keys whose values were ignored, with why. */
+  readonly ignored: ReadonlyArray<string>
+}
+
+/**
+ * Consul KV `service/<name>-sentinel/{quorum,down-after,failover-timeout}` override the
+ * environment (DESIGN.md §3). Durations are milliseconds (as the original image wrote
+ * them) or Go durations. A bad value is ignored, never fatal: a typo in KV must not
+ * stop every node from starting.
+ */
+export const applyTuningOverrides = (
+  defaults: SentinelTuning,
+  kv: Readonly<Record<string, string>>
+): TuningOverrides => {
+  const ignored: Array<string> = []
+  const duration = (key: string, fallback: Duration.Duration): Duration.Duration => {
+    const raw = kv[key]?.trim()
+    if (raw === undefined || raw === "") return fallback
+    const ms = /^\d+$/.test(raw) ? Option.some(Number(raw)) : parseGoDuration(raw)
+    if (Option.isSome(ms) && ms.value >= 100) return Duration.millis(ms.value)
+    ignored.push(`${key}=${JSON.stringify(raw)} (expected milliseconds or a duration of at least 100ms)`)
+    return fallback
+  }
+  const quorumRaw = kv["quorum"]?.trim()
+  let quorum = defaults.quorum
+  if (quorumRaw !== undefined && quorumRaw !== "") {
+    if (/^\d+$/.test(quorumRaw) && Number(quorumRaw) >= 1 && Number(quorumRaw) <= 100) quorum = Number(quorumRaw)
+    else ignored.push(`quorum=${JSON.stringify(quorumRaw)} (expected an integer from 1 to 100)`)
+  }
+  return {
+    tuning: {
+      quorum,
+      downAfter: duration("down-after", defaults.downAfter),
+      failoverTimeout: duration("failover-timeout", defaults.failoverTimeout)
+    },
+    ignored
+  }
+}
+
+/**
+ * Where pre-start records the bootstrap session it founded with, so `health master`
+ * can keep it alive without asking Consul on every check. Only a hint: the lock
+ * key's own Session field is the truth.
+ */
+export const bootstrapSessionFile = (s: Settings): string => `${s.configDir}/bootstrap-session`

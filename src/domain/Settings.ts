@@ -1,0 +1,515 @@
+// The whole configuration: one Schema over the environment (DESIGN.md §8), its
+// documentation table (the source of `manage config --docs`), and the pure decoding
+// into the structured Settings the handlers use. Invalid input yields every bad
+// variable at once; secret values never appear in any message.
+import { Duration, Effect, Option, Redacted, Result, Schema, type SchemaIssue } from "effect"
+import { type Endpoint } from "./Endpoint.ts"
+import {
+  AbsolutePath,
+  GoDuration,
+  HostPort,
+  HttpUrl,
+  IntegerBetween,
+  IPv4,
+  isIPv4,
+  Literal,
+  MasterName,
+  Port,
+  ServiceName,
+  SingleLine
+} from "./EnvValue.ts"
+
+export type Group = "Consul" | "Node" | "Redis" | "Sentinel" | "Handlers" | "Backups" | "Manta"
+
+export interface VariableDoc {
+  readonly group: Group
+  /** The raw default, exactly as an operator would write it. */
+  readonly default?: string
+  /** Shown instead of `default` when the default is derived from other inputs. */
+  readonly derivedDefault?: string
+  readonly expects: string
+  readonly doc: string
+  readonly secret?: true
+}
+
+export const variables = {
+  CONSUL: {
+    group: "Consul",
+    default: "consul",
+    expects: "host or host:port (port 8500 when omitted)",
+    doc: "Consul agent or server the handlers and ContainerPilot talk to."
+  },
+  CONSUL_HTTP_TOKEN: {
+    group: "Consul",
+    expects: "an ACL token",
+    doc: "Sent as X-Consul-Token on every Consul call.",
+    secret: true
+  },
+  LOG_LEVEL: { group: "Handlers", default: "info", expects: "debug, info, warn or error", doc: "Handler log level." },
+  LOG_FORMAT: { group: "Handlers", default: "text", expects: "text or json", doc: "Handler log format (logfmt or JSON lines on stderr)." },
+  SERVICE_NAME: {
+    group: "Consul",
+    default: "redis",
+    expects: "lower-case letters, digits and '-', starting with a letter",
+    doc: "Prefix of every Consul service and key: `<name>`, `<name>-replica`, `<name>-sentinel`, `service/<name>/…`."
+  },
+  MASTER_NAME: {
+    group: "Sentinel",
+    default: "mymaster",
+    expects: "letters, digits, '.', '_' or '-'",
+    doc: "The name Sentinel monitors the master under; clients ask Sentinel for it."
+  },
+  HOSTNAME: {
+    group: "Node",
+    derivedDefault: "the container's hostname",
+    expects: "a non-empty name without whitespace",
+    doc: "This node's name. ContainerPilot registers services as `<job>-<hostname>`."
+  },
+  ANNOUNCE_IP: {
+    group: "Node",
+    derivedDefault: "`CONTAINERPILOT_<SERVICE_NAME>_IP`, else the first non-loopback IPv4",
+    expects: "an IPv4 address",
+    doc: "The address this node's Redis and Sentinel announce to the cluster."
+  },
+  BIND_ADDRESS: {
+    group: "Node",
+    default: "0.0.0.0",
+    expects: "an IPv4 address",
+    doc: "Address Redis and Sentinel listen on."
+  },
+  REDIS_PORT: { group: "Redis", default: "6379", expects: "a TCP port (1-65535)", doc: "Redis port." },
+  SENTINEL_PORT: { group: "Sentinel", default: "26379", expects: "a TCP port (1-65535)", doc: "Sentinel port." },
+  REDIS_PASSWORD: {
+    group: "Redis",
+    expects: "a password without line breaks",
+    doc: "Sets `requirepass`, `masterauth` and Sentinel's `auth-pass`. Strongly recommended: without it Redis is open to the network.",
+    secret: true
+  },
+  REDIS_MIN_REPLICAS_TO_WRITE: {
+    group: "Redis",
+    default: "0",
+    expects: "an integer from 0 to 100",
+    doc: "`min-replicas-to-write`: a master refuses writes with fewer connected replicas, which fences an isolated master."
+  },
+  REDIS_MIN_REPLICAS_MAX_LAG: {
+    group: "Redis",
+    default: "5s",
+    expects: "whole seconds from 1s to 1h",
+    doc: "`min-replicas-max-lag`: how stale a replica may be and still count."
+  },
+  SENTINEL_QUORUM: {
+    group: "Sentinel",
+    default: "2",
+    expects: "an integer from 1 to 100",
+    doc: "Sentinels that must agree the master is down. A failover also needs a majority of all sentinels. Consul KV `service/<name>-sentinel/quorum` overrides it."
+  },
+  SENTINEL_DOWN_AFTER: {
+    group: "Sentinel",
+    default: "5s",
+    expects: "a duration from 100ms to 10m",
+    doc: "`down-after-milliseconds`: silence before a master is considered down. Consul KV `…/down-after` overrides it."
+  },
+  SENTINEL_FAILOVER_TIMEOUT: {
+    group: "Sentinel",
+    default: "30s",
+    expects: "a duration from 1s to 1h",
+    doc: "`failover-timeout`. Consul KV `…/failover-timeout` overrides it."
+  },
+  SENTINEL_PARALLEL_SYNCS: {
+    group: "Sentinel",
+    default: "1",
+    expects: "an integer from 1 to 100",
+    doc: "`parallel-syncs`: replicas re-syncing with a new master at once."
+  },
+  MASTER_WAIT_TIMEOUT: {
+    group: "Handlers",
+    default: "60s",
+    expects: "a duration from 1s to 1h",
+    doc: "How long pre-start waits for a master to appear (another node bootstrapping, or Sentinel promoting a replica) before it fails and the container restarts."
+  },
+  DATA_DIR: { group: "Redis", default: "/data", expects: "an absolute path", doc: "Redis data directory (`dir`)." },
+  CONFIG_DIR: {
+    group: "Redis",
+    default: "/etc/redis",
+    expects: "an absolute path",
+    doc: "Where pre-start writes `redis.conf`, `sentinel.conf` and the failover script. Sentinel must be able to rewrite it."
+  },
+  HEALTH_INTERVAL: {
+    group: "Handlers",
+    default: "5",
+    expects: "whole seconds from 1 to 300 (ContainerPilot reads an integer)",
+    doc: "Interval of the health checks."
+  },
+  HEALTH_TTL: {
+    group: "Handlers",
+    default: "15",
+    expects: "whole seconds, greater than HEALTH_INTERVAL, at most 3600",
+    doc: "TTL of the Consul checks the health checks feed."
+  },
+  HEALTH_TIMEOUT: {
+    group: "Handlers",
+    default: "4s",
+    expects: "a duration from 500ms up to HEALTH_INTERVAL",
+    doc: "Deadline of one health check; the handlers answer within it even when Redis or Consul hangs."
+  },
+  PRESTART_TIMEOUT: {
+    group: "Handlers",
+    default: "10m",
+    expects: "a duration from 10s to 24h, longer than MASTER_WAIT_TIMEOUT",
+    doc: "ContainerPilot kills pre-start after this; it bounds a restore."
+  },
+  PRESTOP_TIMEOUT: {
+    group: "Handlers",
+    default: "15s",
+    expects: "a duration from 1s to 10m",
+    doc: "Bound of pre-stop's handover to a replica. Compose's stop_grace_period must exceed it."
+  },
+  BACKUP_STORE: {
+    group: "Backups",
+    derivedDefault: "`manta` when MANTA_USER is set, else `local`",
+    expects: "manta, local or none",
+    doc: "Where backups go and restores come from."
+  },
+  BACKUP_INTERVAL: {
+    group: "Backups",
+    default: "24h",
+    expects: "a duration from 1m to 8760h",
+    doc: "A backup is due when the newest one is older than this."
+  },
+  BACKUP_CHECK_INTERVAL: {
+    group: "Backups",
+    default: "5m",
+    expects: "a duration from 10s to 24h",
+    doc: "How often ContainerPilot runs `manage backup` to see whether one is due."
+  },
+  BACKUP_TIMEOUT: {
+    group: "Backups",
+    default: "30m",
+    expects: "a duration from 1m to 24h",
+    doc: "ContainerPilot kills a backup run after this; nothing half-written becomes visible."
+  },
+  BACKUP_KEEP: { group: "Backups", default: "7", expects: "an integer from 1 to 1000", doc: "Verified backups kept; older ones are pruned." },
+  BACKUP_DIR: {
+    group: "Backups",
+    default: "/backups",
+    expects: "an absolute path",
+    doc: "Directory of the `local` store, e.g. a volume shared by all nodes."
+  },
+  MANTA_URL: { group: "Manta", default: "https://us-central.manta.mnx.io", expects: "an http(s) URL", doc: "Manta endpoint." },
+  MANTA_USER: { group: "Manta", expects: "an account login", doc: "Manta account." },
+  MANTA_SUBUSER: { group: "Manta", expects: "a subuser login", doc: "Manta subuser, when the key belongs to one." },
+  MANTA_ROLE: { group: "Manta", expects: "comma-separated role names", doc: "Manta roles to assume." },
+  MANTA_KEY_ID: {
+    group: "Manta",
+    expects: "the key's MD5 fingerprint (aa:bb:…) or SHA256:…",
+    doc: "Fingerprint of MANTA_PRIVATE_KEY; checked against the key."
+  },
+  MANTA_PRIVATE_KEY: {
+    group: "Manta",
+    expects: "a PEM or OpenSSH private key; newlines may be written as '#'",
+    doc: "Signs every Manta request. `manage setup-env --key` writes it.",
+    secret: true
+  },
+  MANTA_BUCKET: {
+    group: "Manta",
+    derivedDefault: "`/<MANTA_USER>/stor/<SERVICE_NAME>`",
+    expects: "an absolute Manta path under /<MANTA_USER>/",
+    doc: "Manta directory holding the backups."
+  }
+} as const satisfies Record<string, VariableDoc>
+
+export type VariableName = keyof typeof variables
+
+type DefaultedName = { [K in VariableName]: (typeof variables)[K] extends { readonly default: string } ? K : never }[VariableName]
+
+const defaulted = <S extends Schema.Codec<unknown, string>>(name: DefaultedName, schema: S) =>
+  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(variables[name].default)))
+
+const optional = <S extends Schema.Codec<unknown, string>>(schema: S) => Schema.optionalKey(schema)
+
+const NonEmptyLine = SingleLine.check(Schema.isPattern(/^\S+$/))
+const KeyId = Schema.String.check(Schema.isPattern(/^((?:[0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}|SHA256:[A-Za-z0-9+/=]{20,})$/))
+const PrivateKey = Schema.String.check(Schema.isPattern(/^-----BEGIN [A-Z ]*PRIVATE KEY-----/))
+
+/** The environment, variable by variable, as the operator wrote it. */
+export const Environment = Schema.Struct({
+  CONSUL: defaulted("CONSUL", HostPort(8500)),
+  CONSUL_HTTP_TOKEN: optional(NonEmptyLine),
+  LOG_LEVEL: defaulted("LOG_LEVEL", Literal("debug", "info", "warn", "error")),
+  LOG_FORMAT: defaulted("LOG_FORMAT", Literal("text", "json")),
+  SERVICE_NAME: defaulted("SERVICE_NAME", ServiceName),
+  MASTER_NAME: defaulted("MASTER_NAME", MasterName),
+  HOSTNAME: optional(NonEmptyLine),
+  ANNOUNCE_IP: optional(IPv4),
+  BIND_ADDRESS: defaulted("BIND_ADDRESS", IPv4),
+  REDIS_PORT: defaulted("REDIS_PORT", Port),
+  SENTINEL_PORT: defaulted("SENTINEL_PORT", Port),
+  REDIS_PASSWORD: optional(SingleLine),
+  REDIS_MIN_REPLICAS_TO_WRITE: defaulted("REDIS_MIN_REPLICAS_TO_WRITE", IntegerBetween(0, 100)),
+  REDIS_MIN_REPLICAS_MAX_LAG: defaulted(
+    "REDIS_MIN_REPLICAS_MAX_LAG",
+    GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) }).check(
+      Schema.makeFilter((d: Duration.Duration) => Duration.toMillis(d) % 1000 === 0)
+    )
+  ),
+  SENTINEL_QUORUM: defaulted("SENTINEL_QUORUM", IntegerBetween(1, 100)),
+  SENTINEL_DOWN_AFTER: defaulted("SENTINEL_DOWN_AFTER", GoDuration({ min: Duration.millis(100), max: Duration.minutes(10) })),
+  SENTINEL_FAILOVER_TIMEOUT: defaulted("SENTINEL_FAILOVER_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
+  SENTINEL_PARALLEL_SYNCS: defaulted("SENTINEL_PARALLEL_SYNCS", IntegerBetween(1, 100)),
+  MASTER_WAIT_TIMEOUT: defaulted("MASTER_WAIT_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
+  DATA_DIR: defaulted("DATA_DIR", AbsolutePath),
+  CONFIG_DIR: defaulted("CONFIG_DIR", AbsolutePath),
+  HEALTH_INTERVAL: defaulted("HEALTH_INTERVAL", IntegerBetween(1, 300)),
+  HEALTH_TTL: defaulted("HEALTH_TTL", IntegerBetween(2, 3600)),
+  HEALTH_TIMEOUT: defaulted("HEALTH_TIMEOUT", GoDuration({ min: Duration.millis(500), max: Duration.minutes(5) })),
+  PRESTART_TIMEOUT: defaulted("PRESTART_TIMEOUT", GoDuration({ min: Duration.seconds(10), max: Duration.hours(24) })),
+  PRESTOP_TIMEOUT: defaulted("PRESTOP_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.minutes(10) })),
+  BACKUP_STORE: optional(Literal("manta", "local", "none")),
+  BACKUP_INTERVAL: defaulted("BACKUP_INTERVAL", GoDuration({ min: Duration.minutes(1), max: Duration.hours(8760) })),
+  BACKUP_CHECK_INTERVAL: defaulted("BACKUP_CHECK_INTERVAL", GoDuration({ min: Duration.seconds(10), max: Duration.hours(24) })),
+  BACKUP_TIMEOUT: defaulted("BACKUP_TIMEOUT", GoDuration({ min: Duration.minutes(1), max: Duration.hours(24) })),
+  BACKUP_KEEP: defaulted("BACKUP_KEEP", IntegerBetween(1, 1000)),
+  BACKUP_DIR: defaulted("BACKUP_DIR", AbsolutePath),
+  MANTA_URL: defaulted("MANTA_URL", HttpUrl),
+  MANTA_USER: optional(Schema.String.check(Schema.isPattern(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/))),
+  MANTA_SUBUSER: optional(Schema.String.check(Schema.isPattern(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/))),
+  MANTA_ROLE: optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/))),
+  MANTA_KEY_ID: optional(KeyId),
+  MANTA_PRIVATE_KEY: optional(PrivateKey),
+  MANTA_BUCKET: optional(AbsolutePath)
+})
+export type Environment = typeof Environment.Type
+
+export type LogLevel = Environment["LOG_LEVEL"]
+
+export type BackupTarget =
+  | { readonly _tag: "none" }
+  | { readonly _tag: "local"; readonly dir: string }
+  | {
+    readonly _tag: "manta"
+    readonly url: string
+    readonly user: string
+    readonly subuser: Option.Option<string>
+    readonly roles: ReadonlyArray<string>
+    readonly keyId: Option.Option<string>
+    readonly privateKey: Redacted.Redacted<string>
+    readonly directory: string
+  }
+
+export interface Settings {
+  readonly node: { readonly name: string; readonly address: string; readonly bindAddress: string }
+  readonly consul: { readonly host: string; readonly port: number; readonly token: Option.Option<Redacted.Redacted<string>> }
+  readonly log: { readonly level: LogLevel; readonly format: "text" | "json" }
+  readonly serviceName: string
+  readonly masterName: string
+  readonly redis: {
+    readonly port: number
+    readonly password: Option.Option<Redacted.Redacted<string>>
+    readonly minReplicasToWrite: number
+    readonly minReplicasMaxLag: Duration.Duration
+  }
+  readonly sentinel: {
+    readonly port: number
+    readonly quorum: number
+    readonly downAfter: Duration.Duration
+    readonly failoverTimeout: Duration.Duration
+    readonly parallelSyncs: number
+  }
+  readonly masterWaitTimeout: Duration.Duration
+  readonly dataDir: string
+  readonly configDir: string
+  readonly health: { readonly interval: Duration.Duration; readonly ttl: Duration.Duration; readonly timeout: Duration.Duration }
+  readonly preStopTimeout: Duration.Duration
+  readonly backup: {
+    readonly target: BackupTarget
+    readonly interval: Duration.Duration
+    readonly keep: number
+  }
+}
+
+/** What decoding needs from the host besides the environment. */
+export interface HostFacts {
+  readonly hostname: string
+  /** Non-loopback IPv4 addresses of this host, in interface order. */
+  readonly ipv4: ReadonlyArray<string>
+}
+
+export interface Problem {
+  readonly variable: string
+  readonly message: string
+}
+
+/** This node's Redis, as the rest of the cluster reaches it. */
+export const selfRedis = (s: Settings): Endpoint => ({ host: s.node.address, port: s.redis.port })
+/** This node's Sentinel. */
+export const selfSentinel = (s: Settings): Endpoint => ({ host: s.node.address, port: s.sentinel.port })
+
+const isSecret = (name: string): boolean => name in variables && "secret" in variables[name as VariableName]
+
+const describeValue = (name: string, raw: string | undefined): string =>
+  raw === undefined ? `${name} is not set` : isSecret(name) ? `${name} (value hidden)` : `${name}=${JSON.stringify(raw)}`
+
+const expectation = (name: string): string => (name in variables ? variables[name as VariableName].expects : "a valid value")
+
+const failedVariables = (issue: SchemaIssue.Issue, into: Set<string>): Set<string> => {
+  switch (issue._tag) {
+    case "Pointer": {
+      const [head] = issue.path
+      if (typeof head === "string") into.add(head)
+      else failedVariables(issue.issue, into)
+      break
+    }
+    case "Composite":
+    case "AnyOf":
+      for (const inner of issue.issues) failedVariables(inner, into)
+      break
+    case "Filter":
+    case "Encoding":
+      failedVariables(issue.issue, into)
+      break
+    default:
+      break
+  }
+  return into
+}
+
+/** Empty values count as unset: `_env` files and compose often carry `VAR=`. */
+const present = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const name of Object.keys(variables)) {
+    const raw = env[name]
+    if (raw !== undefined && raw.trim() !== "") out[name] = raw
+  }
+  return out
+}
+
+interface CrossProblem extends Problem {
+  /** Every variable the rule reads; the rule is skipped when one of them is itself invalid. */
+  readonly involves: ReadonlyArray<VariableName>
+}
+
+const crossChecks = (e: Environment, raw: Record<string, string>): ReadonlyArray<CrossProblem> => {
+  const problems: Array<CrossProblem> = []
+  const bad = (variable: VariableName, involves: ReadonlyArray<VariableName>, expected: string) =>
+    problems.push({ variable, involves, message: `${describeValue(variable, raw[variable])}: expected ${expected}` })
+  if (e.HEALTH_TTL <= e.HEALTH_INTERVAL) {
+    bad("HEALTH_TTL", ["HEALTH_TTL", "HEALTH_INTERVAL"], `whole seconds greater than HEALTH_INTERVAL (${e.HEALTH_INTERVAL})`)
+  }
+  if (Duration.toMillis(e.HEALTH_TIMEOUT) > e.HEALTH_INTERVAL * 1000) {
+    bad("HEALTH_TIMEOUT", ["HEALTH_TIMEOUT", "HEALTH_INTERVAL"], `at most HEALTH_INTERVAL (${e.HEALTH_INTERVAL}s)`)
+  }
+  if (Duration.isLessThanOrEqualTo(e.PRESTART_TIMEOUT, e.MASTER_WAIT_TIMEOUT)) {
+    bad("PRESTART_TIMEOUT", ["PRESTART_TIMEOUT", "MASTER_WAIT_TIMEOUT"], "longer than MASTER_WAIT_TIMEOUT")
+  }
+  if (backupStoreOf(e) === "manta") {
+    const involves: ReadonlyArray<VariableName> = ["BACKUP_STORE", "MANTA_USER"]
+    const when = e.BACKUP_STORE === "manta" ? "BACKUP_STORE=manta" : "MANTA_USER is set"
+    for (const variable of ["MANTA_USER", "MANTA_PRIVATE_KEY"] as const) {
+      if (e[variable] === undefined) problems.push({ variable, involves, message: `${variable} is not set: required when ${when}` })
+    }
+    if (e.MANTA_USER !== undefined && e.MANTA_BUCKET !== undefined && !e.MANTA_BUCKET.startsWith(`/${e.MANTA_USER}/`)) {
+      bad("MANTA_BUCKET", ["MANTA_BUCKET", "MANTA_USER"], `a path under /${e.MANTA_USER}/`)
+    }
+  }
+  return problems
+}
+
+const backupStoreOf = (e: Environment): "manta" | "local" | "none" =>
+  e.BACKUP_STORE ?? (e.MANTA_USER !== undefined ? "manta" : "local")
+
+const announceIpOf = (e: Environment, env: Readonly<Record<string, string | undefined>>, host: HostFacts): Option.Option<string> => {
+  if (e.ANNOUNCE_IP !== undefined) return Option.some(e.ANNOUNCE_IP)
+  // ContainerPilot exports the IP it advertises for each job as CONTAINERPILOT_<JOB>_IP.
+  const fromContainerPilot = env[`CONTAINERPILOT_${e.SERVICE_NAME.toUpperCase().replaceAll("-", "_")}_IP`]
+  if (fromContainerPilot !== undefined && isIPv4(fromContainerPilot)) return Option.some(fromContainerPilot)
+  return Option.fromNullishOr(host.ipv4[0])
+}
+
+const redacted = (value: string | undefined): Option.Option<Redacted.Redacted<string>> =>
+  value === undefined ? Option.none() : Option.some(Redacted.make(value))
+
+const toSettings = (e: Environment, address: string, hostname: string): Settings => {
+  const store = backupStoreOf(e)
+  const target: BackupTarget = store === "none"
+    ? { _tag: "none" }
+    : store === "local"
+    ? { _tag: "local", dir: e.BACKUP_DIR }
+    : {
+      _tag: "manta",
+      url: e.MANTA_URL,
+      user: e.MANTA_USER ?? "",
+      subuser: Option.fromUndefinedOr(e.MANTA_SUBUSER),
+      roles: e.MANTA_ROLE === undefined ? [] : e.MANTA_ROLE.split(","),
+      keyId: Option.fromUndefinedOr(e.MANTA_KEY_ID),
+      // `_env` files cannot hold newlines, so setup-env writes them as '#'.
+      privateKey: Redacted.make((e.MANTA_PRIVATE_KEY ?? "").replaceAll("#", "\n")),
+      directory: e.MANTA_BUCKET ?? `/${e.MANTA_USER ?? ""}/stor/${e.SERVICE_NAME}`
+    }
+  return {
+    node: { name: hostname, address, bindAddress: e.BIND_ADDRESS },
+    consul: { host: e.CONSUL.host, port: e.CONSUL.port, token: redacted(e.CONSUL_HTTP_TOKEN) },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    serviceName: e.SERVICE_NAME,
+    masterName: e.MASTER_NAME,
+    redis: {
+      port: e.REDIS_PORT,
+      password: redacted(e.REDIS_PASSWORD),
+      minReplicasToWrite: e.REDIS_MIN_REPLICAS_TO_WRITE,
+      minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG
+    },
+    sentinel: {
+      port: e.SENTINEL_PORT,
+      quorum: e.SENTINEL_QUORUM,
+      downAfter: e.SENTINEL_DOWN_AFTER,
+      failoverTimeout: e.SENTINEL_FAILOVER_TIMEOUT,
+      parallelSyncs: e.SENTINEL_PARALLEL_SYNCS
+    },
+    masterWaitTimeout: e.MASTER_WAIT_TIMEOUT,
+    dataDir: e.DATA_DIR,
+    configDir: e.CONFIG_DIR,
+    health: {
+      interval: Duration.seconds(e.HEALTH_INTERVAL),
+      ttl: Duration.seconds(e.HEALTH_TTL),
+      timeout: e.HEALTH_TIMEOUT
+    },
+    preStopTimeout: e.PRESTOP_TIMEOUT,
+    backup: { target, interval: e.BACKUP_INTERVAL, keep: e.BACKUP_KEEP }
+  }
+}
+
+/**
+ * Decodes the environment into Settings, or lists every problem (one per variable,
+ * in table order). Never includes a secret's value.
+ */
+export const decodeSettings = (
+  env: Readonly<Record<string, string | undefined>>,
+  host: HostFacts
+): Result.Result<Settings, ReadonlyArray<Problem>> => {
+  const raw = present(env)
+  const decode = Schema.decodeUnknownResult(Environment)
+  const first = decode(raw, { errors: "all" })
+  const invalid = Result.isFailure(first) ? failedVariables(first.failure.issue, new Set()) : new Set<string>()
+  // Cross-variable rules still run when some values are bad: against a decode where
+  // the bad ones are dropped, skipping rules that read a bad one.
+  const valid = Object.fromEntries(Object.entries(raw).filter(([name]) => !invalid.has(name)))
+  const e = Result.isSuccess(first) ? Result.succeed(first.success) : decode(valid)
+  const problems: Array<Problem> = Object.keys(variables)
+    .filter((name) => invalid.has(name))
+    .map((variable) => ({ variable, message: `${describeValue(variable, raw[variable])}: expected ${expectation(variable)}` }))
+  if (Result.isFailure(e)) {
+    return Result.fail(problems.length > 0 ? problems : [{ variable: "environment", message: "could not be decoded" }])
+  }
+  for (const p of crossChecks(e.success, raw)) {
+    if (!p.involves.some((name) => invalid.has(name))) problems.push({ variable: p.variable, message: p.message })
+  }
+  const address = announceIpOf(e.success, env, host)
+  if (Option.isNone(address) && !invalid.has("ANNOUNCE_IP")) {
+    problems.push({ variable: "ANNOUNCE_IP", message: "ANNOUNCE_IP is not set and this host has no non-loopback IPv4 address to default to" })
+  }
+  if (problems.length > 0 || Option.isNone(address)) return Result.fail(problems)
+  return Result.succeed(toSettings(e.success, address.value, e.success.HOSTNAME ?? host.hostname))
+}
+
+/** One line for the operator naming every bad variable. */
+export const formatProblems = (problems: ReadonlyArray<Problem>): string =>
+  `invalid environment: ${problems.map((p) => p.message).join("; ")}`

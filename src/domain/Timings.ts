@@ -1,0 +1,60 @@
+// Every fixed timing the handlers use, each with the reason for its value (STYLE.md).
+// Operator-tunable timings (Sentinel's down-after, MASTER_WAIT_TIMEOUT, health
+// intervals) live in Settings; these are the ones an operator should never need.
+import { Context, Duration } from "effect"
+
+export interface Timings {
+  /** One Redis or Sentinel command, connect included: loopback or a LAN answers in ms; a silent peer must not eat a health check's budget. */
+  readonly redisCommand: Duration.Duration
+  /** One Consul HTTP call: the agent answers in ms; 1 s leaves room for two tries inside a 4 s health check. */
+  readonly consulCall: Duration.Duration
+  /** First delay of the retry Schedule for a retryable Consul/Redis failure. */
+  readonly retryBase: Duration.Duration
+  /** Bootstrap-lock session TTL: Consul invalidates only after 2×TTL, so a crashed winner frees the lock within 30 s. 10 s is Consul's minimum. */
+  readonly lockSessionTtl: Duration.Duration
+  /** Lock-delay after the winner's session is invalidated: long enough for the winner's Redis to appear as master before anyone else may found. */
+  readonly lockDelay: Duration.Duration
+  /** How often pre-start renews the bootstrap session while it restores: TTL/3 survives two lost renewals. */
+  readonly lockRenewEvery: Duration.Duration
+  /** Delay between observations while waiting for a master or a promotion (bounded by MASTER_WAIT_TIMEOUT). */
+  readonly roleRetryEvery: Duration.Duration
+  /** Backup lock session TTL; renewed while the upload runs. */
+  readonly backupSessionTtl: Duration.Duration
+  /** Renewal of the backup session: TTL/3 survives two lost renewals. */
+  readonly backupRenewEvery: Duration.Duration
+  /** Polling interval while waiting for BGSAVE, for replicas to catch up, or for a failover to complete. */
+  readonly pollEvery: Duration.Duration
+  /** Upper bound for BGSAVE to finish before the backup is abandoned. */
+  readonly bgsaveTimeout: Duration.Duration
+  /** pre-stop: writes stay paused this long beyond PRESTOP_TIMEOUT, to cover Redis's own shutdown after the handover. */
+  readonly handoverPause: Duration.Duration
+  /** pre-stop: a replica must catch up with the paused master within this, or the handover is skipped (no acknowledged write is given up). */
+  readonly replicaCatchUp: Duration.Duration
+  /** Sentinel's advice: reset one sentinel at a time, 30 s apart, so the others keep the full picture. */
+  readonly sentinelResetSpacing: Duration.Duration
+  /** One store request of the backup store (Manta); the object stream itself is bounded by the backup job's timeout. */
+  readonly storeRequest: Duration.Duration
+}
+
+export const defaultTimings: Timings = {
+  redisCommand: Duration.seconds(1),
+  consulCall: Duration.seconds(1),
+  retryBase: Duration.millis(100),
+  lockSessionTtl: Duration.seconds(15),
+  lockDelay: Duration.seconds(5),
+  lockRenewEvery: Duration.seconds(5),
+  roleRetryEvery: Duration.seconds(1),
+  backupSessionTtl: Duration.seconds(30),
+  backupRenewEvery: Duration.seconds(10),
+  pollEvery: Duration.millis(100),
+  bgsaveTimeout: Duration.minutes(10),
+  handoverPause: Duration.seconds(10),
+  replicaCatchUp: Duration.seconds(3),
+  sentinelResetSpacing: Duration.seconds(30),
+  storeRequest: Duration.seconds(30)
+}
+
+/** Tests shrink these; production always runs with the defaults. */
+export const Timings = Context.Reference<Timings>("autopilot-redis/Timings", {
+  defaultValue: () => defaultTimings
+})

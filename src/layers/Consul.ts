@@ -1,0 +1,290 @@
+// The Consul service: the HTTP API subset the handlers use, through the `consul`
+// package (the only file that imports it). Every call has a timeout and retries
+// transport failures on one Schedule; replies are decoded with Schema. A lost race
+// (CAS, acquire, release, renew of a dead session) is `false`, not an error.
+//
+// Guarantees, as Consul gives them: a lock is held by a session; sessions prefer
+// liveness over safety, so a holder that stops renewing loses the lock between TTL
+// and 2×TTL later, and the key then refuses every acquire for the lock-delay.
+import ConsulClient from "consul"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Timings } from "../domain/Timings.ts"
+import { Settings } from "./Settings.ts"
+
+export type ConsulFailure = "unreachable" | "timeout" | "rejected" | "unexpected-reply"
+
+export class ConsulError extends Schema.TaggedError<ConsulError>()("ConsulError", {
+  operation: Schema.String,
+  reason: Schema.Literals(["unreachable", "timeout", "rejected", "unexpected-reply"]),
+  detail: Schema.String
+}) {
+  /** Transport trouble may pass; an answer Consul gave on purpose will not change on retry. */
+  get retryable(): boolean {
+    return this.reason === "unreachable" || this.reason === "timeout"
+  }
+  override get message(): string {
+    return `Consul ${this.operation}: ${this.reason} (${this.detail})`
+  }
+}
+
+export type CheckStatus = "passing" | "warning" | "critical"
+
+export interface ServiceInstance {
+  readonly id: string
+  readonly service: string
+  readonly address: string
+  readonly port: number
+  readonly checks: ReadonlyArray<{ readonly checkId: string; readonly status: CheckStatus; readonly output: string }>
+  /** Every check, node checks included, is passing (what `?passing` filters on). */
+  readonly passing: boolean
+}
+
+export interface KvEntry {
+  readonly key: string
+  readonly value: string | null
+  readonly session: Option.Option<string>
+  readonly modifyIndex: number
+  readonly lockIndex: number
+}
+
+export interface SessionOptions {
+  readonly name: string
+  readonly ttl: Duration.Duration
+  readonly lockDelay: Duration.Duration
+  readonly behavior: "release" | "delete"
+}
+
+export interface ServiceRegistration {
+  readonly id: string
+  readonly name: string
+  readonly address: string
+  readonly port: number
+  readonly ttl: Duration.Duration
+}
+
+export class Consul extends Context.Service<Consul, {
+  /** All instances of a service with their checks; `passing` tells which ones `?passing` would return. */
+  readonly instances: (service: string) => Effect.Effect<ReadonlyArray<ServiceInstance>, ConsulError>
+  readonly get: (key: string) => Effect.Effect<Option.Option<KvEntry>, ConsulError>
+  /** Every entry under a prefix. */
+  readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<KvEntry>, ConsulError>
+  /** Plain set, or compare-and-set on ModifyIndex (`cas: 0` creates only). */
+  readonly put: (key: string, value: string, options?: { readonly cas?: number }) => Effect.Effect<boolean, ConsulError>
+  readonly createSession: (options: SessionOptions) => Effect.Effect<string, ConsulError>
+  /** `false` when Consul no longer knows the session (it was invalidated). */
+  readonly renewSession: (id: string) => Effect.Effect<boolean, ConsulError>
+  readonly destroySession: (id: string) => Effect.Effect<void, ConsulError>
+  readonly acquire: (key: string, value: string, session: string) => Effect.Effect<boolean, ConsulError>
+  /** Clears the holder and writes `value` (Consul writes the release body as the new value). */
+  readonly release: (key: string, value: string, session: string) => Effect.Effect<boolean, ConsulError>
+  readonly register: (service: ServiceRegistration) => Effect.Effect<void, ConsulError>
+  /** Sets a TTL check's status; `false` when the agent has no such TTL check. */
+  readonly setCheck: (checkId: string, status: CheckStatus, note: string) => Effect.Effect<boolean, ConsulError>
+}>()("autopilot-redis/Consul") {
+  static readonly layer: Layer.Layer<Consul, never, Settings> = Layer.effect(Consul, Effect.gen(function*() {
+    const settings = yield* Settings
+    const timings = yield* Timings
+    const token = Option.map(settings.consul.token, Redacted.value)
+    const client = new ConsulClient({
+      host: settings.consul.host,
+      port: settings.consul.port,
+      defaults: Option.isSome(token) ? { token: token.value } : {}
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+    return makeConsul(client, timings.consulCall, timings.retryBase)
+  }))
+}
+
+/** Retries transport failures twice, quickly: callers bound the whole operation with their own deadline. */
+export const consulRetry = (base: Duration.Duration) =>
+  Schedule.exponential(base).pipe(
+    Schedule.upTo({ times: 2 }),
+    Schedule.setInputType<ConsulError>(),
+    Schedule.while(({ input }) => input.retryable)
+  )
+
+const TransportFailure = Schema.Struct({
+  code: Schema.optionalKey(Schema.String),
+  statusCode: Schema.optionalKey(Schema.Number),
+  isTimeout: Schema.optionalKey(Schema.Boolean),
+  message: Schema.optionalKey(Schema.String)
+})
+
+const unreachableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ETIMEDOUT"])
+
+const classify = (operation: string) => (cause: unknown): ConsulError => {
+  const failure = Option.getOrElse(Schema.decodeUnknownOption(TransportFailure)(cause), () => ({}) as typeof TransportFailure.Type)
+  const detail = failure.message ?? String(cause)
+  if (failure.isTimeout === true) return new ConsulError({ operation, reason: "timeout", detail })
+  if (failure.code !== undefined && unreachableCodes.has(failure.code)) return new ConsulError({ operation, reason: "unreachable", detail })
+  if (failure.statusCode !== undefined) {
+    // A 5xx other than Consul's own refusals means the server is in trouble: worth a retry.
+    const reason = failure.statusCode >= 500 && !/invalid session|does not have associated TTL/.test(detail) ? "unreachable" : "rejected"
+    return new ConsulError({ operation, reason, detail: `HTTP ${failure.statusCode}: ${detail}` })
+  }
+  return new ConsulError({ operation, reason: "unexpected-reply", detail })
+}
+
+const statusOf = (cause: unknown): number | undefined =>
+  Option.getOrUndefined(Schema.decodeUnknownOption(TransportFailure)(cause))?.statusCode
+
+const HealthEntry = Schema.Struct({
+  Node: Schema.Struct({ Address: Schema.String }),
+  Service: Schema.Struct({ ID: Schema.String, Service: Schema.String, Address: Schema.String, Port: Schema.Int }),
+  Checks: Schema.Array(Schema.Struct({
+    CheckID: Schema.String,
+    Status: Schema.Literals(["passing", "warning", "critical"]),
+    Output: Schema.optionalKey(Schema.String)
+  }))
+})
+
+const KvItem = Schema.Struct({
+  Key: Schema.String,
+  Value: Schema.NullOr(Schema.String),
+  Session: Schema.optionalKey(Schema.String),
+  ModifyIndex: Schema.Int,
+  LockIndex: Schema.Int
+})
+
+const toEntry = (item: typeof KvItem.Type): KvEntry => ({
+  key: item.Key,
+  value: item.Value,
+  session: Option.fromUndefinedOr(item.Session),
+  modifyIndex: item.ModifyIndex,
+  lockIndex: item.LockIndex
+})
+
+const goDuration = (d: Duration.Duration): string => `${Math.max(1, Math.round(Duration.toMillis(d)))}ms`
+
+export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration, retryBase: Duration.Duration): Consul["Service"] => {
+  const timeout = Duration.toMillis(callTimeout)
+
+  /** The deadline and retry policy every Consul call shares. */
+  const bounded = <A>(operation: string, effect: Effect.Effect<A, ConsulError>) =>
+    effect.pipe(
+      Effect.timeoutOrElse({
+        duration: callTimeout,
+        orElse: () => Effect.fail(new ConsulError({ operation, reason: "timeout", detail: `no answer within ${Duration.format(callTimeout)}` }))
+      }),
+      Effect.retry(consulRetry(retryBase))
+    )
+
+  /** A call whose reply is decoded; `refusal` turns an expected HTTP refusal into a value. */
+  const call = <S extends Schema.Top & { readonly DecodingServices: never }>(
+    operation: string,
+    run: () => Promise<unknown>,
+    reply: S,
+    refusal: (cause: unknown) => Option.Option<S["Type"]> = () => Option.none()
+  ): Effect.Effect<S["Type"], ConsulError> =>
+    bounded(
+      operation,
+      Effect.tryPromise({ try: run, catch: (cause) => cause }).pipe(
+        Effect.flatMap((raw) =>
+          Schema.decodeUnknownEffect(reply)(raw).pipe(
+            Effect.mapError((e) => new ConsulError({ operation, reason: "unexpected-reply", detail: e.message.split("\n")[0] ?? "" }))
+          )
+        ),
+        Effect.catch((cause) =>
+          cause instanceof ConsulError
+            ? Effect.fail(cause)
+            : Option.match(refusal(cause), { onNone: () => Effect.fail(classify(operation)(cause)), onSome: Effect.succeed })
+        )
+      )
+    )
+
+  const withTimeout = <O extends object>(options: O) => ({ ...options, timeout })
+
+  return Consul.of({
+    instances: (service) =>
+      call(`health.service ${service}`, () => client.health.service(withTimeout({ service })), Schema.Array(HealthEntry)).pipe(
+        Effect.map((entries) =>
+          entries.map((e) => ({
+            id: e.Service.ID,
+            service: e.Service.Service,
+            address: e.Service.Address !== "" ? e.Service.Address : e.Node.Address,
+            port: e.Service.Port,
+            checks: e.Checks.map((c) => ({ checkId: c.CheckID, status: c.Status, output: c.Output ?? "" })),
+            passing: e.Checks.every((c) => c.Status === "passing")
+          }))
+        )
+      ),
+
+    get: (key) =>
+      call(`kv.get ${key}`, () => client.kv.get(withTimeout({ key })), Schema.UndefinedOr(Schema.NullOr(KvItem))).pipe(
+        Effect.map((item) => (item === undefined || item === null ? Option.none() : Option.some(toEntry(item))))
+      ),
+
+    list: (prefix) =>
+      call(
+        `kv.get ${prefix} recurse`,
+        () => client.kv.get(withTimeout({ key: prefix, recurse: true })),
+        Schema.UndefinedOr(Schema.NullOr(Schema.Union([Schema.Array(KvItem), KvItem])))
+      ).pipe(
+        Effect.map((items) => (items === undefined || items === null ? [] : Array.isArray(items) ? items : [items])),
+        Effect.map((items: ReadonlyArray<typeof KvItem.Type>) => items.map(toEntry))
+      ),
+
+    put: (key, value, options) =>
+      call(
+        `kv.set ${key}`,
+        () => client.kv.set(withTimeout(options?.cas === undefined ? { key, value } : { key, value, cas: options.cas })),
+        Schema.Boolean
+      ),
+
+    createSession: (options) =>
+      call(
+        `session.create ${options.name}`,
+        () =>
+          client.session.create(withTimeout({
+            name: options.name,
+            ttl: goDuration(options.ttl),
+            lockdelay: goDuration(options.lockDelay),
+            behavior: options.behavior,
+            // No serfHealth: the session lives exactly as long as we renew it.
+            checks: []
+          })),
+        Schema.Struct({ ID: Schema.String })
+      ).pipe(Effect.map((r) => r.ID)),
+
+    renewSession: (id) =>
+      call(`session.renew ${id}`, () => client.session.renew(withTimeout({ id })), Schema.Unknown, (cause) =>
+        statusOf(cause) === 404 ? Option.some(false) : Option.none()).pipe(Effect.map((r) => r !== false)),
+
+    destroySession: (id) => call(`session.destroy ${id}`, () => client.session.destroy(withTimeout({ id })), Schema.Unknown).pipe(Effect.asVoid),
+
+    acquire: (key, value, session) =>
+      call(`kv.acquire ${key}`, () => client.kv.set(withTimeout({ key, value, acquire: session })), Schema.Boolean),
+
+    release: (key, value, session) =>
+      call(`kv.release ${key}`, () => client.kv.set(withTimeout({ key, value, release: session })), Schema.Boolean),
+
+    register: (service) =>
+      call(
+        `agent.service.register ${service.id}`,
+        () =>
+          client.agent.service.register(withTimeout({
+            id: service.id,
+            name: service.name,
+            address: service.address,
+            port: service.port,
+            // `timeout` is required by the package's typings; Consul ignores it on TTL checks.
+            check: { name: `${service.name} health`, ttl: goDuration(service.ttl), status: "passing", timeout: goDuration(callTimeout) }
+          })),
+        Schema.Unknown
+      ).pipe(Effect.asVoid),
+
+    setCheck: (checkId, status, note) => {
+      const options = withTimeout({ id: checkId, note })
+      const run = () =>
+        status === "passing"
+          ? client.agent.check.pass(options)
+          : status === "warning"
+          ? client.agent.check.warn(options)
+          : client.agent.check.fail(options)
+      return call(`agent.check ${checkId}`, run, Schema.Unknown, (cause) =>
+        statusOf(cause) === 500 && /does not have associated TTL|Unknown check/i.test(String(cause)) ? Option.some(false) : Option.none()).pipe(
+          Effect.map((r) => r !== false)
+        )
+    }
+  })
+}

@@ -1,0 +1,96 @@
+// The Redis service: the commands the handlers send to redis-server, local or a
+// peer's, with replies decoded into domain data. Every call is bounded by the
+// command timeout and retried on transport failures by one Schedule; a reply Redis
+// refuses (`-ERR …`) is a `refused` RedisError, never retried.
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+import {
+  decodeRole,
+  parseInfo,
+  PersistenceInfo,
+  ReplicationInfo,
+  type RoleReply,
+  ServerInfo
+} from "../domain/RedisReplies.ts"
+import { Timings } from "../domain/Timings.ts"
+import { type Connections, makeConnections, RedisError } from "./RedisConnections.ts"
+import { Settings } from "./Settings.ts"
+
+export { RedisError } from "./RedisConnections.ts"
+
+export const redisRetry = (base: Duration.Duration) =>
+  Schedule.exponential(base).pipe(
+    Schedule.upTo({ times: 1 }),
+    Schedule.setInputType<RedisError>(),
+    Schedule.while(({ input }) => input.retryable)
+  )
+
+export type InfoSection = "persistence" | "replication" | "server" | "keyspace"
+
+export class Redis extends Context.Service<Redis, {
+  readonly role: (at: Endpoint) => Effect.Effect<RoleReply, RedisError>
+  readonly info: (at: Endpoint, section: InfoSection) => Effect.Effect<Readonly<Record<string, string>>, RedisError>
+  readonly persistence: (at: Endpoint) => Effect.Effect<PersistenceInfo, RedisError>
+  readonly replication: (at: Endpoint) => Effect.Effect<ReplicationInfo, RedisError>
+  readonly version: (at: Endpoint) => Effect.Effect<string, RedisError>
+  /** Starts a background save; one already running counts as started. */
+  readonly bgsave: (at: Endpoint) => Effect.Effect<void, RedisError>
+  /** `CLIENT PAUSE <ms> WRITE`: writes block, reads and replication go on. */
+  readonly pauseWrites: (at: Endpoint, duration: Duration.Duration) => Effect.Effect<void, RedisError>
+  readonly unpause: (at: Endpoint) => Effect.Effect<void, RedisError>
+}>()("autopilot-redis/Redis") {
+  static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
+    const settings = yield* Settings
+    const timings = yield* Timings
+    const connections = yield* makeConnections({
+      server: "Redis",
+      password: Option.map(settings.redis.password, Redacted.value),
+      timeout: timings.redisCommand
+    })
+    return makeRedis(connections, timings.retryBase)
+  }))
+}
+
+const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>(
+  at: Endpoint,
+  command: string,
+  schema: S
+) =>
+(raw: unknown): Effect.Effect<S["Type"], RedisError> =>
+  Schema.decodeUnknownEffect(schema)(raw).pipe(
+    Effect.mapError((e) =>
+      new RedisError({ server: "Redis", endpoint: formatEndpoint(at), command, reason: "unexpected-reply", detail: e.message.split("\n")[0] ?? "" })
+    )
+  )
+
+export const makeRedis = (connections: Connections, retryBase: Duration.Duration): Redis["Service"] => {
+  const send = (at: Endpoint, command: string, ...args: ReadonlyArray<string | number>) =>
+    connections.run(at, command, args).pipe(Effect.retry(redisRetry(retryBase)))
+
+  const info = (at: Endpoint, section: InfoSection) =>
+    send(at, "INFO", section).pipe(Effect.flatMap(decodeWith(at, `INFO ${section}`, Schema.String)), Effect.map(parseInfo))
+
+  return Redis.of({
+    role: (at) =>
+      send(at, "ROLE").pipe(
+        Effect.flatMap((raw) =>
+          Effect.fromResult(decodeRole(raw)).pipe(
+            Effect.mapError((e) =>
+              new RedisError({ server: "Redis", endpoint: formatEndpoint(at), command: "ROLE", reason: "unexpected-reply", detail: e.message.split("\n")[0] ?? "" })
+            )
+          )
+        )
+      ),
+    info,
+    persistence: (at) => info(at, "persistence").pipe(Effect.flatMap(decodeWith(at, "INFO persistence", PersistenceInfo))),
+    replication: (at) => info(at, "replication").pipe(Effect.flatMap(decodeWith(at, "INFO replication", ReplicationInfo))),
+    version: (at) => info(at, "server").pipe(Effect.flatMap(decodeWith(at, "INFO server", ServerInfo)), Effect.map((s) => s.redis_version)),
+    bgsave: (at) =>
+      send(at, "BGSAVE").pipe(
+        Effect.asVoid,
+        Effect.catchIf((e) => e.reason === "refused" && /already in progress/i.test(e.detail), () => Effect.void)
+      ),
+    pauseWrites: (at, duration) => send(at, "CLIENT", "PAUSE", Math.ceil(Duration.toMillis(duration)), "WRITE").pipe(Effect.asVoid),
+    unpause: (at) => send(at, "CLIENT", "UNPAUSE").pipe(Effect.asVoid)
+  })
+}

@@ -1,0 +1,113 @@
+// Short-lived ioredis connections for one handler run (the only file that imports
+// ioredis). The fail-fast profile of reference/ioredis.md: no reconnects, no offline
+// queue, no hidden retries; RESP2 without HELLO, CLIENT SETINFO or the INFO ready
+// check, so a server that accepts and never answers costs one command timeout, not
+// three. Connections are opened on first use per endpoint and closed with the scope.
+import { Redis } from "ioredis"
+import { Duration, Effect, Option, Schema, type Scope } from "effect"
+import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+
+export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
+  server: Schema.Literals(["Redis", "Sentinel"]),
+  endpoint: Schema.String,
+  command: Schema.String,
+  reason: Schema.Literals(["unreachable", "timeout", "refused", "unexpected-reply"]),
+  detail: Schema.String
+}) {
+  get retryable(): boolean {
+    return this.reason === "unreachable" || this.reason === "timeout"
+  }
+  override get message(): string {
+    return `${this.server} ${this.endpoint} ${this.command}: ${this.reason} (${this.detail})`
+  }
+}
+
+export interface Connections {
+  /** Sends one command and returns the raw reply, bounded by the command timeout. */
+  readonly run: (endpoint: Endpoint, command: string, args: ReadonlyArray<string | number>) => Effect.Effect<unknown, RedisError>
+}
+
+const ReplyFailure = Schema.Struct({ name: Schema.optionalKey(Schema.String), message: Schema.optionalKey(Schema.String) })
+
+const describe = (cause: unknown): { readonly name: string; readonly message: string } => {
+  const f = Option.getOrUndefined(Schema.decodeUnknownOption(ReplyFailure)(cause))
+  return { name: f?.name ?? "", message: f?.message ?? String(cause) }
+}
+
+export const makeConnections = (options: {
+  readonly server: "Redis" | "Sentinel"
+  readonly password: Option.Option<string>
+  readonly timeout: Duration.Duration
+}): Effect.Effect<Connections, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clients = new Map<string, Redis>()
+    const timeoutMs = Duration.toMillis(options.timeout)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const client of clients.values()) client.disconnect()
+        clients.clear()
+      })
+    )
+
+    const failure = (endpoint: Endpoint, command: string, reason: RedisError["reason"], detail: string) =>
+      new RedisError({ server: options.server, endpoint: formatEndpoint(endpoint), command, reason, detail })
+
+    const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> => {
+      const key = formatEndpoint(endpoint)
+      const existing = clients.get(key)
+      if (existing !== undefined && existing.status === "ready") return Effect.succeed(existing)
+      const client = new Redis({
+        host: endpoint.host,
+        port: endpoint.port,
+        ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
+        lazyConnect: true,
+        connectTimeout: timeoutMs,
+        commandTimeout: timeoutMs,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        enableReadyCheck: false,
+        retryStrategy: () => null,
+        disableClientInfo: true,
+        protocol: 2
+      })
+      // Errors surface through the rejected promise; without a listener ioredis prints them.
+      client.on("error", () => {})
+      clients.set(key, client)
+      return Effect.tryPromise({
+        try: () => client.connect(),
+        catch: (cause) => failure(endpoint, "connect", "unreachable", describe(cause).message)
+      }).pipe(
+        Effect.as(client),
+        Effect.tapError(() => Effect.sync(() => {
+          client.disconnect()
+          clients.delete(key)
+        }))
+      )
+    }
+
+    const run: Connections["run"] = (endpoint, command, args) => {
+      const label = command.toUpperCase() === "SENTINEL" || command.toUpperCase() === "CLIENT" || command.toUpperCase() === "INFO"
+        ? [command, args[0]].join(" ").toUpperCase()
+        : command.toUpperCase()
+      return connect(endpoint).pipe(
+        Effect.flatMap((client) =>
+          Effect.tryPromise({
+            try: () => client.call(command, ...args),
+            catch: (cause) => {
+              const { name, message } = describe(cause)
+              if (/timed out/i.test(message)) return failure(endpoint, label, "timeout", message)
+              if (name === "ReplyError") return failure(endpoint, label, "refused", message)
+              return failure(endpoint, label, "unreachable", message)
+            }
+          })
+        ),
+        // Also bounds the connect of a server that accepts TCP and never answers.
+        Effect.timeoutOrElse({
+          duration: Duration.times(options.timeout, 2),
+          orElse: () => Effect.fail(failure(endpoint, label, "timeout", `no answer within ${Duration.format(Duration.times(options.timeout, 2))}`))
+        })
+      )
+    }
+
+    return { run }
+  })

@@ -1,0 +1,70 @@
+// The Sentinel service: questions to the local or a peer's redis-sentinel about
+// MASTER_NAME, and the two commands that change its state (FAILOVER, RESET). Replies
+// are decoded into domain data; an unknown master name is None, not an error.
+import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+import {
+  decodeMasterAddress,
+  decodePeers,
+  decodeSentinelMaster,
+  type SentinelMasterState,
+  type SentinelPeer
+} from "../domain/RedisReplies.ts"
+import { Timings } from "../domain/Timings.ts"
+import { redisRetry } from "./Redis.ts"
+import { type Connections, makeConnections, RedisError } from "./RedisConnections.ts"
+
+export class Sentinel extends Context.Service<Sentinel, {
+  readonly masterAddress: (at: Endpoint, name: string) => Effect.Effect<Option.Option<Endpoint>, RedisError>
+  readonly master: (at: Endpoint, name: string) => Effect.Effect<Option.Option<SentinelMasterState>, RedisError>
+  readonly replicas: (at: Endpoint, name: string) => Effect.Effect<ReadonlyArray<SentinelPeer>, RedisError>
+  readonly sentinels: (at: Endpoint, name: string) => Effect.Effect<ReadonlyArray<SentinelPeer>, RedisError>
+  /** Promotes a replica now, as if the master were down. */
+  readonly failover: (at: Endpoint, name: string) => Effect.Effect<void, RedisError>
+  /** Forgets the replicas and sentinels it knows for `name`; they are rediscovered through the master. */
+  readonly reset: (at: Endpoint, name: string) => Effect.Effect<void, RedisError>
+}>()("autopilot-redis/Sentinel") {
+  static readonly layer: Layer.Layer<Sentinel> = Layer.effect(Sentinel, Effect.gen(function*() {
+    const timings = yield* Timings
+    // Sentinels are not password protected here: clients must reach them to find the master.
+    const connections = yield* makeConnections({ server: "Sentinel", password: Option.none(), timeout: timings.redisCommand })
+    return makeSentinel(connections, timings.retryBase)
+  }))
+}
+
+const unknownMaster = (e: RedisError) => e.reason === "refused" && /no such master/i.test(e.detail)
+
+export const makeSentinel = (connections: Connections, retryBase: Duration.Duration): Sentinel["Service"] => {
+  const ask = <A>(at: Endpoint, decode: (raw: unknown) => import("effect").Result.Result<A, Schema.SchemaError>, ...args: ReadonlyArray<string>) =>
+    connections.run(at, "SENTINEL", args).pipe(
+      Effect.retry(redisRetry(retryBase)),
+      Effect.flatMap((raw) =>
+        Effect.fromResult(decode(raw)).pipe(
+          Effect.mapError((e) =>
+            new RedisError({
+              server: "Sentinel",
+              endpoint: formatEndpoint(at),
+              command: `SENTINEL ${args[0] ?? ""}`.toUpperCase(),
+              reason: "unexpected-reply",
+              detail: e.message.split("\n")[0] ?? ""
+            })
+          )
+        )
+      )
+    )
+  const anything = (raw: unknown) => Schema.decodeUnknownResult(Schema.Unknown)(raw)
+
+  return Sentinel.of({
+    masterAddress: (at, name) =>
+      ask(at, decodeMasterAddress, "get-master-addr-by-name", name).pipe(Effect.map(Option.fromNullishOr)),
+    master: (at, name) =>
+      ask(at, decodeSentinelMaster, "master", name).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(unknownMaster, () => Effect.succeed(Option.none()))
+      ),
+    replicas: (at, name) => ask(at, decodePeers, "replicas", name),
+    sentinels: (at, name) => ask(at, decodePeers, "sentinels", name),
+    failover: (at, name) => ask(at, anything, "failover", name).pipe(Effect.asVoid),
+    reset: (at, name) => ask(at, anything, "reset", name).pipe(Effect.asVoid)
+  })
+}

@@ -1,0 +1,143 @@
+// `manage backup [--now]`: when a backup is due and this node is the one to take it
+// (DESIGN.md §7), take it under the cluster-wide backup lock: BGSAVE, stream the RDB
+// gzip-compressed to the store while hashing it, confirm the upload, record the
+// manifest in Consul, prune. The manifest is written only after the store confirmed
+// the object, so a failed run leaves nothing a restore could pick up.
+import { DateTime, Duration, Effect, FileSystem, Option, Path, Schedule, Schema } from "effect"
+import { backupFileName, backupId, backupsToPrune, electBackupNode, isBackupDue, type LocalRole, type Manifest } from "../domain/Backup.ts"
+import { consulNames } from "../domain/ConsulNames.ts"
+import { selfRedis } from "../domain/Settings.ts"
+import { Timings } from "../domain/Timings.ts"
+import { BackupStore } from "../layers/BackupStore.ts"
+import { Consul } from "../layers/Consul.ts"
+import { Redis } from "../layers/Redis.ts"
+import { Settings } from "../layers/Settings.ts"
+import { lastBackup } from "./lastBackup.ts"
+import { keepAlive } from "./sessions.ts"
+import { digesting, gzip } from "./streams.ts"
+
+export class BackupFailed extends Schema.TaggedError<BackupFailed>()("BackupFailed", { reason: Schema.String }) {
+  override get message(): string {
+    return `backup failed, nothing was recorded: ${this.reason}`
+  }
+}
+
+const localRole = Effect.gen(function*() {
+  const settings = yield* Settings
+  const redis = yield* Redis
+  const role = yield* redis.role(selfRedis(settings)).pipe(Effect.option)
+  return Option.match(role, {
+    onNone: (): LocalRole => "unavailable",
+    onSome: (r): LocalRole => (r._tag === "Master" ? "master" : r._tag === "Replica" && r.state === "connected" ? "replica" : "unavailable")
+  })
+})
+
+/** BGSAVE and wait until a save newer than the one before has finished, bounded. */
+const freshRdb = Effect.gen(function*() {
+  const settings = yield* Settings
+  const redis = yield* Redis
+  const timings = yield* Timings
+  const self = selfRedis(settings)
+  const before = yield* redis.persistence(self)
+  yield* redis.bgsave(self)
+  const done = yield* redis.persistence(self).pipe(
+    Effect.repeat({
+      schedule: Schedule.spaced(timings.pollEvery),
+      until: (p) => p.rdb_bgsave_in_progress === 0 && p.rdb_last_save_time > before.rdb_last_save_time
+    }),
+    Effect.timeoutOrElse({
+      duration: timings.bgsaveTimeout,
+      orElse: () => Effect.fail(new BackupFailed({ reason: `BGSAVE did not finish within ${Duration.format(timings.bgsaveTimeout)}` }))
+    })
+  )
+  if (done.rdb_last_bgsave_status !== "ok") return yield* new BackupFailed({ reason: `BGSAVE reported ${done.rdb_last_bgsave_status}` })
+})
+
+/** Takes one backup; the caller holds the backup lock. */
+const takeBackup = Effect.gen(function*() {
+  const settings = yield* Settings
+  const redis = yield* Redis
+  const store = yield* BackupStore
+  const consul = yield* Consul
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const self = selfRedis(settings)
+  const now = yield* DateTime.now
+  const id = backupId(settings.serviceName, now, settings.node.name)
+  const name = backupFileName(id)
+
+  yield* freshRdb
+  // A hard link pins this RDB: a later BGSAVE replaces dump.rdb by rename, not in place.
+  const pinned = path.join(settings.dataDir, `.backup-${id}.rdb`)
+  yield* fs.link(path.join(settings.dataDir, "dump.rdb"), pinned)
+  const upload = Effect.gen(function*() {
+    const measured = digesting(gzip(fs.stream(pinned), (cause) => new BackupFailed({ reason: `compression failed: ${String(cause)}` })))
+    const stored = yield* store.put(name, measured.stream)
+    const sent = yield* measured.digest
+    const confirmed = yield* store.stat(name)
+    if (Option.isNone(confirmed) || confirmed.value.bytes !== sent.bytes || stored.bytes !== sent.bytes) {
+      return yield* new BackupFailed({ reason: `the store did not confirm ${name}: sent ${sent.bytes} bytes, it reports ${Option.match(confirmed, { onNone: () => "nothing", onSome: (c) => `${c.bytes} bytes` })}` })
+    }
+    return sent
+  }).pipe(Effect.ensuring(fs.remove(pinned).pipe(Effect.ignore)))
+  const sent = yield* upload
+
+  const manifest: Manifest = {
+    id,
+    createdAt: DateTime.formatIso(now),
+    node: settings.node.name,
+    bytes: sent.bytes,
+    sha256: sent.sha256,
+    store: store.kind === "manta" ? "manta" : "local",
+    path: store.location(name),
+    redisVersion: yield* redis.version(self)
+  }
+  yield* consul.put(consulNames(settings.serviceName).lastBackup, JSON.stringify(manifest))
+  yield* Effect.log(`backup ${id} recorded: ${sent.bytes} bytes, sha256 ${sent.sha256}, at ${manifest.path}`)
+
+  const stored = yield* store.list
+  const prune = backupsToPrune({ serviceName: settings.serviceName, stored: stored.map((o) => o.name), keep: settings.backup.keep, newest: name })
+  yield* Effect.forEach(prune, (old) =>
+    store.remove(old).pipe(
+      Effect.tap(() => Effect.log(`pruned ${old}`)),
+      Effect.catch((e) => Effect.logWarning(`could not prune ${old}: ${e.message}`))
+    ), { discard: true })
+})
+
+export const backup = (forced: boolean) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const timings = yield* Timings
+    const store = yield* BackupStore
+    if (store.kind === "none") return yield* Effect.log("no backup: BACKUP_STORE=none")
+    const names = consulNames(settings.serviceName)
+    const self = selfRedis(settings)
+
+    const dueNow = Effect.map(lastBackup, (manifest) => isBackupDue({ manifest, now: DateTime.nowUnsafe(), interval: settings.backup.interval, forced }))
+    const due = yield* dueNow
+    if (!due.due) return yield* Effect.logDebug(`no backup: ${due.reason}`)
+
+    const role = yield* localRole
+    const replicas = yield* consul.instances(names.replicaService)
+    const elected = electBackupNode({ self, role, healthyReplicas: replicas.filter((r) => r.passing).map((r) => ({ host: r.address, port: r.port })) })
+    if (role === "unavailable" || (!elected.due && !forced)) return yield* Effect.log(`no backup from this node: ${elected.reason}`)
+
+    const session = yield* consul.createSession({ name: `${settings.serviceName} backup ${settings.node.name}`, ttl: timings.backupSessionTtl, lockDelay: Duration.zero, behavior: "delete" })
+    const holder = JSON.stringify({ node: settings.node.name, address: self.host, port: self.port })
+    const run = Effect.gen(function*() {
+      if (!(yield* consul.acquire(names.backupLock, holder, session))) return yield* Effect.log("no backup: another node holds the backup lock")
+      yield* keepAlive(session, timings.backupRenewEvery)
+      // Another node may have finished one while this node waited for the lock.
+      const still = yield* dueNow
+      if (!still.due) return yield* Effect.log(`no backup: ${still.reason}`)
+      yield* Effect.log(`taking a backup: ${due.reason}; ${elected.reason}`)
+      yield* takeBackup
+    })
+    yield* run.pipe(
+      Effect.scoped,
+      Effect.ensuring(consul.destroySession(session).pipe(Effect.ignore))
+    )
+  }).pipe(
+    Effect.mapError((e) => (e instanceof BackupFailed ? e : new BackupFailed({ reason: e.message })))
+  )

@@ -1,0 +1,69 @@
+// `manage status [--json]`: the cluster as the operator sees it. Reads everything once,
+// tolerates any part being down (shown as a problem), prints to stdout.
+import { Console, Effect, Option } from "effect"
+import { type NodeStatus, type Registration, renderStatus, type SentinelStatus } from "../domain/ClusterStatus.ts"
+import { consulNames } from "../domain/ConsulNames.ts"
+import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
+import { sentinelMajority } from "../domain/RoleDecision.ts"
+import { Consul, type ServiceInstance } from "../layers/Consul.ts"
+import { Redis } from "../layers/Redis.ts"
+import { Sentinel } from "../layers/Sentinel.ts"
+import { Settings } from "../layers/Settings.ts"
+import { lastBackup } from "./lastBackup.ts"
+
+const endpointOf = (i: ServiceInstance): Endpoint => ({ host: i.address, port: i.port })
+
+const registration = (instances: ReadonlyArray<ServiceInstance>, at: Endpoint): Registration => {
+  const found = instances.find((i) => sameEndpoint(endpointOf(i), at))
+  if (found === undefined) return "absent"
+  const statuses = found.checks.map((c) => c.status)
+  return statuses.includes("critical") ? "critical" : statuses.includes("warning") ? "warning" : "passing"
+}
+
+export const status = (json: boolean) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const redis = yield* Redis
+    const sentinel = yield* Sentinel
+    const names = consulNames(settings.serviceName)
+    const problems: Array<string> = []
+    const listed = (service: string) =>
+      consul.instances(service).pipe(
+        Effect.catch((e) => Effect.sync(() => problems.push(e.message)).pipe(Effect.as<ReadonlyArray<ServiceInstance>>([])))
+      )
+    const [masters, replicas, sentinels] = yield* Effect.all([listed(names.masterService), listed(names.replicaService), listed(names.sentinelService)], { concurrency: 3 })
+
+    const reports = yield* Effect.forEach(sentinels, (s) =>
+      sentinel.masterAddress(endpointOf(s), settings.masterName).pipe(
+        Effect.map((m) => ({ instance: s, reported: m, answered: true })),
+        Effect.orElseSucceed(() => ({ instance: s, reported: Option.none<Endpoint>(), answered: false }))
+      ), { concurrency: "unbounded" })
+    const sentinelMaster = sentinelMajority(reports.filter((r) => r.instance.passing).map((r) => r.reported))
+
+    const nodeEndpoints = uniqueEndpoints([...masters, ...replicas].map(endpointOf))
+    const roles = yield* Effect.forEach(nodeEndpoints, (at) => redis.role(at).pipe(Effect.option), { concurrency: "unbounded" })
+    const masterOffset = (of: Endpoint) => {
+      const i = nodeEndpoints.findIndex((e) => sameEndpoint(e, of))
+      const r = roles[i]
+      return r !== undefined && Option.isSome(r) && r.value._tag === "Master" ? Option.some(r.value.offset) : Option.none<number>()
+    }
+    const nodes: ReadonlyArray<NodeStatus> = nodeEndpoints.map((at, i) => {
+      const role = roles[i] ?? Option.none()
+      const described = Option.match(role, {
+        onNone: () => "not answering",
+        onSome: (r) => (r._tag === "Master" ? "master" : r._tag === "Replica" ? `replica of ${formatEndpoint(r.master)} (${r.state})` : "sentinel?")
+      })
+      const lag = Option.flatMap(role, (r) => (r._tag === "Replica" ? Option.map(masterOffset(r.master), (m) => Math.max(0, m - r.offset)) : Option.none()))
+      return { endpoint: at, consul: { master: registration(masters, at), replica: registration(replicas, at) }, role: described, lag }
+    })
+    const sentinelRows: ReadonlyArray<SentinelStatus> = reports.map((r) => ({
+      endpoint: endpointOf(r.instance),
+      consul: registration(sentinels, endpointOf(r.instance)),
+      reports: r.answered ? Option.match(r.reported, { onNone: () => `does not know ${settings.masterName}`, onSome: formatEndpoint }) : "not answering"
+    }))
+    const backup = yield* lastBackup.pipe(Effect.catch((e) => Effect.sync(() => problems.push(e.message)).pipe(Effect.as(Option.none()))))
+
+    const snapshot = { masterName: settings.masterName, sentinelMaster, nodes, sentinels: sentinelRows, lastBackup: backup, problems }
+    yield* Console.log(json ? JSON.stringify(snapshot, (_, v) => (Option.isOption(v) ? Option.getOrNull(v) : v), 2) : renderStatus(snapshot))
+  })

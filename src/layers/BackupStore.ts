@@ -56,7 +56,33 @@ export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>(
       }
     })
   )
+
+  /** In memory; `objects` is shared with the test for assertions and corruption. */
+  static readonly layerTest = (objects: Map<string, Uint8Array>, kind: "local" | "manta" = "local"): Layer.Layer<BackupStore> =>
+    Layer.succeed(BackupStore, makeMemoryStore(objects, kind))
 }
+
+export const makeMemoryStore = (objects: Map<string, Uint8Array>, kind: "local" | "manta"): BackupStoreShape => ({
+  kind,
+  location: (name) => `/memory/${name}`,
+  put: (name, content) =>
+    Stream.runCollect(content).pipe(
+      Effect.map((chunks) => {
+        const bytes = Buffer.concat([...chunks])
+        objects.set(name, bytes)
+        return { name, bytes: bytes.byteLength }
+      })
+    ),
+  get: (name) => {
+    const bytes = objects.get(name)
+    return bytes === undefined
+      ? Stream.fail(new BackupStoreError({ store: "memory", operation: `get ${name}`, reason: "not-found", detail: "no such object" }))
+      : Stream.make(bytes)
+  },
+  stat: (name) => Effect.sync(() => Option.map(Option.fromUndefinedOr(objects.get(name)), (b) => ({ name, bytes: b.byteLength }))),
+  list: Effect.sync(() => [...objects].map(([name, b]) => ({ name, bytes: b.byteLength }))),
+  remove: (name) => Effect.sync(() => void objects.delete(name))
+})
 
 const notConfigured = (operation: string) =>
   new BackupStoreError({ store: "none", operation, reason: "not-configured", detail: "BACKUP_STORE=none" })

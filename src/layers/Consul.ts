@@ -9,6 +9,7 @@
 import ConsulClient from "consul"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { Timings } from "../domain/Timings.ts"
+import { type ConsulWorld, makeMemoryConsul } from "./ConsulMemory.ts"
 import { Settings } from "./Settings.ts"
 
 export type ConsulFailure = "unreachable" | "timeout" | "rejected" | "unexpected-reply"
@@ -93,6 +94,9 @@ export class Consul extends Context.Service<Consul, {
     yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
     return makeConsul(client, timings.consulCall, timings.retryBase)
   }))
+
+  /** In memory, shared by every simulated node given the same world. */
+  static readonly layerTest = (world: ConsulWorld): Layer.Layer<Consul> => Layer.succeed(Consul, makeMemoryConsul(world))
 }
 
 /** Retries transport failures twice, quickly: callers bound the whole operation with their own deadline. */

@@ -14,6 +14,7 @@ import {
 } from "../domain/RedisReplies.ts"
 import { Timings } from "../domain/Timings.ts"
 import { type Connections, makeConnections, RedisError } from "./RedisConnections.ts"
+import { makeMemoryRedis, type RedisWorld } from "./RedisMemory.ts"
 import { Settings } from "./Settings.ts"
 
 export { RedisError } from "./RedisConnections.ts"
@@ -49,6 +50,9 @@ export class Redis extends Context.Service<Redis, {
     })
     return makeRedis(connections, timings.retryBase)
   }))
+
+  /** In memory: what each simulated server answers. */
+  static readonly layerTest = (world: RedisWorld): Layer.Layer<Redis> => Layer.succeed(Redis, makeMemoryRedis(world))
 }
 
 const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>(

@@ -13,6 +13,7 @@ import {
 import { Timings } from "../domain/Timings.ts"
 import { redisRetry } from "./Redis.ts"
 import { type Connections, makeConnections, RedisError } from "./RedisConnections.ts"
+import { makeMemorySentinel, type RedisWorld } from "./RedisMemory.ts"
 
 export class Sentinel extends Context.Service<Sentinel, {
   readonly masterAddress: (at: Endpoint, name: string) => Effect.Effect<Option.Option<Endpoint>, RedisError>
@@ -30,6 +31,9 @@ export class Sentinel extends Context.Service<Sentinel, {
     const connections = yield* makeConnections({ server: "Sentinel", password: Option.none(), timeout: timings.redisCommand })
     return makeSentinel(connections, timings.retryBase)
   }))
+
+  /** In memory: what each simulated Sentinel reports. */
+  static readonly layerTest = (world: RedisWorld): Layer.Layer<Sentinel> => Layer.succeed(Sentinel, makeMemorySentinel(world))
 }
 
 const unknownMaster = (e: RedisError) => e.reason === "refused" && /no such master/i.test(e.detail)

@@ -1,0 +1,120 @@
+// In-memory Redis servers and Sentinels for unit tests of the programs. A world maps
+// endpoints to what each server answers; an endpoint missing from the world refuses
+// connections. Silent or garbage-answering servers are tested with real sockets.
+import { Duration, Effect, Option } from "effect"
+import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+import { type PersistenceInfo, type RoleReply, type SentinelMasterState, type SentinelPeer } from "../domain/RedisReplies.ts"
+import { type Redis } from "./Redis.ts"
+import { RedisError } from "./RedisConnections.ts"
+import { type Sentinel } from "./Sentinel.ts"
+
+export interface MemoryRedis {
+  role: RoleReply
+  persistence: PersistenceInfo
+  version: string
+  pausedFor: number | undefined
+}
+
+export interface MemorySentinel {
+  /** MASTER_NAME → the master it monitors. */
+  readonly masters: Map<string, SentinelMasterState>
+  readonly replicas: Array<SentinelPeer>
+  readonly sentinels: Array<SentinelPeer>
+  resets: number
+}
+
+export class RedisWorld {
+  readonly servers = new Map<string, MemoryRedis>()
+  readonly sentinels = new Map<string, MemorySentinel>()
+  readonly calls: Array<string> = []
+  /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
+  onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
+  /** What SENTINEL FAILOVER does, e.g. move the master role. */
+  onFailover: (at: Endpoint, name: string) => void = () => {}
+
+  master(at: Endpoint, replicas: ReadonlyArray<Endpoint> = [], offset = 1000): this {
+    this.servers.set(formatEndpoint(at), {
+      role: { _tag: "Master", offset, replicas: replicas.map((endpoint) => ({ endpoint, offset })) },
+      persistence: { rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
+      version: "7.0.15",
+      pausedFor: undefined
+    })
+    return this
+  }
+
+  replica(at: Endpoint, of: Endpoint, state: "connected" | "sync" = "connected", offset = 1000): this {
+    this.servers.set(formatEndpoint(at), {
+      role: { _tag: "Replica", master: of, state, offset },
+      persistence: { rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
+      version: "7.0.15",
+      pausedFor: undefined
+    })
+    return this
+  }
+
+  sentinel(at: Endpoint, name: string, master: Endpoint | undefined): this {
+    const masters = new Map<string, SentinelMasterState>()
+    if (master !== undefined) masters.set(name, { endpoint: master, flags: ["master"], replicas: 0, otherSentinels: 0, quorum: 2 })
+    this.sentinels.set(formatEndpoint(at), { masters, replicas: [], sentinels: [], resets: 0 })
+    return this
+  }
+
+  /** Every sentinel that monitors `name` now reports `to`. */
+  switchMaster(name: string, to: Endpoint): void {
+    for (const s of this.sentinels.values()) {
+      const m = s.masters.get(name)
+      if (m !== undefined) s.masters.set(name, { ...m, endpoint: to })
+    }
+  }
+
+  stop(at: Endpoint): void {
+    this.servers.delete(formatEndpoint(at))
+    this.sentinels.delete(formatEndpoint(at))
+  }
+}
+
+const refused = (server: "Redis" | "Sentinel", at: Endpoint, command: string) =>
+  new RedisError({ server, endpoint: formatEndpoint(at), command, reason: "unreachable", detail: "connect ECONNREFUSED (simulated)" })
+
+export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
+  const on = <A>(at: Endpoint, command: string, f: (server: MemoryRedis) => A): Effect.Effect<A, RedisError> =>
+    Effect.suspend(() => {
+      world.calls.push(`${formatEndpoint(at)} ${command}`)
+      const server = world.servers.get(formatEndpoint(at))
+      return server === undefined ? Effect.fail(refused("Redis", at, command)) : Effect.sync(() => f(server))
+    })
+  return {
+    role: (at) => on(at, "ROLE", (s) => s.role),
+    info: (at, section) => on(at, `INFO ${section}`, (s) => (section === "server" ? { redis_version: s.version } : {})),
+    persistence: (at) => on(at, "INFO persistence", (s) => s.persistence),
+    replication: (at) =>
+      on(at, "INFO replication", (s) => ({
+        role: s.role._tag === "Master" ? "master" as const : "slave" as const,
+        master_repl_offset: s.role._tag === "Sentinel" ? 0 : s.role.offset
+      })),
+    version: (at) => on(at, "INFO server", (s) => s.version),
+    bgsave: (at) =>
+      on(at, "BGSAVE", (s) => {
+        s.persistence = { ...s.persistence, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
+      }).pipe(Effect.andThen(world.onBgsave(at))),
+    pauseWrites: (at, duration) => on(at, "CLIENT PAUSE", (s) => void (s.pausedFor = Duration.toMillis(duration))),
+    unpause: (at) => on(at, "CLIENT UNPAUSE", (s) => void (s.pausedFor = undefined))
+  }
+}
+
+export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
+  const on = <A>(at: Endpoint, command: string, f: (s: MemorySentinel) => A): Effect.Effect<A, RedisError> =>
+    Effect.suspend(() => {
+      world.calls.push(`${formatEndpoint(at)} ${command}`)
+      const sentinel = world.sentinels.get(formatEndpoint(at))
+      return sentinel === undefined ? Effect.fail(refused("Sentinel", at, command)) : Effect.sync(() => f(sentinel))
+    })
+  return {
+    masterAddress: (at, name) => on(at, "SENTINEL GET-MASTER-ADDR-BY-NAME", (s) => Option.map(Option.fromUndefinedOr(s.masters.get(name)), (m) => m.endpoint)),
+    master: (at, name) => on(at, "SENTINEL MASTER", (s) => Option.fromUndefinedOr(s.masters.get(name))),
+    replicas: (at) => on(at, "SENTINEL REPLICAS", (s) => s.replicas),
+    sentinels: (at) => on(at, "SENTINEL SENTINELS", (s) => s.sentinels),
+    failover: (at, name) => on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name)),
+    reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1))
+  }
+}

@@ -21,6 +21,16 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 60_000
         }
+      },
+      {
+        // Needs a Docker engine; reports itself skipped where none answers.
+        test: {
+          name: "docker",
+          include: ["test/docker/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 1_200_000
+        }
       }
     ]
   }

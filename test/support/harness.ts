@@ -1,0 +1,97 @@
+// Running handler programs in unit tests: one temp directory per simulated node, the
+// in-memory layers over shared worlds (so several nodes can race), and short timings.
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Duration, Effect, Layer } from "effect"
+import { type Endpoint } from "../../src/domain/Endpoint.ts"
+import { defaultTimings, Timings } from "../../src/domain/Timings.ts"
+import { BackupStore } from "../../src/layers/BackupStore.ts"
+import { Consul } from "../../src/layers/Consul.ts"
+import { ConsulWorld } from "../../src/layers/ConsulMemory.ts"
+import { Redis } from "../../src/layers/Redis.ts"
+import { RedisWorld } from "../../src/layers/RedisMemory.ts"
+import { Sentinel } from "../../src/layers/Sentinel.ts"
+import { Settings } from "../../src/layers/Settings.ts"
+import { Invocation } from "../../src/programs/Invocation.ts"
+
+/** Node i of a simulated cluster: 10.0.0.(10+i), standard ports. */
+export const redisAt = (i: number): Endpoint => ({ host: `10.0.0.${10 + i}`, port: 6379 })
+export const sentinelAt = (i: number): Endpoint => ({ host: `10.0.0.${10 + i}`, port: 26379 })
+
+export const fastTimings = {
+  ...defaultTimings,
+  redisCommand: Duration.millis(300),
+  consulCall: Duration.millis(300),
+  retryBase: Duration.millis(10),
+  roleRetryEvery: Duration.millis(20),
+  lockRenewEvery: Duration.millis(50),
+  pollEvery: Duration.millis(10),
+  bgsaveTimeout: Duration.seconds(2),
+  replicaCatchUp: Duration.millis(500),
+  handoverPause: Duration.seconds(1),
+  storeRequest: Duration.millis(500)
+}
+
+export interface TestNode {
+  readonly index: number
+  readonly dir: string
+  readonly env: Record<string, string>
+}
+
+/** A temp directory for node i and its environment; removed by `cleanup`. */
+export const makeNode = async (index: number, overrides: Record<string, string> = {}): Promise<TestNode> => {
+  const dir = await mkdtemp(join(tmpdir(), `manage-test-${index}-`))
+  return {
+    index,
+    dir,
+    env: {
+      HOSTNAME: `node-${index}`,
+      ANNOUNCE_IP: redisAt(index).host,
+      CONSUL: "127.0.0.1",
+      DATA_DIR: join(dir, "data"),
+      CONFIG_DIR: join(dir, "conf"),
+      BACKUP_STORE: "local",
+      BACKUP_DIR: join(dir, "backups"),
+      MASTER_WAIT_TIMEOUT: "1s",
+      PRESTART_TIMEOUT: "10s",
+      HEALTH_TIMEOUT: "2s",
+      LOG_LEVEL: "error",
+      ...overrides
+    }
+  }
+}
+
+export const cleanup = (...nodes: ReadonlyArray<TestNode>) => Promise.all(nodes.map((n) => rm(n.dir, { recursive: true, force: true })))
+
+export interface Worlds {
+  readonly consul: ConsulWorld
+  readonly redis: RedisWorld
+  readonly objects: Map<string, Uint8Array>
+}
+
+export const makeWorlds = (): Worlds => ({ consul: new ConsulWorld(), redis: new RedisWorld(), objects: new Map() })
+
+export const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
+
+const invocation = Layer.succeed(Invocation, Invocation.of({ node: "/usr/local/bin/node", script: "/usr/local/bin/manage" }))
+
+/** Every service a handler may need, in memory, for one node. */
+export const memoryLayers = (node: TestNode, worlds: Worlds) =>
+  Layer.mergeAll(
+    Consul.layerTest(worlds.consul),
+    Redis.layerTest(worlds.redis),
+    Sentinel.layerTest(worlds.redis),
+    BackupStore.layerTest(worlds.objects),
+    invocation,
+    Layer.succeed(Timings, fastTimings)
+  ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
+
+/** Runs a handler program for one node and returns its Exit. */
+export const runFor = <A, E>(
+  program: Effect.Effect<A, E, Layer.Success<ReturnType<typeof memoryLayers>>>,
+  node: TestNode,
+  worlds: Worlds
+) => program.pipe(Effect.provide(memoryLayers(node, worlds)), Effect.exit)

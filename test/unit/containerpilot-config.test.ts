@@ -1,0 +1,321 @@
+// containerpilot.json5 as ContainerPilot 3.8.0 would see it: rendered over an empty
+// environment (every default) and over a full `_env` (every variable changed), then
+// checked job by job against DESIGN.md §1 and the handler contract. Also pins the
+// template renderer's ContainerPilot semantics and _env.example's completeness.
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import JSON5 from "json5"
+import { describe, expect, it } from "vitest"
+import {
+  type ContainerPilotConfig,
+  type Job,
+  jobNamePattern,
+  loadContainerPilotConfig,
+  parseDuration,
+  parseExec,
+  renderContainerPilotTemplate,
+  TemplateError
+} from "../support/containerpilot/template.ts"
+
+const configPath = fileURLToPath(new URL("../../containerpilot.json5", import.meta.url))
+const envExamplePath = fileURLToPath(new URL("../../_env.example", import.meta.url))
+
+/** Every `manage` invocation the handler CLI accepts (the brief's contract; to be replaced by the CLI's own list). */
+const manageInvocations: ReadonlyArray<string> = [
+  "pre-start", "health master", "health replica", "health-sentinel", "on-failover", "backup", "backup --now",
+  "pre-stop", "status", "status --json", "config --docs", "--help"
+]
+const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh"]
+
+/** The environment contract: every variable and its literal default (undefined: none, or derived). */
+const contractDefaults: Readonly<Record<string, string | undefined>> = {
+  CONSUL: "consul", CONSUL_HTTP_TOKEN: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
+  SERVICE_NAME: "redis", MASTER_NAME: "mymaster", HOSTNAME: undefined,
+  REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0",
+  SENTINEL_QUORUM: "2", SENTINEL_DOWN_AFTER: "5s", SENTINEL_FAILOVER_TIMEOUT: "30s", SENTINEL_PARALLEL_SYNCS: "1",
+  REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", MASTER_WAIT_TIMEOUT: "60s",
+  DATA_DIR: "/data", CONFIG_DIR: "/etc/redis",
+  HEALTH_INTERVAL: "5", HEALTH_TTL: "15", HEALTH_TIMEOUT: "4s", PRESTART_TIMEOUT: "10m", PRESTOP_TIMEOUT: "15s",
+  BACKUP_STORE: undefined, BACKUP_INTERVAL: "24h", BACKUP_CHECK_INTERVAL: "5m", BACKUP_TIMEOUT: "30m", BACKUP_KEEP: "7",
+  BACKUP_DIR: "/backups",
+  MANTA_URL: "https://us-central.manta.mnx.io", MANTA_USER: undefined, MANTA_SUBUSER: undefined, MANTA_ROLE: undefined,
+  MANTA_KEY_ID: undefined, MANTA_PRIVATE_KEY: undefined, MANTA_BUCKET: undefined
+}
+
+/** A full `_env`: every variable set, none to its default. */
+const fullEnv: Readonly<Record<string, string>> = {
+  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "json",
+  SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1",
+  REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3",
+  SENTINEL_QUORUM: "3", SENTINEL_DOWN_AFTER: "3s", SENTINEL_FAILOVER_TIMEOUT: "1m", SENTINEL_PARALLEL_SYNCS: "2",
+  REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s", MASTER_WAIT_TIMEOUT: "2m",
+  DATA_DIR: "/srv/redis/data", CONFIG_DIR: "/srv/redis/conf",
+  HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s",
+  BACKUP_STORE: "manta", BACKUP_INTERVAL: "6h", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m", BACKUP_KEEP: "14",
+  BACKUP_DIR: "/srv/backups",
+  MANTA_URL: "https://manta.example.com", MANTA_USER: "acme", MANTA_SUBUSER: "ops", MANTA_ROLE: "backup",
+  MANTA_KEY_ID: "SHA256:Xq0m7fS1lqvRZ3aR3lNKMQ1j1cFq6hPnZpB3cJ8bq0A",
+  MANTA_PRIVATE_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----#b3BlbnNzaC1rZXktdjEAAAAA#-----END OPENSSH PRIVATE KEY-----",
+  MANTA_BUCKET: "/acme/stor/cache-backups"
+}
+
+const topLevelKeys = ["consul", "logging", "stopTimeout", "jobs", "watches", "control", "telemetry"]
+
+const load = (env: Readonly<Record<string, string | undefined>>): ContainerPilotConfig => loadContainerPilotConfig(configPath, env)
+const rawConfig = (env: Readonly<Record<string, string | undefined>>): Record<string, unknown> =>
+  JSON5.parse(renderContainerPilotTemplate(readFileSync(configPath, "utf8"), env))
+
+const job = (config: ContainerPilotConfig, name: string): Job => {
+  const found = config.jobs.find((j) => j.name === name)
+  if (found === undefined) throw new Error(`no job ${name} in ${config.jobs.map((j) => j.name).join(", ")}`)
+  return found
+}
+
+const expectAllowedCommand = (where: string, exec: Job["exec"]): void => {
+  if (exec === undefined) throw new Error(`${where}: no exec`)
+  const { command, args } = parseExec(exec)
+  if (command === "manage") expect(manageInvocations, `${where}: manage ${args.join(" ")}`).toContain(args.join(" "))
+  else expect(binaries, `${where}: ${command}`).toContain(command)
+}
+
+/** The rendered values that depend on the environment, per scenario. */
+interface Expected {
+  readonly consul: string
+  readonly service: string
+  readonly redisPort: number
+  readonly sentinelPort: number
+  readonly interfaces: ReadonlyArray<string>
+  readonly interval: number
+  readonly ttl: number
+  readonly checkTimeout: string
+  readonly configDir: string
+  readonly prestart: string
+  readonly prestop: string
+  readonly backupEvery: string
+  readonly backupTimeout: string
+  readonly logging: { readonly level: string; readonly format: string }
+}
+
+const scenarios: ReadonlyArray<readonly [string, Readonly<Record<string, string | undefined>>, Expected]> = [
+  ["the defaults (empty environment)", {}, {
+    consul: "consul:8500", service: "redis", redisPort: 6379, sentinelPort: 26379, interfaces: ["eth0:inet", "inet"],
+    interval: 5, ttl: 15, checkTimeout: "4s", configDir: "/etc/redis", prestart: "10m", prestop: "15s",
+    backupEvery: "5m", backupTimeout: "30m", logging: { level: "info", format: "text" }
+  }],
+  ["a full _env", fullEnv, {
+    consul: "consul.internal:8600", service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"],
+    interval: 3, ttl: 10, checkTimeout: "2500ms", configDir: "/srv/redis/conf", prestart: "20m", prestop: "25s",
+    backupEvery: "10m", backupTimeout: "45m", logging: { level: "debug", format: "json" }
+  }]
+]
+
+describe("containerpilot.json5", () => {
+  describe.each(scenarios)("rendered for %s", (_, env, x) => {
+    const config = load(env)
+
+    it("has only ContainerPilot's top-level keys", () => {
+      for (const key of Object.keys(rawConfig(env))) expect(topLevelKeys).toContain(key)
+    })
+
+    it("points at Consul as host:port and logs as asked", () => {
+      expect(config.consul).toBe(x.consul)
+      expect(config.logging).toEqual({ ...x.logging, output: "stdout" })
+    })
+
+    it("names every job by ContainerPilot's rule, once", () => {
+      const names = config.jobs.map((j) => j.name)
+      for (const name of names) expect(name).toMatch(jobNamePattern)
+      expect(new Set(names).size).toBe(names.length)
+      expect(names).toEqual([
+        "preStart", "preStart-failed", "redis-server", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "preStop"
+      ])
+    })
+
+    it("runs only manage handlers of the contract and the expected binaries", () => {
+      for (const j of config.jobs) {
+        if (j.exec !== undefined) expectAllowedCommand(`${j.name}.exec`, j.exec)
+        if (j.health !== undefined) expectAllowedCommand(`${j.name}.health.exec`, j.health.exec)
+      }
+    })
+
+    it("listens only to events of jobs that exist", () => {
+      const names = new Set(config.jobs.map((j) => j.name))
+      for (const j of config.jobs) if (j.when !== undefined && "source" in j.when) expect(names).toContain(j.when.source)
+    })
+
+    it("starts with pre-start, bounded by PRESTART_TIMEOUT, and stops the container when it fails", () => {
+      expect(job(config, "preStart")).toEqual({ name: "preStart", exec: ["manage", "pre-start"], timeout: x.prestart })
+      const failed = job(config, "preStart-failed")
+      expect(failed.when).toEqual({ source: "preStart", once: "exitFailed" })
+      expect(failed.exec).toEqual(["/bin/sh", "-c", "kill -TERM \"$CONTAINERPILOT_PID\""])
+    })
+
+    it("runs redis-server after pre-start, restarted, and waiting PRESTOP_TIMEOUT for pre-stop", () => {
+      expect(job(config, "redis-server")).toEqual({
+        name: "redis-server",
+        exec: ["redis-server", `${x.configDir}/redis.conf`],
+        when: { source: "preStart", once: "exitSuccess" },
+        restarts: "unlimited",
+        stopTimeout: x.prestop
+      })
+    })
+
+    it("runs pre-stop when redis-server is stopping, within the same bound", () => {
+      expect(job(config, "preStop")).toEqual({
+        name: "preStop",
+        exec: ["manage", "pre-stop"],
+        when: { source: "redis-server", once: "stopping" },
+        timeout: x.prestop
+      })
+    })
+
+    it("advertises the sentinel on SENTINEL_PORT with its health check", () => {
+      expect(job(config, `${x.service}-sentinel`)).toEqual({
+        name: `${x.service}-sentinel`,
+        exec: ["redis-sentinel", `${x.configDir}/sentinel.conf`],
+        when: { source: "preStart", once: "exitSuccess" },
+        restarts: "unlimited",
+        port: x.sentinelPort,
+        interfaces: x.interfaces,
+        health: { exec: ["manage", "health-sentinel"], interval: x.interval, ttl: x.ttl, timeout: x.checkTimeout }
+      })
+    })
+
+    it.each([{ suffix: "", role: "master" }, { suffix: "-replica", role: "replica" }])("advertises the exec-less $role role job on REDIS_PORT", ({ suffix, role }) => {
+      const name = `${x.service}${suffix}`
+      expect(job(config, name)).toEqual({
+        name,
+        when: { source: "preStart", once: "exitSuccess" },
+        port: x.redisPort,
+        interfaces: x.interfaces,
+        health: { exec: ["manage", "health", role], interval: x.interval, ttl: x.ttl, timeout: x.checkTimeout }
+      })
+      // ContainerPilot never re-registers a service Consul removed (DESIGN.md §1).
+      const raw = (rawConfig(env)["jobs"] as ReadonlyArray<Record<string, unknown>>).find((j) => j["name"] === name)
+      expect(raw).toBeDefined()
+      expect(raw).not.toHaveProperty("exec")
+      expect(raw).not.toHaveProperty("consul")
+    })
+
+    it("checks health within the interval and heartbeats within the TTL", () => {
+      for (const j of config.jobs) {
+        if (j.health === undefined) continue
+        expect(parseDuration(j.health.timeout ?? "0")).toBeGreaterThan(0)
+        expect(parseDuration(j.health.timeout ?? "0")).toBeLessThanOrEqual(j.health.interval * 1000)
+        expect(j.health.ttl).toBeGreaterThan(j.health.interval)
+      }
+    })
+
+    it("checks for a due backup every BACKUP_CHECK_INTERVAL, killed after BACKUP_TIMEOUT", () => {
+      expect(job(config, "backup")).toEqual({
+        name: "backup",
+        exec: ["manage", "backup"],
+        when: { interval: x.backupEvery },
+        restarts: "unlimited",
+        timeout: x.backupTimeout
+      })
+    })
+
+    it("gives Redis more than its own 10 s shutdown-timeout before SIGKILL", () => {
+      expect(Number.isInteger(config.stopTimeout)).toBe(true)
+      expect(config.stopTimeout).toBeGreaterThan(10)
+    })
+  })
+
+  it.each([
+    ["a bare host", "10.0.0.9", "10.0.0.9:8500"],
+    ["a host with a port", "10.0.0.9:8501", "10.0.0.9:8501"],
+    ["a name with a port", "consul.service:9500", "consul.service:9500"],
+    ["an empty value (as compose writes CONSUL=)", "", "consul:8500"]
+  ])("turns CONSUL given as %s into host:port", (_, consul, expected) => {
+    expect(load({ CONSUL: consul }).consul).toBe(expected)
+  })
+
+  it("interfaces fall back to eth0 when ANNOUNCE_IP is empty", () => {
+    expect(job(load({ ANNOUNCE_IP: "" }), "redis").interfaces).toEqual(["eth0:inet", "inet"])
+  })
+})
+
+describe("_env.example", () => {
+  const lines = readFileSync(envExamplePath, "utf8").split("\n")
+  const shown = new Map<string, string>()
+  for (const line of lines) {
+    const m = /^#?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line)
+    if (m?.[1] !== undefined) shown.set(m[1], m[2] ?? "")
+  }
+
+  it("documents every variable of the contract with its default", () => {
+    for (const [name, def] of Object.entries(contractDefaults)) {
+      expect(shown.has(name), name).toBe(true)
+      if (def !== undefined) expect(shown.get(name), name).toBe(def)
+    }
+  })
+
+  it("shows MANTA_PRIVATE_KEY on one line, newlines written as '#'", () => {
+    expect(shown.get("MANTA_PRIVATE_KEY")).toMatch(/^-----BEGIN [A-Z ]*PRIVATE KEY-----#.+#-----END [A-Z ]*PRIVATE KEY-----$/)
+  })
+
+  it("the full _env of these tests sets every variable to a non-default value", () => {
+    for (const [name, def] of Object.entries(contractDefaults)) {
+      expect(fullEnv[name], name).toBeDefined()
+      expect(fullEnv[name], name).not.toBe(def)
+    }
+  })
+})
+
+describe("renderContainerPilotTemplate (ContainerPilot 3.8.0 semantics)", () => {
+  const render = (text: string, env: Readonly<Record<string, string | undefined>> = {}) => renderContainerPilotTemplate(text, env)
+
+  it("renders a missing variable as empty and `default` replaces empty values", () => {
+    expect(render("a{{ .MISSING }}b")).toBe("ab")
+    expect(render("{{ .X | default \"y\" }}", { X: "" })).toBe("y")
+    expect(render("{{ .X | default \"y\" }}", { X: "x" })).toBe("x")
+    expect(render("{{ .X | default 5 }}")).toBe("5")
+  })
+
+  it("chooses if/else branches by Go truthiness", () => {
+    expect(render("{{ if .X }}yes{{ else }}no{{ end }}", { X: "1" })).toBe("yes")
+    expect(render("{{ if .X }}yes{{ else }}no{{ end }}", { X: "" })).toBe("no")
+    expect(render("{{ if .X }}{{ if .Y }}xy{{ else }}x{{ end }}{{ end }}", { X: "1" })).toBe("x")
+    expect(render("{{ if .X | split \":\" }}parts{{ else }}none{{ end }}", { X: "  " })).toBe("none")
+  })
+
+  it("splits, counts and compares like split, len and eq", () => {
+    expect(render("{{ .X | split \":\" }}", { X: " a:b " })).toBe("[a b]")
+    expect(render("{{ len (.X | split \":\") }}", { X: "a:b:c" })).toBe("3")
+    expect(render("{{ len .X }}", { X: "né" })).toBe("3")
+    expect(render("{{ if eq 2 1 2 }}t{{ end }}")).toBe("t")
+  })
+
+  it.each([
+    ["a function ContainerPilot lacks", "{{ .X | upper }}", /not defined/],
+    ["a function this renderer does not implement", "{{ .X | join \",\" }}", /does not implement/],
+    ["trim markers", "{{- .X }}", /trim markers/],
+    ["variables", "{{ $x := .X }}", /unsupported syntax/],
+    ["range", "{{ range .X }}{{ end }}", /not supported/],
+    ["else if", "{{ if .X }}{{ else if .Y }}{{ end }}", /else-if/],
+    ["a missing end", "{{ if .X }}", /missing \{\{ end \}\}/],
+    ["arguments to a field", "{{ .X 1 }}", /non-function/],
+    ["comparing a string with a number", "{{ eq .X 1 }}", /incompatible types/]
+  ])("rejects %s with a clear error", (_, text, message) => {
+    expect(() => render(text)).toThrow(TemplateError)
+    expect(() => render(text)).toThrow(message)
+  })
+})
+
+describe("ContainerPilot's exec and duration rules", () => {
+  it("splits a string exec on single spaces, without a shell", () => {
+    expect(parseExec("manage health master")).toEqual({ command: "manage", args: ["health", "master"] })
+    expect(parseExec(" manage  pre-stop ")).toEqual({ command: "manage", args: ["", "pre-stop"] })
+    expect(parseExec(["/bin/sh", "-c", "a | b"])).toEqual({ command: "/bin/sh", args: ["-c", "a | b"] })
+    expect(() => parseExec("")).toThrow(/zero-length/)
+  })
+
+  it("reads durations as Go does, integers as seconds", () => {
+    expect(parseDuration("500ms")).toBe(500)
+    expect(parseDuration("1m30s")).toBe(90_000)
+    expect(parseDuration("24h")).toBe(86_400_000)
+    expect(parseDuration("10")).toBe(10_000)
+    expect(() => parseDuration("5 s")).toThrow(/invalid duration/)
+  })
+})

@@ -1,0 +1,301 @@
+import { assert, describe, it } from "@effect/vitest"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { gzipSync } from "node:zlib"
+import { createHash } from "node:crypto"
+import { Effect, Exit, Fiber, Option } from "effect"
+import { consulNames } from "../../../src/domain/ConsulNames.ts"
+import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
+import { preStart } from "../../../src/programs/preStart.ts"
+import { cleanup, makeNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds } from "../../support/harness.ts"
+
+const names = consulNames("redis")
+const redisConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "redis.conf"), "utf8")
+const sentinelConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "sentinel.conf"), "utf8")
+const replicaOf = (n: TestNode) => /^replicaof (\S+) (\d+)$/m.exec(redisConf(n))?.slice(1).join(":")
+const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
+
+/** Nodes 2..n as a healthy cluster: node `master` is master, the others its replicas, each with a passing sentinel. */
+const runningCluster = (w: Worlds, master: number, replicas: ReadonlyArray<number>) => {
+  w.redis.master(redisAt(master), replicas.map(redisAt))
+  for (const r of replicas) w.redis.replica(redisAt(r), redisAt(master))
+  for (const i of [master, ...replicas]) {
+    w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(master))
+    w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+  }
+  w.consul.register(`redis-node-${master}`, "redis", redisAt(master).host, 6379)
+  for (const r of replicas) w.consul.register(`redis-replica-node-${r}`, "redis-replica", redisAt(r).host, 6379)
+}
+
+const rdb = Buffer.from("REDIS0010\xfa\tredis-ver\x067.0.15\xff", "latin1")
+
+const recordBackup = (w: Worlds, content: Buffer, recordedSha?: string) => {
+  const gz = gzipSync(content)
+  w.objects.set("redis-20261124T190557Z-node-9.rdb.gz", gz)
+  w.consul.kv.set(names.lastBackup, {
+    value: JSON.stringify({
+      id: "redis-20261124T190557Z-node-9",
+      createdAt: "2026-11-24T19:05:57.000Z",
+      node: "node-9",
+      bytes: gz.byteLength,
+      sha256: recordedSha ?? createHash("sha256").update(gz).digest("hex"),
+      store: "local",
+      path: "/memory/redis-20261124T190557Z-node-9.rdb.gz",
+      redisVersion: "7.0.15"
+    }),
+    session: undefined,
+    modifyIndex: w.consul.next(),
+    lockIndex: 0
+  })
+}
+
+describe("pre-start", () => {
+  it.live("founds a new cluster: takes the bootstrap lock, renders a master config, records the session for health", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isUndefined(replicaOf(n))
+      assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.11 6379 2$/m)
+      const lock = w.consul.kv.get(names.masterLock)
+      assert.isDefined(lock?.session)
+      assert.deepStrictEqual(JSON.parse(lock?.value ?? "{}"), { node: "node-1", address: "10.0.0.11", port: 6379 })
+      assert.strictEqual(readFileSync(join(n.env.CONFIG_DIR ?? "", "bootstrap-session"), "utf8"), lock?.session)
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("joins a running cluster as a replica of the master the sentinels report", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      runningCluster(w, 2, [3])
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
+      assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.12 6379 2$/m)
+      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")), "a replica never takes the bootstrap lock")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("two nodes racing for the bootstrap lock end with exactly one master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const a = yield* Effect.promise(() => makeNode(1, { MASTER_WAIT_TIMEOUT: "5s" }))
+      const b = yield* Effect.promise(() => makeNode(2, { MASTER_WAIT_TIMEOUT: "5s" }))
+      const fa = yield* runFor(preStart, a, w).pipe(Effect.forkChild)
+      const fb = yield* runFor(preStart, b, w).pipe(Effect.forkChild)
+      // The winner finishes; its Redis then starts as master, which releases the loser.
+      const holder = yield* Effect.sync(() => JSON.parse(w.consul.kv.get(names.masterLock)?.value ?? "{}").node).pipe(
+        Effect.repeat({ until: (node) => node !== undefined }),
+        Effect.delay("10 millis")
+      )
+      const [winner, loser, winnerFiber, loserFiber] = holder === "node-1" ? [a, b, fa, fb] : [b, a, fb, fa]
+      assert.isTrue(Exit.isSuccess(yield* Fiber.join(winnerFiber)))
+      w.redis.master(redisAt(winner.index))
+      const loserExit = yield* Fiber.join(loserFiber)
+      assert.isTrue(Exit.isSuccess(loserExit), failureOf(loserExit))
+      assert.isUndefined(replicaOf(winner))
+      assert.strictEqual(replicaOf(loser), formatEndpoint(redisAt(winner.index)))
+      assert.isFalse(existsSync(join(loser.env.CONFIG_DIR ?? "", "bootstrap-session")))
+      yield* Effect.promise(() => cleanup(a, b))
+    }))
+
+  it.live("a restarted master with an empty data directory waits for Sentinel to promote a replica, then joins it", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      // Sentinels still name node 1 (this node) master; nodes 2 and 3 answer as its replicas.
+      w.redis.replica(redisAt(2), redisAt(1)).replica(redisAt(3), redisAt(1))
+      for (const i of [1, 2, 3]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+      }
+      w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
+      w.consul.register("redis-replica-node-3", "redis-replica", redisAt(3).host, 6379)
+      w.redis.stop(sentinelAt(1))
+      const n = yield* Effect.promise(() => makeNode(1, { MASTER_WAIT_TIMEOUT: "5s" }))
+      const fiber = yield* runFor(preStart, n, w).pipe(Effect.forkChild)
+      yield* Effect.sleep("200 millis")
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")), "nothing rendered while waiting")
+      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")), "never tries to found while replicas hold data")
+      // Sentinel promotes node 2.
+      w.redis.master(redisAt(2), [redisAt(3)]).replica(redisAt(3), redisAt(2))
+      w.redis.switchMaster("mymaster", redisAt(2))
+      const exit = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("a restarted master with an empty data directory fails, never starts empty, when no promotion comes", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.redis.replica(redisAt(2), redisAt(1))
+      for (const i of [2, 3]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+      }
+      w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.match(failureOf(exit), /no safe role after waiting 1s: .*data directory is empty: waiting for Sentinel to promote one of the replicas 10\.0\.0\.12:6379/)
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("a restarted master that holds its data resumes as master without the lock", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.redis.replica(redisAt(2), redisAt(1))
+      for (const i of [2, 3]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+      }
+      const n = yield* Effect.promise(() => makeNode(1))
+      yield* Effect.promise(() => mkdir(join(n.env.DATA_DIR ?? "", "appendonlydir"), { recursive: true }))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isUndefined(replicaOf(n))
+      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("founding with an empty data directory restores the recorded backup, verified, as the AOF base", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      recordBackup(w, rdb)
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const aof = join(n.env.DATA_DIR ?? "", "appendonlydir")
+      assert.deepStrictEqual(readFileSync(join(aof, "appendonly.aof.1.base.rdb")), rdb)
+      assert.strictEqual(readFileSync(join(aof, "appendonly.aof.manifest"), "utf8"), "file appendonly.aof.1.base.rdb seq 1 type b\n")
+      assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? "").sort(), ["appendonlydir"], "no staging files left")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("a restore whose checksum does not match fails and leaves the data directory untouched", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      recordBackup(w, rdb, "0".repeat(64))
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.match(failureOf(exit), /restore of redis-20261124T190557Z-node-9 failed, the data directory is untouched: checksum mismatch/)
+      assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [])
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")), "Redis must not start")
+      assert.isUndefined(w.consul.kv.get(names.masterLock)?.session, "the bootstrap lock is given back")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("a backup that is not gzip or not an RDB fails the restore and leaves nothing behind", () =>
+    Effect.gen(function*() {
+      for (const content of [Buffer.from("not an rdb at all")]) {
+        const w = makeWorlds()
+        recordBackup(w, content)
+        const n = yield* Effect.promise(() => makeNode(1))
+        const exit = yield* runFor(preStart, n, w)
+        assert.match(failureOf(exit), /not an RDB file/)
+        assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [])
+        yield* Effect.promise(() => cleanup(n))
+      }
+    }))
+
+  for (const existing of ["appendonlydir", "dump.rdb", "appendonly.aof"]) {
+    it.live(`never restores over an existing ${existing}`, () =>
+      Effect.gen(function*() {
+        const w = makeWorlds()
+        recordBackup(w, rdb)
+        const n = yield* Effect.promise(() => makeNode(1))
+        const data = n.env.DATA_DIR ?? ""
+        yield* Effect.promise(async () => {
+          await mkdir(data, { recursive: true })
+          if (existing === "appendonlydir") {
+            await mkdir(join(data, existing))
+            await writeFile(join(data, existing, "appendonly.aof.manifest"), "mine")
+          } else await writeFile(join(data, existing), "mine")
+        })
+        const exit = yield* runFor(preStart, n, w)
+        assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+        assert.deepStrictEqual(readdirSync(data), [existing])
+        const kept = existing === "appendonlydir" ? join(data, existing, "appendonly.aof.manifest") : join(data, existing)
+        assert.strictEqual(readFileSync(kept, "utf8"), "mine")
+        yield* Effect.promise(() => cleanup(n))
+      }))
+  }
+
+  it.live("Consul down: no role is chosen, pre-start fails within MASTER_WAIT_TIMEOUT naming Consul, nothing is rendered", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.outage = "unreachable"
+      const n = yield* Effect.promise(() => makeNode(1))
+      const started = Date.now()
+      const exit = yield* runFor(preStart, n, w)
+      assert.isBelow(Date.now() - started, 3000)
+      assert.match(failureOf(exit), /no safe role after waiting 1s: Consul is unreachable/)
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("Consul lists a master that does not answer: waits for it rather than founding beside it", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.register("redis-node-2", "redis", redisAt(2).host, 6379)
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.match(failureOf(exit), /Consul lists 10\.0\.0\.12:6379 as master but it does not answer/)
+      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("the bootstrap lock lost during a restore: fails rather than start a possible second master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      recordBackup(w, rdb)
+      // Consul invalidates the session while the download runs.
+      const original = w.objects
+      const n = yield* Effect.promise(() => makeNode(1))
+      const fiber = yield* runFor(preStart, n, w).pipe(Effect.forkChild)
+      const session = yield* Effect.sync(() => w.consul.kv.get(names.masterLock)?.session).pipe(
+        Effect.repeat({ until: (s) => s !== undefined }),
+        Effect.delay("1 millis")
+      )
+      w.consul.invalidate(session ?? "")
+      const exit = yield* Fiber.join(fiber)
+      // Either the restore was already done (then the final check catches it) or not: never success.
+      assert.isTrue(Exit.isFailure(exit), "must not start as master without the lock")
+      assert.match(failureOf(exit), /lost the bootstrap lock before Redis started/)
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")))
+      void original
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("takes Sentinel tuning overrides from Consul KV and ignores bad ones", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const put = (k: string, v: string) => w.consul.kv.set(`service/redis-sentinel/${k}`, { value: v, session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 })
+      put("quorum", "3")
+      put("down-after", "2500")
+      put("failover-timeout", "soon")
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.11 6379 3$/m)
+      assert.match(sentinelConf(n), /^sentinel down-after-milliseconds mymaster 2500$/m)
+      assert.match(sentinelConf(n), /^sentinel failover-timeout mymaster 30000$/m)
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("an invalid environment fails before touching anything", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1, { REDIS_PORT: "abc", SENTINEL_QUORUM: "0" }))
+      const exit = yield* runFor(preStart, n, w)
+      assert.match(failureOf(exit), /REDIS_PORT="abc": expected a TCP port.*SENTINEL_QUORUM="0"/)
+      assert.deepStrictEqual(w.consul.calls, [])
+      assert.isTrue(Option.isNone(Option.fromUndefinedOr(w.consul.kv.get(names.masterLock))))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+})

@@ -29,6 +29,18 @@ export const backupId = (serviceName: string, now: DateTime.Utc, node: string): 
 
 export const backupFileName = (id: string): string => `${id}.rdb.gz`
 
+/**
+ * The manifest is also stored beside the backup, so a brand-new cluster (an empty
+ * Consul) still finds the newest verified backup and its checksum in the store.
+ */
+export const manifestFileName = (id: string): string => `${id}.manifest.json`
+
+/** The newest stored manifest of this service, by name (names sort by time). */
+export const newestManifestName = (serviceName: string, stored: ReadonlyArray<string>): Option.Option<string> =>
+  Option.fromUndefinedOr(stored.filter((name) => ownManifest(serviceName).test(name)).sort().at(-1))
+
+const ownManifest = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}Z-.+\\.manifest\\.json$`)
+
 const ownBackup = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}Z-.+\\.rdb\\.gz$`)
 
 export interface Due {
@@ -80,19 +92,25 @@ export const electBackupNode = (input: {
   }
 }
 
-/** Stored backups of this service beyond the newest `keep`, oldest last; the one just recorded is never pruned. */
+/**
+ * Stored objects of this service's backups beyond the newest `keep` (each backup is
+ * its `.rdb.gz` and its `.manifest.json`); the one just recorded is never pruned.
+ */
 export const backupsToPrune = (input: {
   readonly serviceName: string
   readonly stored: ReadonlyArray<string>
   readonly keep: number
   readonly newest: string
-}): ReadonlyArray<string> =>
-  input.stored
+}): ReadonlyArray<string> => {
+  const old = input.stored
     .filter((name) => ownBackup(input.serviceName).test(name))
     .sort()
     .reverse()
     .slice(input.keep)
     .filter((name) => name !== input.newest)
+  const manifests = new Set(old.map((name) => manifestFileName(name.replace(/\.rdb\.gz$/, ""))))
+  return [...old, ...input.stored.filter((name) => manifests.has(name))]
+}
 
 /**
  * Restore only when founding a cluster (no master anywhere), with an empty data

@@ -29,6 +29,10 @@ export const renderRedisConf = (s: Settings, role: RenderRole): string => {
     `dir ${quote(s.dataDir)}`,
     "appendonly yes",
     "appendfsync everysec",
+    // The AOF is the persistence; RDB files are written only for backups (BGSAVE).
+    // Without save points Redis also skips an RDB save on SIGTERM, which would
+    // otherwise eat into the shutdown window.
+    "save \"\"",
     "dbfilename dump.rdb",
     `replica-announce-ip ${s.node.address}`,
     `replica-announce-port ${s.redis.port}`,

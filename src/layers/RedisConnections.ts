@@ -52,38 +52,43 @@ export const makeConnections = (options: {
     const failure = (endpoint: Endpoint, command: string, reason: RedisError["reason"], detail: string) =>
       new RedisError({ server: options.server, endpoint: formatEndpoint(endpoint), command, reason, detail })
 
-    const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> => {
-      const key = formatEndpoint(endpoint)
-      const existing = clients.get(key)
-      if (existing !== undefined && existing.status === "ready") return Effect.succeed(existing)
-      const client = new Redis({
-        host: endpoint.host,
-        port: endpoint.port,
-        ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
-        lazyConnect: true,
-        connectTimeout: timeoutMs,
-        commandTimeout: timeoutMs,
-        maxRetriesPerRequest: 0,
-        enableOfflineQueue: false,
-        enableReadyCheck: false,
-        retryStrategy: () => null,
-        disableClientInfo: true,
-        protocol: 2
+    // Suspended: a retry re-runs this Effect and must get a fresh client, not connect() twice.
+    const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> =>
+      Effect.suspend(() => {
+        const key = formatEndpoint(endpoint)
+        const existing = clients.get(key)
+        if (existing !== undefined && existing.status === "ready") return Effect.succeed(existing)
+        existing?.disconnect()
+        const client = new Redis({
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
+          lazyConnect: true,
+          connectTimeout: timeoutMs,
+          commandTimeout: timeoutMs,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: false,
+          enableReadyCheck: false,
+          retryStrategy: () => null,
+          disableClientInfo: true,
+          protocol: 2
+        })
+        // Errors surface through the rejected promise; without a listener ioredis prints them.
+        client.on("error", () => {})
+        clients.set(key, client)
+        return Effect.tryPromise({
+          try: () => client.connect(),
+          catch: (cause) => failure(endpoint, "connect", "unreachable", describe(cause).message)
+        }).pipe(
+          Effect.as(client),
+          Effect.tapError(() =>
+            Effect.sync(() => {
+              client.disconnect()
+              clients.delete(key)
+            })
+          )
+        )
       })
-      // Errors surface through the rejected promise; without a listener ioredis prints them.
-      client.on("error", () => {})
-      clients.set(key, client)
-      return Effect.tryPromise({
-        try: () => client.connect(),
-        catch: (cause) => failure(endpoint, "connect", "unreachable", describe(cause).message)
-      }).pipe(
-        Effect.as(client),
-        Effect.tapError(() => Effect.sync(() => {
-          client.disconnect()
-          clients.delete(key)
-        }))
-      )
-    }
 
     const run: Connections["run"] = (endpoint, command, args) => {
       const label = command.toUpperCase() === "SENTINEL" || command.toUpperCase() === "CLIENT" || command.toUpperCase() === "INFO"

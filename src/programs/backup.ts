@@ -3,8 +3,8 @@
 // gzip-compressed to the store while hashing it, confirm the upload, record the
 // manifest in Consul, prune. The manifest is written only after the store confirmed
 // the object, so a failed run leaves nothing a restore could pick up.
-import { DateTime, Duration, Effect, FileSystem, Option, Path, Schedule, Schema } from "effect"
-import { backupFileName, backupId, backupsToPrune, electBackupNode, isBackupDue, type LocalRole, type Manifest } from "../domain/Backup.ts"
+import { DateTime, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Stream } from "effect"
+import { backupFileName, backupId, backupsToPrune, electBackupNode, isBackupDue, type LocalRole, type Manifest, manifestFileName } from "../domain/Backup.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { selfRedis } from "../domain/Settings.ts"
 import { Timings } from "../domain/Timings.ts"
@@ -12,7 +12,7 @@ import { BackupStore } from "../layers/BackupStore.ts"
 import { Consul } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Settings } from "../layers/Settings.ts"
-import { lastBackup } from "./lastBackup.ts"
+import { recordedBackup } from "./lastBackup.ts"
 import { keepAlive } from "./sessions.ts"
 import { digesting, gzip } from "./streams.ts"
 
@@ -92,7 +92,10 @@ const takeBackup = Effect.gen(function*() {
     path: store.location(name),
     redisVersion: yield* redis.version(self)
   }
-  yield* consul.put(consulNames(settings.serviceName).lastBackup, JSON.stringify(manifest))
+  // Beside the backup first (a new cluster's empty Consul still finds it), then Consul.
+  const record = JSON.stringify(manifest)
+  yield* store.put(manifestFileName(id), Stream.make(new TextEncoder().encode(record)))
+  yield* consul.put(consulNames(settings.serviceName).lastBackup, record)
   yield* Effect.log(`backup ${id} recorded: ${sent.bytes} bytes, sha256 ${sent.sha256}, at ${manifest.path}`)
 
   const stored = yield* store.list
@@ -114,7 +117,7 @@ export const backup = (forced: boolean) =>
     const names = consulNames(settings.serviceName)
     const self = selfRedis(settings)
 
-    const dueNow = Effect.map(lastBackup, (manifest) => isBackupDue({ manifest, now: DateTime.nowUnsafe(), interval: settings.backup.interval, forced }))
+    const dueNow = Effect.map(recordedBackup, (manifest) => isBackupDue({ manifest, now: DateTime.nowUnsafe(), interval: settings.backup.interval, forced }))
     const due = yield* dueNow
     if (!due.due) return yield* Effect.logDebug(`no backup: ${due.reason}`)
 

@@ -24,7 +24,7 @@ import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { removeIfPresent, writeAtomic } from "./files.ts"
 import { Invocation } from "./Invocation.ts"
-import { lastBackup } from "./lastBackup.ts"
+import { latestBackup } from "./lastBackup.ts"
 import { hasLocalData, observeRole } from "./observeRole.ts"
 import { restore } from "./restore.ts"
 import { keepAlive } from "./sessions.ts"
@@ -138,7 +138,7 @@ const found = (session: string) =>
     const plan = restorePlan({
       founding: true,
       localData: yield* hasLocalData(settings.dataDir),
-      manifest: yield* lastBackup,
+      manifest: yield* latestBackup,
       storeConfigured: store.kind !== "none"
     })
     if (Option.isSome(plan)) yield* restore(plan.value)

@@ -9,7 +9,7 @@ import { Consul, type ServiceInstance } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
-import { lastBackup } from "./lastBackup.ts"
+import { recordedBackup } from "./lastBackup.ts"
 
 const endpointOf = (i: ServiceInstance): Endpoint => ({ host: i.address, port: i.port })
 
@@ -62,7 +62,7 @@ export const status = (json: boolean) =>
       consul: registration(sentinels, endpointOf(r.instance)),
       reports: r.answered ? Option.match(r.reported, { onNone: () => `does not know ${settings.masterName}`, onSome: formatEndpoint }) : "not answering"
     }))
-    const backup = yield* lastBackup.pipe(Effect.catch((e) => Effect.sync(() => problems.push(e.message)).pipe(Effect.as(Option.none()))))
+    const backup = yield* recordedBackup.pipe(Effect.catch((e) => Effect.sync(() => problems.push(e.message)).pipe(Effect.as(Option.none()))))
 
     const snapshot = { masterName: settings.masterName, sentinelMaster, nodes, sentinels: sentinelRows, lastBackup: backup, problems }
     yield* Console.log(json ? JSON.stringify(snapshot, (_, v) => (Option.isOption(v) ? Option.getOrNull(v) : v), 2) : renderStatus(snapshot))

@@ -89,6 +89,24 @@ export const memoryLayers = (node: TestNode, worlds: Worlds) =>
     Layer.succeed(Timings, fastTimings)
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
 
+/** The live layers (real clients) with test timings, for dependencies that hang or answer garbage. */
+export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = new Map()) =>
+  Layer.mergeAll(
+    Consul.layer,
+    Redis.layer,
+    Sentinel.layer,
+    BackupStore.layerTest(objects),
+    invocation
+  ).pipe(
+    Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, fastTimings)))
+  )
+
+export const runLive = <A, E>(
+  program: Effect.Effect<A, E, Layer.Success<ReturnType<typeof liveLayers>>>,
+  node: TestNode,
+  objects?: Map<string, Uint8Array>
+) => program.pipe(Effect.provide(liveLayers(node, objects)), Effect.exit)
+
 /** Runs a handler program for one node and returns its Exit. */
 export const runFor = <A, E>(
   program: Effect.Effect<A, E, Layer.Success<ReturnType<typeof memoryLayers>>>,

@@ -176,6 +176,22 @@ describe("pre-start", () => {
       yield* Effect.promise(() => cleanup(n))
     }))
 
+  it.live("a brand-new cluster (empty Consul) restores the newest backup whose manifest is in the store", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      recordBackup(w, rdb)
+      const manifest = w.consul.kv.get(names.lastBackup)?.value ?? ""
+      w.consul.kv.delete(names.lastBackup)
+      w.objects.set("redis-20261124T190557Z-node-9.manifest.json", Buffer.from(manifest))
+      // An older backup in the store must not win.
+      w.objects.set("redis-20250101T000000Z-node-9.manifest.json", Buffer.from(manifest.replace("20261124T190557Z", "20250101T000000Z")))
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(readFileSync(join(n.env.DATA_DIR ?? "", "appendonlydir", "appendonly.aof.1.base.rdb")), rdb)
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
   it.live("a restore whose checksum does not match fails and leaves the data directory untouched", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -1,0 +1,50 @@
+// TCP servers that misbehave like a dependency can: one accepts connections and never
+// answers (a hung Redis or Sentinel), one answers every command with a reply of the
+// wrong shape. They run on 127.0.0.1 with an ephemeral port and close every socket.
+import { createServer, type Server, type Socket } from "node:net"
+
+export interface FakeServer {
+  readonly host: string
+  readonly port: number
+  close(): Promise<void>
+}
+
+const serve = async (onConnection: (socket: Socket) => void): Promise<FakeServer> => {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+    socket.on("error", () => {})
+    onConnection(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : 0
+  return {
+    host: "127.0.0.1",
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
+
+/** Accepts and reads, never writes. */
+export const silentServer = (): Promise<FakeServer> => serve(() => {})
+
+/** Answers each RESP command with `+GARBAGE`: a valid protocol frame of the wrong shape. */
+export const garbageRespServer = (): Promise<FakeServer> =>
+  serve((socket) => socket.on("data", () => socket.write("+GARBAGE\r\n")))
+
+/** A port where nothing listens (bound, then closed). */
+export const closedPort = async (): Promise<number> => {
+  const s = await silentServer()
+  await s.close()
+  return s.port
+}
+
+/** Answers every command as `ROLE` of a master with no replicas would. */
+export const masterRespServer = (): Promise<FakeServer> =>
+  serve((socket) => socket.on("data", () => socket.write("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n")))

@@ -60,3 +60,13 @@ export const renderStatus = (s: ClusterStatus): string => {
   })
   return [master, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
 }
+
+/** The snapshot as plain JSON for `status --json`: unknowns are null, endpoints `host:port`. */
+export const statusJson = (s: ClusterStatus) => ({
+  masterName: s.masterName,
+  sentinelMaster: Option.getOrNull(Option.map(s.sentinelMaster, (m) => ({ master: formatEndpoint(m.master), votes: m.votes, of: m.of }))),
+  nodes: s.nodes.map((n) => ({ redis: formatEndpoint(n.endpoint), role: n.role, lagBytes: Option.getOrNull(n.lag), consul: n.consul })),
+  sentinels: s.sentinels.map((x) => ({ sentinel: formatEndpoint(x.endpoint), consul: x.consul, reports: x.reports })),
+  lastBackup: Option.getOrNull(s.lastBackup),
+  problems: s.problems
+})

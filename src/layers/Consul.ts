@@ -158,6 +158,13 @@ const toEntry = (item: typeof KvItem.Type): KvEntry => ({
   lockIndex: item.LockIndex
 })
 
+/**
+ * KV writes answer `true` or `false`; the package only passes a truthy body on, so a
+ * `false` (a lost race) arrives as `undefined`.
+ */
+const WriteOutcome = Schema.UndefinedOr(Schema.Boolean)
+const won = (outcome: boolean | undefined): boolean => outcome === true
+
 const goDuration = (d: Duration.Duration): string => `${Math.max(1, Math.round(Duration.toMillis(d)))}ms`
 
 export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration, retryBase: Duration.Duration): Consul["Service"] => {
@@ -232,8 +239,8 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
       call(
         `kv.set ${key}`,
         () => client.kv.set(withTimeout(options?.cas === undefined ? { key, value } : { key, value, cas: options.cas })),
-        Schema.Boolean
-      ),
+        WriteOutcome
+      ).pipe(Effect.map(won)),
 
     createSession: (options) =>
       call(
@@ -257,10 +264,10 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
     destroySession: (id) => call(`session.destroy ${id}`, () => client.session.destroy(withTimeout({ id })), Schema.Unknown).pipe(Effect.asVoid),
 
     acquire: (key, value, session) =>
-      call(`kv.acquire ${key}`, () => client.kv.set(withTimeout({ key, value, acquire: session })), Schema.Boolean),
+      call(`kv.acquire ${key}`, () => client.kv.set(withTimeout({ key, value, acquire: session })), WriteOutcome).pipe(Effect.map(won)),
 
     release: (key, value, session) =>
-      call(`kv.release ${key}`, () => client.kv.set(withTimeout({ key, value, release: session })), Schema.Boolean),
+      call(`kv.release ${key}`, () => client.kv.set(withTimeout({ key, value, release: session })), WriteOutcome).pipe(Effect.map(won)),
 
     register: (service) =>
       call(
@@ -285,8 +292,9 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
           : status === "warning"
           ? client.agent.check.warn(options)
           : client.agent.check.fail(options)
+      // Consul answers 404 for an unknown check ID and 500 for a check without a TTL.
       return call(`agent.check ${checkId}`, run, Schema.Unknown, (cause) =>
-        statusOf(cause) === 500 && /does not have associated TTL|Unknown check/i.test(String(cause)) ? Option.some(false) : Option.none()).pipe(
+        statusOf(cause) === 404 || (statusOf(cause) === 500 && /does not have associated TTL/i.test(String(cause))) ? Option.some(false) : Option.none()).pipe(
           Effect.map((r) => r !== false)
         )
     }

@@ -1,7 +1,7 @@
 // `manage status [--json]`: the cluster as the operator sees it. Reads everything once,
 // tolerates any part being down (shown as a problem), prints to stdout.
 import { Console, Effect, Option } from "effect"
-import { type NodeStatus, type Registration, renderStatus, type SentinelStatus } from "../domain/ClusterStatus.ts"
+import { type NodeStatus, type Registration, renderStatus, type SentinelStatus, statusJson } from "../domain/ClusterStatus.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { sentinelMajority } from "../domain/RoleDecision.ts"
@@ -41,8 +41,15 @@ export const status = (json: boolean) =>
       ), { concurrency: "unbounded" })
     const sentinelMaster = sentinelMajority(reports.filter((r) => r.instance.passing).map((r) => r.reported))
 
-    const nodeEndpoints = uniqueEndpoints([...masters, ...replicas].map(endpointOf))
-    const roles = yield* Effect.forEach(nodeEndpoints, (at) => redis.role(at).pipe(Effect.option), { concurrency: "unbounded" })
+    // Registered nodes, plus replicas a master reports that are not (yet) passing anywhere.
+    const registered = uniqueEndpoints([...masters, ...replicas].map(endpointOf))
+    const registeredRoles = yield* Effect.forEach(registered, (at) => redis.role(at).pipe(Effect.option), { concurrency: "unbounded" })
+    const reportedReplicas = uniqueEndpoints(
+      registeredRoles.flatMap((r) => (Option.isSome(r) && r.value._tag === "Master" ? r.value.replicas.map((x) => x.endpoint) : []))
+    ).filter((e) => !registered.some((x) => sameEndpoint(x, e)))
+    const reportedRoles = yield* Effect.forEach(reportedReplicas, (at) => redis.role(at).pipe(Effect.option), { concurrency: "unbounded" })
+    const nodeEndpoints = [...registered, ...reportedReplicas]
+    const roles = [...registeredRoles, ...reportedRoles]
     const masterOffset = (of: Endpoint) => {
       const i = nodeEndpoints.findIndex((e) => sameEndpoint(e, of))
       const r = roles[i]
@@ -65,5 +72,5 @@ export const status = (json: boolean) =>
     const backup = yield* recordedBackup.pipe(Effect.catch((e) => Effect.sync(() => problems.push(e.message)).pipe(Effect.as(Option.none()))))
 
     const snapshot = { masterName: settings.masterName, sentinelMaster, nodes, sentinels: sentinelRows, lastBackup: backup, problems }
-    yield* Console.log(json ? JSON.stringify(snapshot, (_, v) => (Option.isOption(v) ? Option.getOrNull(v) : v), 2) : renderStatus(snapshot))
+    yield* Console.log(json ? JSON.stringify(statusJson(snapshot), null, 2) : renderStatus(snapshot))
   })

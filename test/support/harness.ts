@@ -79,12 +79,12 @@ export const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
 const invocation = Layer.succeed(Invocation, Invocation.of({ node: "/usr/local/bin/node", script: "/usr/local/bin/manage" }))
 
 /** Every service a handler may need, in memory, for one node. */
-export const memoryLayers = (node: TestNode, worlds: Worlds) =>
+export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<BackupStore> = BackupStore.layerTest(worlds.objects)) =>
   Layer.mergeAll(
     Consul.layerTest(worlds.consul),
     Redis.layerTest(worlds.redis),
     Sentinel.layerTest(worlds.redis),
-    BackupStore.layerTest(worlds.objects),
+    store,
     invocation,
     Layer.succeed(Timings, fastTimings)
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))

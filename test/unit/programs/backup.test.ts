@@ -1,0 +1,251 @@
+import { assert, describe, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync } from "node:fs"
+import { mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { Effect, Exit, Layer } from "effect"
+import { consulNames } from "../../../src/domain/ConsulNames.ts"
+import { type Endpoint } from "../../../src/domain/Endpoint.ts"
+import { BackupStore, none } from "../../../src/layers/BackupStore.ts"
+import { backup } from "../../../src/programs/backup.ts"
+import { startMantaEmulator } from "../../support/manta/MantaEmulator.ts"
+import { generateTestKey } from "../../support/manta/keys.ts"
+import { cleanup, makeNode, makeWorlds, memoryLayers, redisAt, runFor, type TestNode, type Worlds } from "../../support/harness.ts"
+
+const names = consulNames("redis")
+const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
+const rdb = Buffer.from("REDIS0010" + "x".repeat(5000), "latin1")
+
+/** BGSAVE on a node's Redis writes `content` as that node's dump.rdb, like Redis does. */
+const savesDump = (w: Worlds, ...nodes: ReadonlyArray<TestNode>) => {
+  w.redis.onBgsave = (at) => {
+    const n = nodes.find((node) => node.env.ANNOUNCE_IP === at.host)
+    return n === undefined ? Effect.void : Effect.promise(async () => {
+      await mkdir(n.env.DATA_DIR ?? "", { recursive: true })
+      await writeFile(join(n.env.DATA_DIR ?? "", "dump.rdb"), rdb)
+    })
+  }
+}
+
+const manifestIn = (w: Worlds) => {
+  const value = w.consul.kv.get(names.lastBackup)?.value
+  return value === undefined || value === null ? undefined : JSON.parse(value)
+}
+
+const healthyReplica = (w: Worlds, i: number, master: Endpoint) => {
+  w.redis.replica(redisAt(i), master)
+  w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379)
+}
+
+describe("backup", () => {
+  it.live("a master with no replica takes a verified backup: stored, hashed, recorded, lock given back", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      const exit = yield* runFor(backup(false), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const manifest = manifestIn(w)
+      const object = w.objects.get(`${manifest.id}.rdb.gz`)
+      assert.isDefined(object)
+      assert.deepStrictEqual(gunzipSync(object ?? Buffer.alloc(0)), rdb)
+      assert.strictEqual(manifest.sha256, createHash("sha256").update(object ?? "").digest("hex"))
+      assert.strictEqual(manifest.bytes, object?.byteLength)
+      assert.strictEqual(manifest.node, "node-1")
+      assert.strictEqual(manifest.redisVersion, "7.0.15")
+      assert.strictEqual(new TextDecoder().decode(w.objects.get(`${manifest.id}.manifest.json`)), JSON.stringify(manifest), "the manifest is also stored beside the backup")
+      assert.isUndefined(w.consul.kv.get(names.backupLock), "the backup lock (behavior delete) is gone")
+      assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), ["dump.rdb"], "the pinned hard link is removed")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("not due: a recent backup means no BGSAVE and nothing stored", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
+      w.redis.calls.length = 0
+      w.objects.clear()
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
+      assert.deepStrictEqual([...w.objects.keys()], [])
+      assert.isFalse(w.redis.calls.some((c) => c.endsWith("BGSAVE")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("with healthy replicas, the lowest-address replica takes it; the master and other replicas do not", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const nodes = yield* Effect.promise(() => Promise.all([1, 2, 3].map((i) => makeNode(i))))
+      w.redis.master(redisAt(1), [redisAt(2), redisAt(3)])
+      healthyReplica(w, 2, redisAt(1))
+      healthyReplica(w, 3, redisAt(1))
+      savesDump(w, ...nodes)
+      const [master, first, second] = nodes as [TestNode, TestNode, TestNode]
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), master, w)))
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), second, w)))
+      assert.isUndefined(manifestIn(w), "neither the master nor the second replica took one")
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), first, w)))
+      assert.strictEqual(manifestIn(w)?.node, "node-2")
+      yield* Effect.promise(() => cleanup(...nodes))
+    }))
+
+  it.live("--now takes one on this node even when it is not the elected one", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1), [redisAt(2)])
+      healthyReplica(w, 2, redisAt(1))
+      savesDump(w, n)
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(true), n, w)))
+      assert.strictEqual(manifestIn(w)?.node, "node-1")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("another node holding the backup lock: exits 0 without a backup", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      w.consul.sessions.set("other", { behavior: "delete" })
+      w.consul.kv.set(names.backupLock, { value: "{}", session: "other", modifyIndex: w.consul.next(), lockIndex: 1 })
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
+      assert.isUndefined(manifestIn(w))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("local Redis not running (e.g. the run at container start): exits 0 without a backup", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
+      assert.isUndefined(manifestIn(w))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("BGSAVE reporting an error fails the backup and records nothing", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1))
+      w.redis.onBgsave = (at) => Effect.sync(() => {
+        const s = w.redis.servers.get(`${at.host}:${at.port}`)
+        if (s !== undefined) s.persistence = { ...s.persistence, rdb_last_bgsave_status: "err" }
+      })
+      const exit = yield* runFor(backup(false), n, w)
+      assert.match(failureOf(exit), /backup failed, nothing was recorded: BGSAVE reported err/)
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()], [])
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("Consul down: fails (exit 1) without touching the store", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      w.consul.outage = "timeout"
+      assert.match(failureOf(yield* runFor(backup(false), n, w)), /backup failed.*Consul/)
+      assert.deepStrictEqual([...w.objects.keys()], [])
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("prunes backups beyond BACKUP_KEEP, never the new one, never other services'", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1, { BACKUP_KEEP: "2" }))
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      for (const stamp of ["20200101T000000Z", "20210101T000000Z", "20220101T000000Z"]) {
+        w.objects.set(`redis-${stamp}-node-1.rdb.gz`, Buffer.from("old"))
+        w.objects.set(`redis-${stamp}-node-1.manifest.json`, Buffer.from("{}"))
+      }
+      w.objects.set("cache-20200101T000000Z-node-1.rdb.gz", Buffer.from("another service"))
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(true), n, w)))
+      const id = manifestIn(w)?.id
+      assert.deepStrictEqual([...w.objects.keys()].sort(), [
+        "cache-20200101T000000Z-node-1.rdb.gz",
+        "redis-20220101T000000Z-node-1.manifest.json",
+        "redis-20220101T000000Z-node-1.rdb.gz",
+        `${id}.manifest.json`,
+        `${id}.rdb.gz`
+      ].sort())
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("BACKUP_STORE=none: nothing to do, Redis is never asked", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1, { BACKUP_STORE: "none" }))
+      w.redis.master(redisAt(1))
+      const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, Layer.succeed(BackupStore, none))), Effect.exit)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(w.redis.calls, [])
+      yield* Effect.promise(() => cleanup(n))
+    }))
+})
+
+describe("backup to Manta (through the signature-verifying emulator)", () => {
+  const key = generateTestKey("ecdsa")
+
+  const withManta = (mode: "normal" | "down" | "hang" | "garbage") =>
+    Effect.gen(function*() {
+      const manta = yield* Effect.acquireRelease(
+        Effect.promise(() => startMantaEmulator({ accounts: [{ login: "alice", keys: [key.publicKeySsh] }] })),
+        (m) => Effect.promise(() => m.close())
+      )
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() =>
+        makeNode(1, { MANTA_URL: manta.url, MANTA_USER: "alice", MANTA_PRIVATE_KEY: key.privateKey.replaceAll("\n", "#"), BACKUP_STORE: "manta" })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => cleanup(n)))
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      yield* Effect.promise(() => manta.setMode(mode))
+      const layers = Layer.provideMerge(BackupStore.layer, memoryLayers(n, w))
+      const started = Date.now()
+      const exit = yield* backup(true).pipe(Effect.provide(layers), Effect.exit)
+      return { exit, w, manta, ms: Date.now() - started }
+    })
+
+  it.live("uploads under /alice/stor/redis, signed, and records a manifest matching the stored bytes", () =>
+    Effect.gen(function*() {
+      const { exit, w, manta } = yield* withManta("normal")
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const manifest = manifestIn(w)
+      assert.strictEqual(manifest.store, "manta")
+      assert.strictEqual(manifest.path, `/alice/stor/redis/${manifest.id}.rdb.gz`)
+      const stored = yield* Effect.promise(() => manta.readObject(manifest.path))
+      assert.deepStrictEqual(gunzipSync(stored ?? Buffer.alloc(0)), rdb)
+      assert.strictEqual(manifest.sha256, createHash("sha256").update(stored ?? "").digest("hex"))
+      assert.isTrue(manta.requests().every((r) => r.signed))
+    }).pipe(Effect.scoped))
+
+  for (const mode of ["down", "hang", "garbage"] as const) {
+    it.live(`Manta ${mode}: the backup fails, bounded, and no manifest is recorded`, () =>
+      Effect.gen(function*() {
+        const { exit, w, ms } = yield* withManta(mode)
+        assert.match(failureOf(exit), /backup failed, nothing was recorded/)
+        assert.isUndefined(manifestIn(w))
+        assert.isBelow(ms, 10_000)
+      }).pipe(Effect.scoped))
+  }
+
+  it.live("a private key that is not a key fails with a message that does not echo it", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const secret = "-----BEGIN RSA PRIVATE KEY-----#c2VjcmV0LWtleS1tYXRlcmlhbA==#-----END RSA PRIVATE KEY-----"
+      const n = yield* Effect.promise(() => makeNode(1, { BACKUP_STORE: "manta", MANTA_USER: "alice", MANTA_PRIVATE_KEY: secret }))
+      w.redis.master(redisAt(1))
+      const exit = yield* backup(true).pipe(Effect.provide(Layer.provideMerge(BackupStore.layer, memoryLayers(n, w))), Effect.exit)
+      assert.match(failureOf(exit), /MANTA_PRIVATE_KEY is not a usable private key/)
+      assert.notInclude(failureOf(exit), "c2VjcmV0")
+      assert.isFalse(existsSync(join(n.env.DATA_DIR ?? "", "dump.rdb")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+})

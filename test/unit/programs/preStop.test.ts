@@ -1,0 +1,125 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
+import { preStop } from "../../../src/programs/preStop.ts"
+import { status } from "../../../src/programs/status.ts"
+import { silentServer } from "../../support/fakeServers.ts"
+import { cleanup, makeNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds } from "../../support/harness.ts"
+
+const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
+
+/** Node 1 master, node 2 its replica, sentinels on both registered passing; FAILOVER promotes node 2. */
+const pair = (w: Worlds, replicaOffset = 1000) => {
+  w.redis.master(redisAt(1), [redisAt(2)])
+  w.redis.replica(redisAt(2), redisAt(1), "connected", replicaOffset)
+  for (const i of [1, 2]) {
+    w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
+    w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+  }
+  w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
+  w.redis.onFailover = () => w.redis.switchMaster("mymaster", redisAt(2))
+}
+
+describe("pre-stop", () => {
+  it.live("a master hands over: writes paused, a caught-up replica promoted through a peer Sentinel, own check failed", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const order = w.redis.calls.filter((c) => /CLIENT|FAILOVER/.test(c))
+      assert.deepStrictEqual(order, [`${formatEndpoint(redisAt(1))} CLIENT PAUSE`, `${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`])
+      assert.isDefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "writes stay paused until Redis exits")
+      assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
+      assert.isFalse(w.redis.calls.some((c) => c.includes("RESET")), "never SENTINEL RESET")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("no replica has caught up: no failover (no acknowledged write is given up), writes unpaused", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w, 10)
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isFalse(w.redis.calls.some((c) => c.includes("FAILOVER")))
+      assert.isUndefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor)
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("a replica, a master without replicas, or a node whose Redis never started: nothing to do, exit 0", () =>
+    Effect.gen(function*() {
+      for (const setup of [
+        (w: Worlds) => void w.redis.replica(redisAt(1), redisAt(2)),
+        (w: Worlds) => void w.redis.master(redisAt(1)),
+        (_: Worlds) => undefined
+      ]) {
+        const w = makeWorlds()
+        setup(w)
+        const n = yield* Effect.promise(() => makeNode(1))
+        const exit = yield* runFor(preStop, n, w)
+        assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+        assert.isFalse(w.redis.calls.some((c) => /PAUSE|FAILOVER/.test(c)))
+        yield* Effect.promise(() => cleanup(n))
+      }
+    }))
+
+  it.live("Consul down: still hands over through the local Sentinel", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      w.consul.outage = "unreachable"
+      const n = yield* Effect.promise(() => makeNode(1))
+      assert.isTrue(Exit.isSuccess(yield* runFor(preStop, n, w)))
+      assert.isTrue(w.redis.calls.includes(`${formatEndpoint(sentinelAt(1))} SENTINEL FAILOVER`))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("Redis hanging: exits 0 within PRESTOP_TIMEOUT", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(silentServer)
+      const n = yield* Effect.promise(() => makeNode(1, { ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), PRESTOP_TIMEOUT: "2s" }))
+      const started = Date.now()
+      assert.isTrue(Exit.isSuccess(yield* runLive(preStop, n)))
+      assert.isBelow(Date.now() - started, 2500)
+      yield* Effect.promise(() => Promise.all([server.close(), cleanup(n)]))
+    }))
+})
+
+describe("status", () => {
+  it.live("shows the sentinel majority, each node's role and lag, and unknowns as unknown", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w, 900)
+      w.consul.register("redis-replica-node-3", "redis-replica", redisAt(3).host, 6379, "critical")
+      const n = yield* Effect.promise(() => makeNode(1))
+      const lines: Array<string> = []
+      const original = console.log
+      console.log = (line: string) => void lines.push(line)
+      const exit = yield* runFor(status(false), n, w).pipe(Effect.ensuring(Effect.sync(() => (console.log = original))))
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const out = lines.join("\n")
+      assert.include(out, "master of mymaster: 10.0.0.11:6379 (2 of 2 sentinels agree)")
+      assert.match(out, /10\.0\.0\.12:6379\s+replica of 10\.0\.0\.11:6379 \(connected\)\s+100 B/)
+      assert.match(out, /10\.0\.0\.13:6379\s+not answering\s+-\s+absent\s+critical/)
+      assert.include(out, "last backup: none recorded")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("--json is machine-readable, and a Consul outage is reported, not fatal", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.outage = "unreachable"
+      const n = yield* Effect.promise(() => makeNode(1))
+      const lines: Array<string> = []
+      const original = console.log
+      console.log = (line: string) => void lines.push(line)
+      const exit = yield* runFor(status(true), n, w).pipe(Effect.ensuring(Effect.sync(() => (console.log = original))))
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const parsed = JSON.parse(lines.join("\n"))
+      assert.strictEqual(parsed.sentinelMaster, null)
+      assert.isTrue(parsed.problems.some((p: string) => /Consul health.service redis: unreachable/.test(p)))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+})

@@ -11,15 +11,7 @@ import { Consul } from "./layers/Consul.ts"
 import { Redis } from "./layers/Redis.ts"
 import { Sentinel } from "./layers/Sentinel.ts"
 import { Settings } from "./layers/Settings.ts"
-import { backup } from "./programs/backup.ts"
-import { configDocs } from "./programs/configDocs.ts"
-import { health } from "./programs/health.ts"
-import { healthSentinel } from "./programs/healthSentinel.ts"
 import { Invocation } from "./programs/Invocation.ts"
-import { onFailover } from "./programs/onFailover.ts"
-import { preStart } from "./programs/preStart.ts"
-import { preStop } from "./programs/preStop.ts"
-import { status } from "./programs/status.ts"
 import { UsageError } from "./programs/UsageError.ts"
 
 const levels: Record<Settings["Service"]["log"]["level"], LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
@@ -38,28 +30,32 @@ const invocation = Layer.succeed(Invocation, Invocation.of({ node: process.execP
 const live = Layer.mergeAll(clients, logging, invocation).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layer, platform)))
 const withStore = BackupStore.layer.pipe(Layer.provideMerge(live))
 
+/** Handlers are imported on dispatch: a run evaluates only the code its handler needs. */
+const load = <M, A, E, R>(module: () => Promise<M>, program: (m: M) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.promise(module), program)
+
 const run = (command: Command): Effect.Effect<void, unknown> => {
   switch (command._tag) {
     case "help":
       return Console.log(usage())
     case "config-docs":
-      return configDocs
+      return load(() => import("./programs/configDocs.ts"), (m) => m.configDocs)
     case "setup-env":
-      return Effect.fail(new UsageError({ detail: "setup-env is not available yet" }))
+      return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out)).pipe(Effect.provide(platform))
     case "pre-start":
-      return preStart.pipe(Effect.provide(withStore))
+      return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(withStore))
     case "health":
-      return health(command.role).pipe(Effect.provide(live))
+      return load(() => import("./programs/health.ts"), (m) => m.health(command.role)).pipe(Effect.provide(live))
     case "health-sentinel":
-      return healthSentinel.pipe(Effect.provide(live))
+      return load(() => import("./programs/healthSentinel.ts"), (m) => m.healthSentinel).pipe(Effect.provide(live))
     case "on-failover":
-      return onFailover(command.args).pipe(Effect.provide(live))
+      return load(() => import("./programs/onFailover.ts"), (m) => m.onFailover(command.args)).pipe(Effect.provide(live))
     case "backup":
-      return backup(command.now).pipe(Effect.provide(withStore))
+      return load(() => import("./programs/backup.ts"), (m) => m.backup(command.now)).pipe(Effect.provide(withStore))
     case "pre-stop":
-      return preStop.pipe(Effect.provide(live))
+      return load(() => import("./programs/preStop.ts"), (m) => m.preStop).pipe(Effect.provide(live))
     case "status":
-      return status(command.json).pipe(Effect.provide(live))
+      return load(() => import("./programs/status.ts"), (m) => m.status(command.json)).pipe(Effect.provide(live))
   }
 }
 

@@ -6,7 +6,7 @@
 // Guarantees, as Consul gives them: a lock is held by a session; sessions prefer
 // liveness over safety, so a holder that stops renewing loses the lock between TTL
 // and 2×TTL later, and the key then refuses every acquire for the lock-delay.
-import ConsulClient from "consul"
+import type ConsulClient from "consul"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { Timings } from "../domain/Timings.ts"
 import { type ConsulWorld, makeMemoryConsul } from "./ConsulMemory.ts"
@@ -86,12 +86,18 @@ export class Consul extends Context.Service<Consul, {
     const settings = yield* Settings
     const timings = yield* Timings
     const token = Option.map(settings.consul.token, Redacted.value)
-    const client = new ConsulClient({
-      host: settings.consul.host,
-      port: settings.consul.port,
-      defaults: Option.isSome(token) ? { token: token.value } : {}
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+    let created: ConsulClient | undefined
+    // The package is loaded and the client made on first use: many health runs never call Consul.
+    const client = yield* Effect.cached(Effect.promise(async () => {
+      const { default: ConsulClient } = await import("consul")
+      created = new ConsulClient({
+        host: settings.consul.host,
+        port: settings.consul.port,
+        defaults: Option.isSome(token) ? { token: token.value } : {}
+      })
+      return created
+    }))
+    yield* Effect.addFinalizer(() => Effect.sync(() => created?.destroy()))
     return makeConsul(client, timings.consulCall, timings.retryBase)
   }))
 
@@ -167,7 +173,11 @@ const won = (outcome: boolean | undefined): boolean => outcome === true
 
 const goDuration = (d: Duration.Duration): string => `${Math.max(1, Math.round(Duration.toMillis(d)))}ms`
 
-export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration, retryBase: Duration.Duration): Consul["Service"] => {
+export const makeConsul = (
+  connect: Effect.Effect<ConsulClient>,
+  callTimeout: Duration.Duration,
+  retryBase: Duration.Duration
+): Consul["Service"] => {
   const timeout = Duration.toMillis(callTimeout)
 
   /** The deadline and retry policy every Consul call shares. */
@@ -183,13 +193,13 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
   /** A call whose reply is decoded; `refusal` turns an expected HTTP refusal into a value. */
   const call = <S extends Schema.Top & { readonly DecodingServices: never }>(
     operation: string,
-    run: () => Promise<unknown>,
+    run: (client: ConsulClient) => Promise<unknown>,
     reply: S,
     refusal: (cause: unknown) => Option.Option<S["Type"]> = () => Option.none()
   ): Effect.Effect<S["Type"], ConsulError> =>
     bounded(
       operation,
-      Effect.tryPromise({ try: run, catch: (cause) => cause }).pipe(
+      Effect.flatMap(connect, (client) => Effect.tryPromise({ try: () => run(client), catch: (cause) => cause })).pipe(
         Effect.flatMap((raw) =>
           Schema.decodeUnknownEffect(reply)(raw).pipe(
             Effect.mapError((e) => new ConsulError({ operation, reason: "unexpected-reply", detail: e.message.split("\n")[0] ?? "" }))
@@ -207,7 +217,7 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
 
   return Consul.of({
     instances: (service) =>
-      call(`health.service ${service}`, () => client.health.service(withTimeout({ service })), Schema.Array(HealthEntry)).pipe(
+      call(`health.service ${service}`, (client) => client.health.service(withTimeout({ service })), Schema.Array(HealthEntry)).pipe(
         Effect.map((entries) =>
           entries.map((e) => ({
             id: e.Service.ID,
@@ -221,14 +231,14 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
       ),
 
     get: (key) =>
-      call(`kv.get ${key}`, () => client.kv.get(withTimeout({ key })), Schema.UndefinedOr(Schema.NullOr(KvItem))).pipe(
+      call(`kv.get ${key}`, (client) => client.kv.get(withTimeout({ key })), Schema.UndefinedOr(Schema.NullOr(KvItem))).pipe(
         Effect.map((item) => (item === undefined || item === null ? Option.none() : Option.some(toEntry(item))))
       ),
 
     list: (prefix) =>
       call(
         `kv.get ${prefix} recurse`,
-        () => client.kv.get(withTimeout({ key: prefix, recurse: true })),
+        (client) => client.kv.get(withTimeout({ key: prefix, recurse: true })),
         Schema.UndefinedOr(Schema.NullOr(Schema.Union([Schema.Array(KvItem), KvItem])))
       ).pipe(
         Effect.map((items) => (items === undefined || items === null ? [] : Array.isArray(items) ? items : [items])),
@@ -238,14 +248,14 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
     put: (key, value, options) =>
       call(
         `kv.set ${key}`,
-        () => client.kv.set(withTimeout(options?.cas === undefined ? { key, value } : { key, value, cas: options.cas })),
+        (client) => client.kv.set(withTimeout(options?.cas === undefined ? { key, value } : { key, value, cas: options.cas })),
         WriteOutcome
       ).pipe(Effect.map(won)),
 
     createSession: (options) =>
       call(
         `session.create ${options.name}`,
-        () =>
+        (client) =>
           client.session.create(withTimeout({
             name: options.name,
             ttl: goDuration(options.ttl),
@@ -258,21 +268,21 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
       ).pipe(Effect.map((r) => r.ID)),
 
     renewSession: (id) =>
-      call(`session.renew ${id}`, () => client.session.renew(withTimeout({ id })), Schema.Unknown, (cause) =>
+      call(`session.renew ${id}`, (client) => client.session.renew(withTimeout({ id })), Schema.Unknown, (cause) =>
         statusOf(cause) === 404 ? Option.some(false) : Option.none()).pipe(Effect.map((r) => r !== false)),
 
-    destroySession: (id) => call(`session.destroy ${id}`, () => client.session.destroy(withTimeout({ id })), Schema.Unknown).pipe(Effect.asVoid),
+    destroySession: (id) => call(`session.destroy ${id}`, (client) => client.session.destroy(withTimeout({ id })), Schema.Unknown).pipe(Effect.asVoid),
 
     acquire: (key, value, session) =>
-      call(`kv.acquire ${key}`, () => client.kv.set(withTimeout({ key, value, acquire: session })), WriteOutcome).pipe(Effect.map(won)),
+      call(`kv.acquire ${key}`, (client) => client.kv.set(withTimeout({ key, value, acquire: session })), WriteOutcome).pipe(Effect.map(won)),
 
     release: (key, value, session) =>
-      call(`kv.release ${key}`, () => client.kv.set(withTimeout({ key, value, release: session })), WriteOutcome).pipe(Effect.map(won)),
+      call(`kv.release ${key}`, (client) => client.kv.set(withTimeout({ key, value, release: session })), WriteOutcome).pipe(Effect.map(won)),
 
     register: (service) =>
       call(
         `agent.service.register ${service.id}`,
-        () =>
+        (client) =>
           client.agent.service.register(withTimeout({
             id: service.id,
             name: service.name,
@@ -286,7 +296,7 @@ export const makeConsul = (client: ConsulClient, callTimeout: Duration.Duration,
 
     setCheck: (checkId, status, note) => {
       const options = withTimeout({ id: checkId, note })
-      const run = () =>
+      const run = (client: ConsulClient) =>
         status === "passing"
           ? client.agent.check.pass(options)
           : status === "warning"

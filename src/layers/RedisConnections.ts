@@ -2,8 +2,10 @@
 // ioredis). The fail-fast profile of reference/ioredis.md: no reconnects, no offline
 // queue, no hidden retries; RESP2 without HELLO, CLIENT SETINFO or the INFO ready
 // check, so a server that accepts and never answers costs one command timeout, not
-// three. Connections are opened on first use per endpoint and closed with the scope.
-import { Redis } from "ioredis"
+// three. Connections are opened on first use per endpoint and closed with the scope;
+// ioredis itself is loaded on first use, so handlers that never talk to Redis do not
+// pay for evaluating it.
+import type { Redis } from "ioredis"
 import { Duration, Effect, Option, Schema, type Scope } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 
@@ -42,6 +44,7 @@ export const makeConnections = (options: {
   Effect.gen(function*() {
     const clients = new Map<string, Redis>()
     const timeoutMs = Duration.toMillis(options.timeout)
+    const library = yield* Effect.cached(Effect.promise(() => import("ioredis")))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const client of clients.values()) client.disconnect()
@@ -52,9 +55,10 @@ export const makeConnections = (options: {
     const failure = (endpoint: Endpoint, command: string, reason: RedisError["reason"], detail: string) =>
       new RedisError({ server: options.server, endpoint: formatEndpoint(endpoint), command, reason, detail })
 
-    // Suspended: a retry re-runs this Effect and must get a fresh client, not connect() twice.
+    // Built when run, not when constructed: a retry re-runs this Effect and must get a
+    // fresh client, not connect() twice.
     const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> =>
-      Effect.suspend(() => {
+      Effect.flatMap(library, ({ Redis }) => {
         const key = formatEndpoint(endpoint)
         const existing = clients.get(key)
         if (existing !== undefined && existing.status === "ready") return Effect.succeed(existing)

@@ -2,7 +2,7 @@
 // backups are named, whether one is due, which node takes it, what to prune, and when
 // a starting node restores. The programs carry these out.
 import { DateTime, Duration, Option, Schema } from "effect"
-import { type Endpoint, formatEndpoint } from "./Endpoint.ts"
+import { compareEndpoints, type Endpoint, formatEndpoint } from "./Endpoint.ts"
 
 export const Manifest = Schema.Struct({
   id: Schema.String,
@@ -59,6 +59,11 @@ export const isBackupDue = (input: {
   const taken = DateTime.make(input.manifest.value.createdAt)
   if (Option.isNone(taken)) return { due: true, reason: "the recorded backup has an unreadable date" }
   const age = DateTime.distance(taken.value, input.now)
+  // A node with a fast clock may have dated it ahead; waiting for real time to catch
+  // up could mean no backup for as long as the skew.
+  if (Duration.isLessThan(age, Duration.zero)) {
+    return { due: true, reason: `newest backup ${input.manifest.value.id} is dated in the future (${input.manifest.value.createdAt})` }
+  }
   return Duration.isGreaterThanOrEqualTo(age, input.interval)
     ? { due: true, reason: `newest backup ${input.manifest.value.id} is ${Duration.format(age)} old` }
     : { due: false, reason: `newest backup ${input.manifest.value.id} is ${Duration.format(age)} old, due after ${Duration.format(input.interval)}` }
@@ -68,7 +73,7 @@ export type LocalRole = "master" | "replica" | "unavailable"
 
 /**
  * One backup at a time, taken on a healthy replica when one exists so the master
- * does not fork under load. Among replicas, the one with the lowest address takes it,
+ * does not fork under load. Among replicas, the one with the lowest address (numerically: 10.0.0.9 before 10.0.0.10) takes it,
  * so replicas do not all race for the lock every check.
  */
 export const electBackupNode = (input: {
@@ -76,7 +81,7 @@ export const electBackupNode = (input: {
   readonly role: LocalRole
   readonly healthyReplicas: ReadonlyArray<Endpoint>
 }): Due => {
-  const sorted = [...input.healthyReplicas].sort((a, b) => formatEndpoint(a).localeCompare(formatEndpoint(b), "en"))
+  const sorted = [...input.healthyReplicas].sort(compareEndpoints)
   const first = sorted[0]
   switch (input.role) {
     case "unavailable":

@@ -9,6 +9,7 @@ export type Command =
   | { readonly _tag: "on-failover"; readonly args: ReadonlyArray<string> }
   | { readonly _tag: "backup"; readonly now: boolean }
   | { readonly _tag: "pre-stop" }
+  | { readonly _tag: "sentinel-reset" }
   | { readonly _tag: "status"; readonly json: boolean }
   | { readonly _tag: "config-docs" }
   | { readonly _tag: "setup-env"; readonly key: string; readonly out: string }
@@ -27,6 +28,7 @@ export const handlers = {
   "on-failover": { usage: "on-failover <sentinel script args>", summary: "Sentinel's client-reconfig-script: turn Consul over to the new master at once" },
   backup: { usage: "backup [--now]", summary: "take a verified backup when due and this node is elected (--now: regardless)" },
   "pre-stop": { usage: "pre-stop", summary: "hand the master role to a caught-up replica before Redis stops" },
+  "sentinel-reset": { usage: "sentinel-reset", summary: "make the local Sentinel forget dead replicas and peers (one node at a time, 30 s apart)" },
   status: { usage: "status [--json]", summary: "print the cluster: master, replicas and lag, sentinels, last backup" },
   config: { usage: "config --docs", summary: "print every environment variable, its default and what it expects (markdown)" },
   "setup-env": { usage: "setup-env --key <ssh private key> [--out _env]", summary: "write MANTA_KEY_ID and MANTA_PRIVATE_KEY for that key into _env" }
@@ -52,11 +54,6 @@ const flags = (rest: ReadonlyArray<string>, allowed: ReadonlyArray<string>): Set
   return unknown.length > 0 ? `unexpected argument ${JSON.stringify(unknown[0])}` : new Set(rest)
 }
 
-const option = (rest: ReadonlyArray<string>, name: string): string | undefined => {
-  const i = rest.indexOf(name)
-  return i >= 0 ? rest[i + 1] : undefined
-}
-
 export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
   const [name, ...rest] = argv
   switch (name) {
@@ -69,6 +66,7 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
     case "pre-start":
     case "health-sentinel":
     case "pre-stop":
+    case "sentinel-reset":
       return rest.length === 0 ? ok({ _tag: name }) : bad(`${name} takes no arguments`)
     case "health":
       return rest.length === 1 && (rest[0] === "master" || rest[0] === "replica")
@@ -85,10 +83,16 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
     case "config":
       return rest.length === 1 && rest[0] === "--docs" ? ok({ _tag: "config-docs" }) : bad("config takes --docs")
     case "setup-env": {
-      const key = option(rest, "--key")
-      const out = option(rest, "--out") ?? "_env"
-      const known = rest.every((a, i) => a === "--key" || a === "--out" || rest[i - 1] === "--key" || rest[i - 1] === "--out")
-      return key !== undefined && known ? ok({ _tag: "setup-env", key, out }) : bad("setup-env takes --key <file> [--out <file>]")
+      const options = new Map<string, string>()
+      for (let i = 0; i < rest.length; i += 2) {
+        const [name, value] = [rest[i], rest[i + 1]]
+        if ((name !== "--key" && name !== "--out") || value === undefined || value.startsWith("--")) {
+          return bad("setup-env takes --key <file> [--out <file>]")
+        }
+        options.set(name, value)
+      }
+      const key = options.get("--key")
+      return key === undefined ? bad("setup-env takes --key <file> [--out <file>]") : ok({ _tag: "setup-env", key, out: options.get("--out") ?? "_env" })
     }
     default:
       return bad(`unknown handler ${JSON.stringify(name)}`)

@@ -11,6 +11,8 @@ export interface ConsulNames {
   readonly lastBackup: string
   /** Prefix of `quorum`, `down-after`, `failover-timeout` overrides. */
   readonly sentinelTuning: string
+  /** When and where a sentinel was last reset, claimed by CAS (one reset at a time). */
+  readonly sentinelReset: string
 }
 
 export const consulNames = (serviceName: string): ConsulNames => ({
@@ -20,7 +22,8 @@ export const consulNames = (serviceName: string): ConsulNames => ({
   masterLock: `service/${serviceName}/locks/master`,
   backupLock: `service/${serviceName}/locks/backup`,
   lastBackup: `service/${serviceName}/last-backup`,
-  sentinelTuning: `service/${serviceName}-sentinel/`
+  sentinelTuning: `service/${serviceName}-sentinel/`,
+  sentinelReset: `service/${serviceName}/sentinel-reset`
 })
 
 /** ContainerPilot registers each advertised job as `<job>-<hostname>` with one TTL check `service:<id>`. */

@@ -19,3 +19,14 @@ export const uniqueEndpoints = (endpoints: Iterable<Endpoint>): ReadonlyArray<En
   for (const e of endpoints) if (!seen.has(formatEndpoint(e))) seen.set(formatEndpoint(e), e)
   return [...seen.values()]
 }
+
+/** Orders IPv4 endpoints numerically (10.0.0.9 before 10.0.0.10), then by port. */
+export const compareEndpoints = (a: Endpoint, b: Endpoint): number => {
+  const octets = (e: Endpoint) => e.host.split(".").map(Number)
+  const [x, y] = [octets(a), octets(b)]
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0)
+    if (d !== 0) return d
+  }
+  return a.port - b.port
+}

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto"
 import { Duration, Option, Redacted } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
-import { parseGoDuration } from "./EnvValue.ts"
+import { formatGoDuration, parseGoDuration } from "./EnvValue.ts"
 import { type Settings } from "./Settings.ts"
 
 /** Redis config strings are double-quoted with C-like escapes. */
@@ -75,7 +75,7 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     `sentinel failover-timeout ${name} ${Duration.toMillis(tuning.failoverTimeout)}`,
     `sentinel parallel-syncs ${name} ${s.sentinel.parallelSyncs}`,
     Option.isSome(password) && `sentinel auth-pass ${name} ${quote(password.value)}`,
-    `sentinel client-reconfig-script ${name} ${failoverScriptPath(s)}`
+    `sentinel client-reconfig-script ${name} ${quote(failoverScriptPath(s))}`
   )
 }
 
@@ -110,12 +110,14 @@ export const applyTuningOverrides = (
   kv: Readonly<Record<string, string>>
 ): TuningOverrides => {
   const ignored: Array<string> = []
-  const duration = (key: string, fallback: Duration.Duration): Duration.Duration => {
+  // The same bounds as the environment's: Sentinel reads these with atoi, so a value
+  // past 2^31 ms would wrap negative and stop it from starting at all.
+  const duration = (key: string, fallback: Duration.Duration, min: number, max: number): Duration.Duration => {
     const raw = kv[key]?.trim()
     if (raw === undefined || raw === "") return fallback
     const ms = /^\d+$/.test(raw) ? Option.some(Number(raw)) : parseGoDuration(raw)
-    if (Option.isSome(ms) && ms.value >= 100) return Duration.millis(ms.value)
-    ignored.push(`${key}=${JSON.stringify(raw)} (expected milliseconds or a duration of at least 100ms)`)
+    if (Option.isSome(ms) && ms.value >= min && ms.value <= max) return Duration.millis(ms.value)
+    ignored.push(`${key}=${JSON.stringify(raw)} (expected milliseconds or a duration from ${formatGoDuration(Duration.millis(min))} to ${formatGoDuration(Duration.millis(max))})`)
     return fallback
   }
   const quorumRaw = kv["quorum"]?.trim()
@@ -127,8 +129,8 @@ export const applyTuningOverrides = (
   return {
     tuning: {
       quorum,
-      downAfter: duration("down-after", defaults.downAfter),
-      failoverTimeout: duration("failover-timeout", defaults.failoverTimeout)
+      downAfter: duration("down-after", defaults.downAfter, 100, 600_000),
+      failoverTimeout: duration("failover-timeout", defaults.failoverTimeout, 1_000, 3_600_000)
     },
     ignored
   }

@@ -405,7 +405,8 @@ const crossChecks = (e: Environment, raw: Record<string, string>): ReadonlyArray
     const involves: ReadonlyArray<VariableName> = ["BACKUP_STORE", "MANTA_USER"]
     const when = e.BACKUP_STORE === "manta" ? "BACKUP_STORE=manta" : "MANTA_USER is set"
     for (const variable of ["MANTA_USER", "MANTA_PRIVATE_KEY"] as const) {
-      if (e[variable] === undefined) problems.push({ variable, involves, message: `${variable} is not set: required when ${when}` })
+      // An invalid value was dropped before this check: it is reported as invalid, not as unset.
+      if (e[variable] === undefined) problems.push({ variable, involves: [...involves, variable], message: `${variable} is not set: required when ${when}` })
     }
     if (e.MANTA_USER !== undefined && e.MANTA_BUCKET !== undefined && !e.MANTA_BUCKET.startsWith(`/${e.MANTA_USER}/`)) {
       bad("MANTA_BUCKET", ["MANTA_BUCKET", "MANTA_USER"], `a path under /${e.MANTA_USER}/`)

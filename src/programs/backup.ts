@@ -117,7 +117,10 @@ export const backup = (forced: boolean) =>
     const names = consulNames(settings.serviceName)
     const self = selfRedis(settings)
 
-    const dueNow = Effect.map(recordedBackup, (manifest) => isBackupDue({ manifest, now: DateTime.nowUnsafe(), interval: settings.backup.interval, forced }))
+    const dueNow = Effect.gen(function*() {
+      const manifest = yield* recordedBackup
+      return isBackupDue({ manifest, now: yield* DateTime.now, interval: settings.backup.interval, forced })
+    })
     const due = yield* dueNow
     if (!due.due) return yield* Effect.logDebug(`no backup: ${due.reason}`)
 

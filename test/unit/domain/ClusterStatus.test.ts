@@ -1,0 +1,75 @@
+// `manage status`: the cluster as the operator sees it. Unknown parts (no sentinel
+// majority, a node that cannot be read, no lag, absent registrations, no backup)
+// stay visible as unknown instead of being dropped from the table.
+import { assert, describe, it } from "@effect/vitest"
+import { Option } from "effect"
+import { type ClusterStatus, renderStatus } from "../../../src/domain/ClusterStatus.ts"
+import { at, manifestAt, sha256Of } from "../../support/scenarios.ts"
+
+const healthy: ClusterStatus = {
+  masterName: "mymaster",
+  sentinelMaster: Option.some({ master: at("10.0.0.5"), votes: 3, of: 3 }),
+  nodes: [
+    { endpoint: at("10.0.0.5"), consul: { master: "passing", replica: "critical" }, role: "master", lag: Option.none() },
+    { endpoint: at("10.0.0.6"), consul: { master: "critical", replica: "passing" }, role: "replica of 10.0.0.5:6379", lag: Option.some(128) }
+  ],
+  sentinels: [{ endpoint: at("10.0.0.5", 26379), consul: "passing", reports: "10.0.0.5:6379" }],
+  lastBackup: Option.some(manifestAt("2026-11-24T00:00:00Z", { sha256: sha256Of("b"), bytes: 4096 })),
+  problems: []
+}
+
+const rowOf = (text: string, start: string): string => {
+  const row = text.split("\n").find((l) => l.startsWith(start))
+  return row ?? assert.fail(`no row starting with ${start} in\n${text}`)
+}
+
+describe("renderStatus", () => {
+  it("shows the master Sentinel agrees on, with the tally", () => {
+    assert.include(renderStatus(healthy), "master of mymaster: 10.0.0.5:6379 (3 of 3 sentinels agree)")
+  })
+
+  it("one row per node with role, lag and both registrations", () => {
+    const text = renderStatus(healthy)
+    assert.match(rowOf(text, "10.0.0.6:6379"), /^10\.0\.0\.6:6379\s+replica of 10\.0\.0\.5:6379\s+128 B\s+critical\s+passing$/)
+    assert.match(rowOf(text, "10.0.0.5:6379"), /^10\.0\.0\.5:6379\s+master\s+-\s+passing\s+critical$/)
+    assert.match(rowOf(text, "10.0.0.5:26379"), /passing\s+10\.0\.0\.5:6379$/)
+  })
+
+  it("shows the last backup with a shortened hash", () => {
+    const line = rowOf(renderStatus(healthy), "last backup:")
+    assert.include(line, healthy.lastBackup.pipe(Option.map((b) => b.id), Option.getOrElse(() => "?")))
+    assert.include(line, "4096 bytes")
+    assert.include(line, `sha256 ${"b".repeat(12)}…`)
+    assert.notInclude(line, "b".repeat(13))
+  })
+
+  it("unknowns are shown, not hidden", () => {
+    const unknown: ClusterStatus = {
+      masterName: "mymaster",
+      sentinelMaster: Option.none(),
+      nodes: [{ endpoint: at("10.0.0.7"), consul: { master: "absent", replica: "absent" }, role: "unreachable: connection refused", lag: Option.none() }],
+      sentinels: [{ endpoint: at("10.0.0.7", 26379), consul: "critical", reports: "no answer" }],
+      lastBackup: Option.none(),
+      problems: ["2 nodes answer as master: 10.0.0.5:6379, 10.0.0.6:6379"]
+    }
+    const text = renderStatus(unknown)
+    assert.include(text, "master of mymaster: no sentinel majority")
+    assert.match(rowOf(text, "10.0.0.7:6379"), /unreachable: connection refused\s+-\s+absent\s+absent$/)
+    assert.match(rowOf(text, "10.0.0.7:26379"), /critical\s+no answer$/)
+    assert.include(text, "last backup: none recorded")
+    assert.include(text, "problem: 2 nodes answer as master: 10.0.0.5:6379, 10.0.0.6:6379")
+  })
+
+  it("an empty cluster still prints both table headers", () => {
+    const text = renderStatus({ ...healthy, nodes: [], sentinels: [], sentinelMaster: Option.none(), lastBackup: Option.none() })
+    assert.include(text, "REDIS  ROLE  LAG  CONSUL master  CONSUL replica")
+    assert.include(text, "SENTINEL  CONSUL  REPORTS MASTER")
+  })
+
+  it("columns line up whatever the cell widths", () => {
+    const lines = renderStatus(healthy).split("\n")
+    const header = lines.find((l) => l.startsWith("REDIS")) ?? ""
+    const row = rowOf(renderStatus(healthy), "10.0.0.6:6379")
+    assert.strictEqual(row.indexOf("128 B"), header.indexOf("LAG"))
+  })
+})

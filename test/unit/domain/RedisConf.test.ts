@@ -1,0 +1,307 @@
+// redis.conf, sentinel.conf and the client-reconfig script as Redis and /bin/sh read
+// them. Config lines are split with a port of Redis's own sdssplitargs (the parser
+// redis-server and redis-sentinel use for their config files), so quoting is checked
+// the way Redis would read it, not by string matching; the script is run for real.
+import { execFileSync } from "node:child_process"
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration } from "effect"
+import fc from "fast-check"
+import {
+  applyTuningOverrides,
+  failoverScriptPath,
+  renderFailoverScript,
+  renderRedisConf,
+  renderSentinelConf,
+  sentinelMyId,
+  type SentinelTuning
+} from "../../../src/domain/RedisConf.ts"
+import { at, settingsFrom } from "../../support/scenarios.ts"
+
+/** Redis's sdssplitargs (sds.c): how a config line becomes arguments; null when Redis would reject the quoting. */
+const splitArgs = (line: string): ReadonlyArray<string> | null => {
+  const args: Array<string> = []
+  const isSpace = (c: string | undefined) => c !== undefined && " \t\n\r\v\f".includes(c)
+  const isHex = (c: string | undefined) => c !== undefined && /^[0-9a-fA-F]$/.test(c)
+  let i = 0
+  for (;;) {
+    while (isSpace(line[i])) i++
+    if (i >= line.length) return args
+    let current = ""
+    let inq = false
+    let insq = false
+    let done = false
+    while (!done) {
+      const c = line[i]
+      if (inq) {
+        if (c === "\\" && line[i + 1] === "x" && isHex(line[i + 2]) && isHex(line[i + 3])) {
+          current += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16))
+          i += 3
+        } else if (c === "\\" && line[i + 1] !== undefined) {
+          i++
+          const e = line[i] as string
+          current += ({ n: "\n", r: "\r", t: "\t", b: "\b", a: "\x07" } as Record<string, string>)[e] ?? e
+        } else if (c === "\"") {
+          if (line[i + 1] !== undefined && !isSpace(line[i + 1])) return null
+          done = true
+        } else if (c === undefined) {
+          return null
+        } else {
+          current += c
+        }
+      } else if (insq) {
+        if (c === "\\" && line[i + 1] === "'") {
+          i++
+          current += "'"
+        } else if (c === "'") {
+          if (line[i + 1] !== undefined && !isSpace(line[i + 1])) return null
+          done = true
+        } else if (c === undefined) {
+          return null
+        } else {
+          current += c
+        }
+      } else if (c === undefined || isSpace(c)) {
+        done = true
+      } else if (c === "\"") {
+        inq = true
+      } else if (c === "'") {
+        insq = true
+      } else {
+        current += c
+      }
+      if (c !== undefined) i++
+    }
+    args.push(current)
+  }
+}
+
+/** Every directive of a rendered file as Redis reads it (comments and blank lines skipped). */
+const directives = (conf: string): ReadonlyArray<ReadonlyArray<string>> =>
+  conf.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).map((l) => {
+    const args = splitArgs(l)
+    if (args === null) return assert.fail(`Redis would reject the quoting of: ${l}`)
+    return args
+  })
+
+const directive = (conf: string, ...prefix: ReadonlyArray<string>): ReadonlyArray<ReadonlyArray<string>> =>
+  directives(conf).filter((d) => prefix.every((p, i) => d[i] === p))
+
+const only = (conf: string, ...prefix: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const found = directive(conf, ...prefix)
+  assert.lengthOf(found, 1, `exactly one "${prefix.join(" ")}" line`)
+  return found[0] ?? []
+}
+
+const tuning: SentinelTuning = { quorum: 2, downAfter: Duration.seconds(5), failoverTimeout: Duration.seconds(30) }
+
+describe("splitArgs (the sdssplitargs port the tests rely on)", () => {
+  it("matches Redis on the cases it must", () => {
+    assert.deepStrictEqual(splitArgs(`requirepass "a b\\"c\\\\d"`), ["requirepass", "a b\"c\\d"])
+    assert.deepStrictEqual(splitArgs(`dir /a b`), ["dir", "/a", "b"])
+    assert.deepStrictEqual(splitArgs(`x "\\x41\\n"`), ["x", "A\n"])
+    assert.isNull(splitArgs(`x "unterminated`))
+    assert.isNull(splitArgs(`x "a"b`))
+  })
+})
+
+describe("renderRedisConf", () => {
+  const plain = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", DATA_DIR: "/srv/redis data" })
+  const withPassword = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", REDIS_PASSWORD: `p"a\\ss wo'rd\\n` })
+
+  it("a master has no replicaof line", () => {
+    assert.lengthOf(directive(renderRedisConf(plain, { _tag: "Master" }), "replicaof"), 0)
+  })
+
+  it("a replica follows its master", () => {
+    const conf = renderRedisConf(plain, { _tag: "Replica", master: at("10.0.0.5", 7000) })
+    assert.deepStrictEqual(only(conf, "replicaof"), ["replicaof", "10.0.0.5", "7000"])
+  })
+
+  it("persists with AOF into DATA_DIR (one argument even with a space) and announces this node", () => {
+    const conf = renderRedisConf(plain, { _tag: "Master" })
+    assert.deepStrictEqual(only(conf, "appendonly"), ["appendonly", "yes"])
+    assert.deepStrictEqual(only(conf, "dir"), ["dir", "/srv/redis data"])
+    assert.deepStrictEqual(only(conf, "replica-announce-ip"), ["replica-announce-ip", "10.0.0.7"])
+    assert.deepStrictEqual(only(conf, "port"), ["port", "6379"])
+    assert.deepStrictEqual(only(conf, "bind"), ["bind", "0.0.0.0"])
+  })
+
+  it("requirepass and masterauth appear only with a password", () => {
+    const conf = renderRedisConf(plain, { _tag: "Master" })
+    assert.lengthOf(directive(conf, "requirepass"), 0)
+    assert.lengthOf(directive(conf, "masterauth"), 0)
+  })
+
+  it("the password reaches Redis exactly, quotes and backslashes included", () => {
+    const conf = renderRedisConf(withPassword, { _tag: "Replica", master: at("10.0.0.5") })
+    assert.deepStrictEqual(only(conf, "requirepass"), ["requirepass", `p"a\\ss wo'rd\\n`])
+    assert.deepStrictEqual(only(conf, "masterauth"), ["masterauth", `p"a\\ss wo'rd\\n`])
+  })
+
+  it("any single-line password round-trips and cannot add a directive", () => {
+    const withoutPassword = directives(renderRedisConf(settingsFrom(), { _tag: "Master" })).length
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, unit: "binary" }).filter((p) => !/[\r\n\0]/.test(p) && p.trim() !== ""), (password) => {
+        const conf = renderRedisConf(settingsFrom({ REDIS_PASSWORD: password }), { _tag: "Master" })
+        assert.deepStrictEqual(only(conf, "requirepass"), ["requirepass", password])
+        assert.lengthOf(directives(conf), withoutPassword + 2)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("min-replicas settings are rendered, the lag in seconds", () => {
+    const conf = renderRedisConf(settingsFrom({ REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s" }), { _tag: "Master" })
+    assert.deepStrictEqual(only(conf, "min-replicas-to-write"), ["min-replicas-to-write", "1"])
+    assert.deepStrictEqual(only(conf, "min-replicas-max-lag"), ["min-replicas-max-lag", "10"])
+  })
+})
+
+describe("renderSentinelConf", () => {
+  const s = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", HOSTNAME: "node-7", MASTER_NAME: "cachemaster", CONFIG_DIR: "/etc/redis" })
+  const conf = renderSentinelConf(s, at("10.0.0.5"), { quorum: 3, downAfter: Duration.millis(1500), failoverTimeout: Duration.minutes(1) })
+
+  it("monitors the master with the quorum", () => {
+    assert.deepStrictEqual(only(conf, "sentinel", "monitor"), ["sentinel", "monitor", "cachemaster", "10.0.0.5", "6379", "3"])
+  })
+
+  it("writes down-after and failover-timeout in milliseconds", () => {
+    assert.deepStrictEqual(only(conf, "sentinel", "down-after-milliseconds"), ["sentinel", "down-after-milliseconds", "cachemaster", "1500"])
+    assert.deepStrictEqual(only(conf, "sentinel", "failover-timeout"), ["sentinel", "failover-timeout", "cachemaster", "60000"])
+  })
+
+  it("announces this node and listens on SENTINEL_PORT", () => {
+    assert.deepStrictEqual(only(conf, "sentinel", "announce-ip"), ["sentinel", "announce-ip", "10.0.0.7"])
+    assert.deepStrictEqual(only(conf, "port"), ["port", "26379"])
+  })
+
+  it("auth-pass appears only with a password, exactly as Redis must read it", () => {
+    assert.lengthOf(directive(conf, "sentinel", "auth-pass"), 0)
+    const secured = renderSentinelConf(settingsFrom({ REDIS_PASSWORD: `se"cr et\\` }), at("10.0.0.5"), tuning)
+    assert.deepStrictEqual(only(secured, "sentinel", "auth-pass"), ["sentinel", "auth-pass", "mymaster", `se"cr et\\`])
+  })
+
+  it("calls the failover script rendered next to the configs", () => {
+    assert.deepStrictEqual(only(conf, "sentinel", "client-reconfig-script"), ["sentinel", "client-reconfig-script", "cachemaster", "/etc/redis/on-failover.sh"])
+    assert.strictEqual(failoverScriptPath(s), "/etc/redis/on-failover.sh")
+  })
+
+  // CONFIG_DIR accepts any absolute path: unquoted, a space splits the script path and
+  // redis-sentinel 7.0.15 refuses to start ("Unrecognized sentinel configuration statement").
+  it("the client-reconfig-script path stays one argument when CONFIG_DIR has a space", () => {
+    const spaced = renderSentinelConf(settingsFrom({ CONFIG_DIR: "/srv/redis conf" }), at("10.0.0.5"), tuning)
+    assert.deepStrictEqual(only(spaced, "sentinel", "client-reconfig-script"), ["sentinel", "client-reconfig-script", "mymaster", "/srv/redis conf/on-failover.sh"])
+  })
+
+  it("carries no known-replica or known-sentinel lines: dead peers never count toward quorum", () => {
+    assert.notMatch(conf, /known-(replica|slave|sentinel)/)
+  })
+
+  it("keeps a stable 40-hex myid derived from the node's identity", () => {
+    const [, , id] = only(conf, "sentinel", "myid")
+    assert.match(id ?? "", /^[0-9a-f]{40}$/)
+    assert.strictEqual(id, sentinelMyId("redis", "node-7"))
+    const again = renderSentinelConf(s, at("10.0.0.6"), tuning)
+    assert.deepStrictEqual(only(again, "sentinel", "myid"), only(conf, "sentinel", "myid"))
+  })
+})
+
+describe("sentinelMyId", () => {
+  it("same node, same id; another node or another service, another id", () => {
+    assert.strictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("redis", "node-1"))
+    assert.notStrictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("redis", "node-2"))
+    assert.notStrictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("cache", "node-1"))
+  })
+
+  it("is always 40 lower-case hex digits (what Sentinel requires)", () => {
+    fc.assert(fc.property(fc.string(), fc.string(), (svc, node) => /^[0-9a-f]{40}$/.test(sentinelMyId(svc, node))), { numRuns: 200 })
+  })
+})
+
+describe("renderFailoverScript", () => {
+  const args = ["mymaster", "leader", "failover", "10.0.0.5", "6379", "10.0.0.6", "6379"]
+
+  it("passes the sentinel's arguments through to `manage on-failover`, with hostile paths quoted", () => {
+    const dir = mkdtempSync(join(tmpdir(), "failover script 'q' \"dq\" $HOME `x` "))
+    try {
+      const node = join(dir, "no de's \"bin\"")
+      const script = join(dir, "man age $(id).mjs")
+      const record = join(dir, "argv")
+      // A fake node that records the argv it was given, one per line.
+      writeFileSync(node, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "$RECORD"\n`)
+      chmodSync(node, 0o755)
+      const rendered = join(dir, "on-failover.sh")
+      writeFileSync(rendered, renderFailoverScript({ node, script }))
+      chmodSync(rendered, 0o755)
+      execFileSync("/bin/sh", ["-n", rendered])
+      execFileSync(rendered, args, { env: { RECORD: record, PATH: "/usr/bin:/bin" } })
+      assert.deepStrictEqual(readFileSync(record, "utf8").split("\n").slice(0, -1), [script, "on-failover", ...args])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("starts with a shebang and execs (no lingering shell under Sentinel)", () => {
+    const text = renderFailoverScript({ node: "/usr/bin/node", script: "/app/manage.mjs" })
+    assert.match(text, /^#!\/bin\/sh\n/)
+    assert.include(text, `exec '/usr/bin/node' '/app/manage.mjs' on-failover "$@"`)
+  })
+})
+
+describe("applyTuningOverrides", () => {
+  it("no keys: the environment's values", () => {
+    assert.deepStrictEqual(applyTuningOverrides(tuning, {}), { tuning, ignored: [] })
+  })
+
+  it("reads milliseconds (as the original image wrote them) and Go durations", () => {
+    const r = applyTuningOverrides(tuning, { quorum: "3", "down-after": "3000", "failover-timeout": "1m30s" })
+    assert.deepStrictEqual(r.ignored, [])
+    assert.strictEqual(r.tuning.quorum, 3)
+    assert.strictEqual(Duration.toMillis(r.tuning.downAfter), 3000)
+    assert.strictEqual(Duration.toMillis(r.tuning.failoverTimeout), 90_000)
+  })
+
+  it("surrounding blanks (a value written from a file with a trailing newline) are ignored", () => {
+    const r = applyTuningOverrides(tuning, { quorum: " 3\n", "down-after": "3000\n", "failover-timeout": " 1m " })
+    assert.deepStrictEqual(r.ignored, [])
+    assert.deepStrictEqual([r.tuning.quorum, Duration.toMillis(r.tuning.downAfter), Duration.toMillis(r.tuning.failoverTimeout)], [3, 3000, 60_000])
+  })
+
+  it("empty or blank values keep the environment's", () => {
+    assert.deepStrictEqual(applyTuningOverrides(tuning, { quorum: " ", "down-after": "" }), { tuning, ignored: [] })
+  })
+
+  it("bad values are ignored and reported by key, never fatal", () => {
+    const r = applyTuningOverrides(tuning, { quorum: "many", "down-after": "soon", "failover-timeout": "50" })
+    assert.deepStrictEqual(r.tuning, tuning)
+    assert.lengthOf(r.ignored, 3)
+    assert.include(r.ignored[0], `quorum="many"`)
+    assert.isTrue(r.ignored.some((i) => i.startsWith(`down-after="soon"`)))
+    assert.isTrue(r.ignored.some((i) => i.startsWith(`failover-timeout="50"`)))
+  })
+
+  it("quorum must lie within 1..100", () => {
+    assert.strictEqual(applyTuningOverrides(tuning, { quorum: "0" }).tuning.quorum, 2)
+    assert.strictEqual(applyTuningOverrides(tuning, { quorum: "101" }).tuning.quorum, 2)
+    assert.strictEqual(applyTuningOverrides(tuning, { quorum: "1" }).tuning.quorum, 1)
+    assert.strictEqual(applyTuningOverrides(tuning, { quorum: "100" }).tuning.quorum, 100)
+    assert.lengthOf(applyTuningOverrides(tuning, { quorum: "-1" }).ignored, 1)
+  })
+
+  it("durations below 100ms are ignored", () => {
+    assert.strictEqual(Duration.toMillis(applyTuningOverrides(tuning, { "down-after": "99" }).tuning.downAfter), 5000)
+    assert.strictEqual(Duration.toMillis(applyTuningOverrides(tuning, { "down-after": "100ms" }).tuning.downAfter), 100)
+  })
+
+  // Sentinel parses down-after-milliseconds / failover-timeout with atoi: 2^31 ms or more
+  // wraps and redis-sentinel 7.0.15 refuses to start ("negative or zero time parameter"),
+  // so one KV typo would stop every node's Sentinel.
+  it("an override Sentinel cannot parse (>= 2^31 ms) is ignored, not rendered", () => {
+    const r = applyTuningOverrides(tuning, { "down-after": "3000000000", "failover-timeout": "900h" })
+    assert.deepStrictEqual(r.tuning, tuning)
+    assert.lengthOf(r.ignored, 2)
+  })
+})

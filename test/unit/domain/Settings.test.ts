@@ -1,0 +1,383 @@
+// The environment contract (DESIGN.md §8) as the operator meets it: every default,
+// every bad value named in one message, secrets never printed, `_env` quirks (empty
+// values, '#' for newlines), ANNOUNCE_IP's fallbacks, cross-variable rules.
+import { inspect } from "node:util"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Option, Redacted, Result } from "effect"
+import fc from "fast-check"
+import {
+  decodeSettings,
+  formatProblems,
+  type HostFacts,
+  type Problem,
+  selfRedis,
+  selfSentinel,
+  type Settings,
+  variables
+} from "../../../src/domain/Settings.ts"
+import { hostFacts, settingsFrom } from "../../support/scenarios.ts"
+
+type Env = Readonly<Record<string, string>>
+
+const problemsOf = (env: Env, host: HostFacts = hostFacts): ReadonlyArray<Problem> => {
+  const r = decodeSettings(env, host)
+  if (Result.isSuccess(r)) return assert.fail(`expected ${JSON.stringify(env)} to be rejected`)
+  return r.failure
+}
+const messageOf = (env: Env, host: HostFacts = hostFacts): string => formatProblems(problemsOf(env, host))
+const named = (env: Env, host: HostFacts = hostFacts): ReadonlyArray<string> => problemsOf(env, host).map((p) => p.variable)
+const ms = (d: Duration.Duration): number => Duration.toMillis(d)
+
+const mantaKey = "-----BEGIN OPENSSH PRIVATE KEY-----#b3BlbnNzaC1rZXktdjEAAAAA#-----END OPENSSH PRIVATE KEY-----"
+
+describe("defaults: an empty environment", () => {
+  const s = settingsFrom({}, { hostname: "node-7", ipv4: ["10.0.0.7", "172.17.0.2"] })
+
+  it("lands every DESIGN.md §8 default in Settings", () => {
+    assert.deepStrictEqual(s.node, { name: "node-7", address: "10.0.0.7", bindAddress: "0.0.0.0" })
+    assert.deepStrictEqual([s.consul.host, s.consul.port], ["consul", 8500])
+    assert.isTrue(Option.isNone(s.consul.token))
+    assert.deepStrictEqual(s.log, { level: "info", format: "text" })
+    assert.strictEqual(s.serviceName, "redis")
+    assert.strictEqual(s.masterName, "mymaster")
+    assert.strictEqual(s.redis.port, 6379)
+    assert.isTrue(Option.isNone(s.redis.password))
+    assert.strictEqual(s.redis.minReplicasToWrite, 0)
+    assert.strictEqual(ms(s.redis.minReplicasMaxLag), 5_000)
+    assert.strictEqual(s.sentinel.port, 26379)
+    assert.strictEqual(s.sentinel.quorum, 2)
+    assert.strictEqual(ms(s.sentinel.downAfter), 5_000)
+    assert.strictEqual(ms(s.sentinel.failoverTimeout), 30_000)
+    assert.strictEqual(s.sentinel.parallelSyncs, 1)
+    assert.strictEqual(ms(s.masterWaitTimeout), 60_000)
+    assert.strictEqual(s.dataDir, "/data")
+    assert.strictEqual(s.configDir, "/etc/redis")
+    assert.deepStrictEqual([ms(s.health.interval), ms(s.health.ttl), ms(s.health.timeout)], [5_000, 15_000, 4_000])
+    assert.strictEqual(ms(s.preStopTimeout), 15_000)
+    assert.deepStrictEqual(s.backup.target, { _tag: "local", dir: "/backups" })
+    assert.strictEqual(ms(s.backup.interval), 24 * 3_600_000)
+    assert.strictEqual(s.backup.keep, 7)
+  })
+
+  it("this node's Redis and Sentinel endpoints use the announced address", () => {
+    assert.deepStrictEqual(selfRedis(s), { host: "10.0.0.7", port: 6379 })
+    assert.deepStrictEqual(selfSentinel(s), { host: "10.0.0.7", port: 26379 })
+  })
+
+  it("writing every documented default explicitly changes nothing (the docs table and the decoder agree)", () => {
+    const explicit: Record<string, string> = {}
+    for (const [name, v] of Object.entries(variables)) if ("default" in v) explicit[name] = v.default
+    assert.deepStrictEqual(settingsFrom(explicit, { hostname: "node-7", ipv4: ["10.0.0.7"] }), s)
+  })
+})
+
+describe("invalid values", () => {
+  it("REDIS_PORT=abc is named with its value and what is expected", () => {
+    const [p, ...rest] = problemsOf({ REDIS_PORT: "abc" })
+    assert.lengthOf(rest, 0)
+    assert.strictEqual(p?.variable, "REDIS_PORT")
+    assert.include(p?.message, `REDIS_PORT="abc"`)
+    assert.include(p?.message, "1-65535")
+  })
+
+  it("ports outside 1..65535 are rejected", () => {
+    for (const port of ["0", "65536", "-1", "6379.5", "6379abc"]) assert.deepStrictEqual(named({ SENTINEL_PORT: port }), ["SENTINEL_PORT"], port)
+    assert.strictEqual(settingsFrom({ REDIS_PORT: "65535" }).redis.port, 65535)
+    assert.strictEqual(settingsFrom({ REDIS_PORT: "1" }).redis.port, 1)
+  })
+
+  it("SENTINEL_QUORUM=0 is rejected; 1 is the least quorum", () => {
+    assert.include(messageOf({ SENTINEL_QUORUM: "0" }), `SENTINEL_QUORUM="0"`)
+    assert.strictEqual(settingsFrom({ SENTINEL_QUORUM: "1" }).sentinel.quorum, 1)
+  })
+
+  it("a duration like 'soon' is rejected with the accepted range", () => {
+    const message = messageOf({ SENTINEL_DOWN_AFTER: "soon" })
+    assert.include(message, `SENTINEL_DOWN_AFTER="soon"`)
+    assert.include(message, "100ms to 10m")
+  })
+
+  it("BACKUP_STORE=manta without MANTA_* names the missing variables", () => {
+    assert.sameMembers([...named({ BACKUP_STORE: "manta" })], ["MANTA_USER", "MANTA_PRIVATE_KEY"])
+    assert.include(messageOf({ BACKUP_STORE: "manta" }), "required when BACKUP_STORE=manta")
+  })
+
+  it("several bad variables are ALL named in ONE message", () => {
+    const env = { REDIS_PORT: "abc", SENTINEL_QUORUM: "0", SENTINEL_DOWN_AFTER: "soon", BACKUP_STORE: "manta", LOG_FORMAT: "xml" }
+    const message = messageOf(env)
+    assert.notInclude(message, "\n")
+    assert.match(message, /^invalid environment: /)
+    for (const name of ["REDIS_PORT", "SENTINEL_QUORUM", "SENTINEL_DOWN_AFTER", "MANTA_USER", "MANTA_PRIVATE_KEY", "LOG_FORMAT"]) {
+      assert.include(message, name)
+    }
+  })
+
+  it("problems come one per variable, in the order of the variables table", () => {
+    const order = Object.keys(variables)
+    const got = named({ BACKUP_KEEP: "0", REDIS_PORT: "x", CONSUL: "a:b:c", LOG_LEVEL: "loud" })
+    assert.deepStrictEqual(got, [...got].sort((a, b) => order.indexOf(a) - order.indexOf(b)))
+    assert.strictEqual(new Set(got).size, got.length)
+  })
+
+  it("a bad value does not also produce a spurious cross-variable complaint", () => {
+    // Against the defaults (interval 5, wait 60s) these would break the TTL and pre-start rules.
+    assert.deepStrictEqual(named({ HEALTH_INTERVAL: "abc", HEALTH_TTL: "4", HEALTH_TIMEOUT: "2s" }), ["HEALTH_INTERVAL"])
+    assert.deepStrictEqual(named({ MASTER_WAIT_TIMEOUT: "forever", PRESTART_TIMEOUT: "30s" }), ["MASTER_WAIT_TIMEOUT"])
+  })
+
+  it("other bad values are still reported next to a cross-variable rule", () => {
+    assert.sameMembers([...named({ HEALTH_TTL: "5", REDIS_PORT: "x" })], ["HEALTH_TTL", "REDIS_PORT"])
+  })
+
+  it("rejects unknown literals but accepts them in any case", () => {
+    assert.deepStrictEqual(named({ LOG_LEVEL: "verbose" }), ["LOG_LEVEL"])
+    assert.deepStrictEqual(named({ BACKUP_STORE: "s3" }), ["BACKUP_STORE"])
+    assert.strictEqual(settingsFrom({ LOG_LEVEL: "DEBUG", LOG_FORMAT: "JSON" }).log.level, "debug")
+  })
+
+  it("names that would break Consul or sentinel.conf are rejected", () => {
+    assert.deepStrictEqual(named({ SERVICE_NAME: "Redis" }), ["SERVICE_NAME"])
+    assert.deepStrictEqual(named({ SERVICE_NAME: "my redis" }), ["SERVICE_NAME"])
+    assert.deepStrictEqual(named({ MASTER_NAME: "my master" }), ["MASTER_NAME"])
+    assert.deepStrictEqual(named({ DATA_DIR: "data" }), ["DATA_DIR"])
+  })
+})
+
+describe("cross-variable rules", () => {
+  // the manta cross-check runs against a decode with the bad
+  // key dropped and lists only BACKUP_STORE/MANTA_USER in `involves`, so an invalid key
+  // is reported twice, the second time falsely as "MANTA_PRIVATE_KEY is not set".
+  it("an invalid MANTA_PRIVATE_KEY is reported once, not also as 'not set'", () => {
+    const problems = problemsOf({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "garbage" })
+    assert.deepStrictEqual(problems.map((p) => p.variable), ["MANTA_PRIVATE_KEY"])
+    assert.notInclude(formatProblems(problems), "is not set")
+  })
+
+  it("HEALTH_TTL must exceed HEALTH_INTERVAL", () => {
+    assert.include(messageOf({ HEALTH_INTERVAL: "10", HEALTH_TTL: "10", HEALTH_TIMEOUT: "4s" }), "HEALTH_TTL")
+    assert.strictEqual(ms(settingsFrom({ HEALTH_INTERVAL: "10", HEALTH_TTL: "11" }).health.ttl), 11_000)
+  })
+
+  it("HEALTH_TIMEOUT may not exceed HEALTH_INTERVAL", () => {
+    assert.deepStrictEqual(named({ HEALTH_INTERVAL: "3", HEALTH_TIMEOUT: "4s" }), ["HEALTH_TIMEOUT"])
+  })
+
+  it("PRESTART_TIMEOUT must be longer than MASTER_WAIT_TIMEOUT", () => {
+    assert.deepStrictEqual(named({ MASTER_WAIT_TIMEOUT: "1h", PRESTART_TIMEOUT: "1h" }), ["PRESTART_TIMEOUT"])
+  })
+
+  it("MANTA_BUCKET must lie under /<MANTA_USER>/", () => {
+    const base = { MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey }
+    assert.deepStrictEqual(named({ ...base, MANTA_BUCKET: "/other/stor/x" }), ["MANTA_BUCKET"])
+    const s = settingsFrom({ ...base, MANTA_BUCKET: "/acme/stor/backups" })
+    assert.strictEqual(s.backup.target._tag === "manta" ? s.backup.target.directory : "", "/acme/stor/backups")
+  })
+})
+
+describe("secrets", () => {
+  const secrets = { REDIS_PASSWORD: "hunter2-pw", CONSUL_HTTP_TOKEN: "tok-0c1d-secret", MANTA_PRIVATE_KEY: mantaKey }
+  const leaks = (text: string) => ["hunter2", "tok-0c1d", "b3BlbnNzaC1rZXktdjEAAAAA", "PRIVATE KEY-----"].filter((s) => text.includes(s))
+
+  it("an invalid secret is named but its value never appears", () => {
+    const env = {
+      REDIS_PASSWORD: "hunter2\nsecond-line",
+      CONSUL_HTTP_TOKEN: "tok-0c1d has spaces",
+      MANTA_PRIVATE_KEY: "b3BlbnNzaC1rZXktdjEAAAAA not a key",
+      MANTA_USER: "acme"
+    }
+    const problems = problemsOf(env)
+    assert.sameMembers([...new Set(problems.map((p) => p.variable))], ["REDIS_PASSWORD", "CONSUL_HTTP_TOKEN", "MANTA_PRIVATE_KEY"])
+    const message = formatProblems(problems)
+    assert.deepStrictEqual(leaks(message), [])
+    assert.include(message, "REDIS_PASSWORD (value hidden)")
+  })
+
+  it("valid secrets never appear in the message about other bad variables", () => {
+    const message = messageOf({ ...secrets, MANTA_USER: "acme", REDIS_PORT: "abc", MANTA_BUCKET: "/x/y" })
+    assert.deepStrictEqual(leaks(message), [])
+  })
+
+  it("are Redacted in Settings: String, JSON and inspect never show them", () => {
+    const s: Settings = settingsFrom({ ...secrets, MANTA_USER: "acme" })
+    for (const text of [String(s), JSON.stringify(s), inspect(s, { depth: 20 }), `${s.redis.password}`, String(s.consul.token)]) {
+      assert.deepStrictEqual(leaks(text), [], text)
+    }
+    assert.strictEqual(Option.map(s.redis.password, Redacted.value).pipe(Option.getOrNull), "hunter2-pw")
+    assert.strictEqual(Option.map(s.consul.token, Redacted.value).pipe(Option.getOrNull), "tok-0c1d-secret")
+  })
+
+  it("MANTA_PRIVATE_KEY: '#' stands for a newline (an _env file cannot hold one)", () => {
+    const s = settingsFrom({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey })
+    assert.strictEqual(s.backup.target._tag, "manta")
+    if (s.backup.target._tag !== "manta") return
+    assert.strictEqual(
+      Redacted.value(s.backup.target.privateKey),
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
+    )
+  })
+})
+
+describe("backup store", () => {
+  it("defaults to manta when MANTA_USER is set, with the bucket under the user's stor", () => {
+    const s = settingsFrom({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey, MANTA_ROLE: "ops,backup", SERVICE_NAME: "cache" })
+    const t = s.backup.target
+    assert.strictEqual(t._tag, "manta")
+    if (t._tag !== "manta") return
+    assert.strictEqual(t.user, "acme")
+    assert.strictEqual(t.directory, "/acme/stor/cache")
+    assert.deepStrictEqual(t.roles, ["ops", "backup"])
+    assert.strictEqual(t.url, "https://us-central.manta.mnx.io")
+  })
+
+  it("BACKUP_STORE=local or none wins over MANTA_USER", () => {
+    assert.deepStrictEqual(settingsFrom({ MANTA_USER: "acme", BACKUP_STORE: "local", BACKUP_DIR: "/vol" }).backup.target, { _tag: "local", dir: "/vol" })
+    assert.deepStrictEqual(settingsFrom({ MANTA_USER: "acme", BACKUP_STORE: "none" }).backup.target, { _tag: "none" })
+  })
+})
+
+describe("empty values count as unset", () => {
+  it("VAR= and whitespace-only values fall back to the default", () => {
+    const s = settingsFrom({ REDIS_PORT: "", SENTINEL_QUORUM: "   ", REDIS_PASSWORD: "", BACKUP_STORE: "", ANNOUNCE_IP: "", CONSUL: "" })
+    assert.strictEqual(s.redis.port, 6379)
+    assert.strictEqual(s.sentinel.quorum, 2)
+    assert.isTrue(Option.isNone(s.redis.password))
+    assert.strictEqual(s.backup.target._tag, "local")
+    assert.strictEqual(s.node.address, hostFacts.ipv4[0])
+    assert.strictEqual(s.consul.host, "consul")
+  })
+
+  it("an empty MANTA_USER does not switch the store to manta", () => {
+    assert.strictEqual(settingsFrom({ MANTA_USER: "" }).backup.target._tag, "local")
+  })
+})
+
+describe("ANNOUNCE_IP", () => {
+  const noIp: HostFacts = { hostname: "node-1", ipv4: [] }
+
+  it("an explicit ANNOUNCE_IP wins over ContainerPilot's and the host's", () => {
+    assert.strictEqual(settingsFrom({ ANNOUNCE_IP: "10.9.9.9", CONTAINERPILOT_REDIS_IP: "10.8.8.8" }).node.address, "10.9.9.9")
+  })
+
+  it("defaults to CONTAINERPILOT_<SERVICE>_IP, then to the host's first IPv4", () => {
+    assert.strictEqual(settingsFrom({ CONTAINERPILOT_REDIS_IP: "10.8.8.8" }).node.address, "10.8.8.8")
+    assert.strictEqual(settingsFrom({ SERVICE_NAME: "my-cache", CONTAINERPILOT_MY_CACHE_IP: "10.7.7.7" }).node.address, "10.7.7.7")
+    assert.strictEqual(settingsFrom({ SERVICE_NAME: "my-cache", CONTAINERPILOT_REDIS_IP: "10.7.7.7" }).node.address, hostFacts.ipv4[0])
+    assert.strictEqual(settingsFrom({}, { hostname: "h", ipv4: ["172.17.0.5", "10.0.0.9"] }).node.address, "172.17.0.5")
+  })
+
+  it("a malformed ContainerPilot IP falls back to the host's", () => {
+    assert.strictEqual(settingsFrom({ CONTAINERPILOT_REDIS_IP: "not-an-ip" }).node.address, hostFacts.ipv4[0])
+  })
+
+  it("no address anywhere is a clear problem naming ANNOUNCE_IP", () => {
+    const [p, ...rest] = problemsOf({}, noIp)
+    assert.lengthOf(rest, 0)
+    assert.strictEqual(p?.variable, "ANNOUNCE_IP")
+    assert.include(p?.message, "no non-loopback IPv4")
+    assert.strictEqual(settingsFrom({ CONTAINERPILOT_REDIS_IP: "10.8.8.8" }, noIp).node.address, "10.8.8.8")
+  })
+
+  it("an invalid ANNOUNCE_IP is rejected, not replaced by a default", () => {
+    for (const ip of ["10.0.0.256", "10.0.0", "::1", "host.example"]) assert.deepStrictEqual(named({ ANNOUNCE_IP: ip }), ["ANNOUNCE_IP"], ip)
+  })
+
+  it("HOSTNAME overrides the host's name", () => {
+    assert.strictEqual(settingsFrom({ HOSTNAME: "redis-3" }).node.name, "redis-3")
+  })
+})
+
+describe("durations", () => {
+  it("accept Go-style 500ms and 1h30m", () => {
+    assert.strictEqual(ms(settingsFrom({ SENTINEL_DOWN_AFTER: "500ms" }).sentinel.downAfter), 500)
+    assert.strictEqual(ms(settingsFrom({ BACKUP_INTERVAL: "1h30m" }).backup.interval), 90 * 60_000)
+    assert.strictEqual(ms(settingsFrom({ SENTINEL_FAILOVER_TIMEOUT: "1m30s" }).sentinel.failoverTimeout), 90_000)
+    assert.strictEqual(ms(settingsFrom({ MASTER_WAIT_TIMEOUT: " 90s " }).masterWaitTimeout), 90_000, "surrounding blanks from an _env file")
+  })
+
+  it("enforce their bounds inclusively", () => {
+    assert.strictEqual(ms(settingsFrom({ SENTINEL_DOWN_AFTER: "100ms" }).sentinel.downAfter), 100)
+    assert.strictEqual(ms(settingsFrom({ SENTINEL_DOWN_AFTER: "10m" }).sentinel.downAfter), 600_000)
+    assert.deepStrictEqual(named({ SENTINEL_DOWN_AFTER: "99ms" }), ["SENTINEL_DOWN_AFTER"])
+    assert.deepStrictEqual(named({ SENTINEL_DOWN_AFTER: "10m1ms" }), ["SENTINEL_DOWN_AFTER"])
+    assert.deepStrictEqual(named({ BACKUP_INTERVAL: "59s" }), ["BACKUP_INTERVAL"])
+    assert.deepStrictEqual(named({ MASTER_WAIT_TIMEOUT: "1h1s" }), ["MASTER_WAIT_TIMEOUT"])
+  })
+
+  it("reject bare numbers, negatives, fractions and unknown units", () => {
+    for (const d of ["5", "-5s", "1.5s", "5 s", "5sec", "1d", "s"]) assert.deepStrictEqual(named({ SENTINEL_FAILOVER_TIMEOUT: d }), ["SENTINEL_FAILOVER_TIMEOUT"], d)
+  })
+
+  it("REDIS_MIN_REPLICAS_MAX_LAG must be whole seconds (redis.conf takes seconds)", () => {
+    assert.deepStrictEqual(named({ REDIS_MIN_REPLICAS_MAX_LAG: "1500ms" }), ["REDIS_MIN_REPLICAS_MAX_LAG"])
+    assert.strictEqual(ms(settingsFrom({ REDIS_MIN_REPLICAS_MAX_LAG: "2000ms" }).redis.minReplicasMaxLag), 2_000)
+  })
+})
+
+describe("CONSUL", () => {
+  it("host alone gets port 8500; host:port keeps its port", () => {
+    assert.deepStrictEqual(pick(settingsFrom({ CONSUL: "consul.service.dc1" })), ["consul.service.dc1", 8500])
+    assert.deepStrictEqual(pick(settingsFrom({ CONSUL: "10.0.0.2:8501" })), ["10.0.0.2", 8501])
+  })
+
+  it("rejects a URL, an empty or bad port, or extra colons", () => {
+    for (const c of ["http://consul:8500", "consul:", "consul:0", "consul:70000", "consul:http", "a:1:2", "bad host"]) {
+      assert.deepStrictEqual(named({ CONSUL: c }), ["CONSUL"], c)
+    }
+  })
+})
+const pick = (s: Settings) => [s.consul.host, s.consul.port] as const
+
+describe("REDIS_PORT over arbitrary strings", () => {
+  it("either decodes to an integer 1..65535 or fails naming REDIS_PORT (and nothing else)", () => {
+    const candidates = fc.oneof(
+      fc.string(),
+      fc.integer({ min: -100_000, max: 100_000 }).map(String),
+      fc.tuple(fc.constantFrom("", " ", "\t", "0"), fc.nat(70_000), fc.constantFrom("", " ", "x", ".0", "e1")).map(([a, n, b]) => `${a}${n}${b}`)
+    )
+    fc.assert(
+      fc.property(candidates, (raw) => {
+        const r = decodeSettings({ REDIS_PORT: raw }, hostFacts)
+        if (Result.isSuccess(r)) {
+          const port = r.success.redis.port
+          assert.isTrue(Number.isInteger(port) && port >= 1 && port <= 65535, `${JSON.stringify(raw)} → ${port}`)
+          if (raw.trim() !== "") assert.strictEqual(port, Number(raw.trim()))
+        } else {
+          assert.deepStrictEqual(r.failure.map((p) => p.variable), ["REDIS_PORT"])
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+})
+
+describe("arbitrary environments", () => {
+  const names = Object.keys(variables)
+  const secretNames = ["REDIS_PASSWORD", "CONSUL_HTTP_TOKEN", "MANTA_PRIVATE_KEY"]
+  const plausible = fc.constantFrom("", " ", "0", "1", "5", "15", "6379", "abc", "5s", "500ms", "1h30m", "soon", "manta", "local", "none", "acme", "/data", "10.0.0.9", "consul:8500", "-1", "text", "json")
+  const envArb = fc.dictionary(fc.constantFrom(...names.filter((n) => !secretNames.includes(n))), fc.oneof(plausible, fc.string({ maxLength: 12 })), { maxKeys: 8 })
+  const secretArb = fc.record(
+    {
+      REDIS_PASSWORD: fc.string({ maxLength: 8 }).map((s) => `S3CR3T-pw${s}`),
+      CONSUL_HTTP_TOKEN: fc.string({ maxLength: 8 }).map((s) => `S3CR3T-tok${s}`),
+      MANTA_PRIVATE_KEY: fc.constantFrom("-----BEGIN RSA PRIVATE KEY-----#S3CR3T-key#-----END RSA PRIVATE KEY-----", "S3CR3T-key garbage")
+    },
+    { requiredKeys: [] }
+  )
+
+  it("decoding never throws, names only known variables, and never prints a secret", () => {
+    fc.assert(
+      fc.property(envArb.filter((env) => Object.values(env).every((v) => !v.includes("S3CR3T"))), secretArb, fc.boolean(), (env, secrets, hasIp) => {
+        const r = decodeSettings({ ...env, ...secrets }, { hostname: "node-1", ipv4: hasIp ? ["10.0.0.1"] : [] })
+        if (Result.isSuccess(r)) {
+          assert.notInclude(JSON.stringify(r.success), "S3CR3T")
+          assert.notInclude(inspect(r.success, { depth: 20 }), "S3CR3T")
+          return
+        }
+        assert.isAbove(r.failure.length, 0)
+        for (const p of r.failure) assert.include(names, p.variable)
+        assert.notInclude(formatProblems(r.failure), "S3CR3T")
+      }),
+      { numRuns: 500 }
+    )
+  })
+})

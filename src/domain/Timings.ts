@@ -30,6 +30,8 @@ export interface Timings {
   readonly handoverPause: Duration.Duration
   /** pre-stop: a replica must catch up with the paused master within this, or the handover is skipped (no acknowledged write is given up). */
   readonly replicaCatchUp: Duration.Duration
+  /** pre-stop: Sentinel learns replicas from the master's INFO every 10 s; a replica it does not know is never moved to the new master. */
+  readonly sentinelDiscovery: Duration.Duration
   /** Sentinel's advice: reset one sentinel at a time, 30 s apart, so the others keep the full picture. */
   readonly sentinelResetSpacing: Duration.Duration
   /** One store request of the backup store (Manta); the object stream itself is bounded by the backup job's timeout. */
@@ -50,6 +52,7 @@ export const defaultTimings: Timings = {
   bgsaveTimeout: Duration.minutes(10),
   handoverPause: Duration.seconds(10),
   replicaCatchUp: Duration.seconds(3),
+  sentinelDiscovery: Duration.seconds(11),
   sentinelResetSpacing: Duration.seconds(30),
   storeRequest: Duration.seconds(30)
 }

@@ -39,6 +39,8 @@ export class Redis extends Context.Service<Redis, {
   /** `CLIENT PAUSE <ms> WRITE`: writes block, reads and replication go on. */
   readonly pauseWrites: (at: Endpoint, duration: Duration.Duration) => Effect.Effect<void, RedisError>
   readonly unpause: (at: Endpoint) => Effect.Effect<void, RedisError>
+  /** `REPLICAOF host port`: makes `at` replicate from `master`. */
+  readonly replicaOf: (at: Endpoint, master: Endpoint) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Redis") {
   static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
     const settings = yield* Settings
@@ -95,6 +97,7 @@ export const makeRedis = (connections: Connections, retryBase: Duration.Duration
         Effect.catchIf((e) => e.reason === "refused" && /already in progress/i.test(e.detail), () => Effect.void)
       ),
     pauseWrites: (at, duration) => send(at, "CLIENT", "PAUSE", Math.ceil(Duration.toMillis(duration)), "WRITE").pipe(Effect.asVoid),
-    unpause: (at) => send(at, "CLIENT", "UNPAUSE").pipe(Effect.asVoid)
+    unpause: (at) => send(at, "CLIENT", "UNPAUSE").pipe(Effect.asVoid),
+    replicaOf: (at, master) => send(at, "REPLICAOF", master.host, master.port).pipe(Effect.asVoid)
   })
 }

@@ -98,7 +98,11 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
         s.persistence = { ...s.persistence, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
       }).pipe(Effect.andThen(world.onBgsave(at))),
     pauseWrites: (at, duration) => on(at, "CLIENT PAUSE", (s) => void (s.pausedFor = Duration.toMillis(duration))),
-    unpause: (at) => on(at, "CLIENT UNPAUSE", (s) => void (s.pausedFor = undefined))
+    unpause: (at) => on(at, "CLIENT UNPAUSE", (s) => void (s.pausedFor = undefined)),
+    replicaOf: (at, master) =>
+      on(at, "REPLICAOF", (s) => {
+        s.role = { _tag: "Replica", master, state: "connected", offset: s.role._tag === "Sentinel" ? 0 : s.role.offset }
+      })
   }
 }
 

@@ -45,7 +45,20 @@ const handover = Effect.gen(function*() {
     return yield* Effect.logWarning(`pre-stop: no replica caught up within ${Duration.format(timings.replicaCatchUp)}; not handing over, Sentinel will fail over after down-after`)
   }
 
-  const asked = yield* Effect.findFirst(sentinels, (at) =>
+  // A Sentinel only reconfigures replicas it knows, and it learns them from the master's
+  // INFO every 10 s: give the one that will fail over time to know them all.
+  const knowsAll = (at: Endpoint) =>
+    sentinel.replicas(at, settings.masterName).pipe(
+      Effect.map((known) => role.replicas.every((r) => known.some((k) => sameEndpoint(k.endpoint, r.endpoint)))),
+      Effect.orElseSucceed(() => false)
+    )
+  const informed = yield* Effect.findFirst(sentinels, knowsAll).pipe(
+    Effect.repeat({ schedule: Schedule.spaced(timings.pollEvery), until: Option.isSome }),
+    Effect.timeoutOrElse({ duration: timings.sentinelDiscovery, orElse: () => Effect.succeed(Option.none<Endpoint>()) })
+  )
+  const ordered = Option.match(informed, { onNone: () => sentinels, onSome: (first) => [first, ...sentinels.filter((x) => !sameEndpoint(x, first))] })
+
+  const asked = yield* Effect.findFirst(ordered, (at) =>
     sentinel.failover(at, settings.masterName).pipe(
       Effect.as(true),
       Effect.catch((e) => Effect.logWarning(`pre-stop: ${e.message}`).pipe(Effect.as(false)))
@@ -61,6 +74,22 @@ const handover = Effect.gen(function*() {
   )
   yield* Effect.log(`pre-stop: handed over to ${Option.match(newMaster, { onNone: () => "?", onSome: formatEndpoint })}; writes stay paused here until Redis exits`)
   yield* consul.setCheck(`service:${serviceId(names.masterService, settings.node.name)}`, "critical", "stopping: handed over").pipe(Effect.ignore)
+
+  // A replica the Sentinel did not know still follows this node; left alone it would
+  // chain to it forever once it returns as a replica. Move it to the new master.
+  if (Option.isSome(newMaster)) {
+    yield* Effect.forEach(role.replicas.filter((r) => !sameEndpoint(r.endpoint, newMaster.value)), (r) =>
+      redis.role(r.endpoint).pipe(
+        Effect.flatMap((now) =>
+          now._tag === "Replica" && sameEndpoint(now.master, self)
+            ? redis.replicaOf(r.endpoint, newMaster.value).pipe(
+              Effect.tap(() => Effect.log(`pre-stop: moved ${formatEndpoint(r.endpoint)}, which Sentinel had not moved, to ${formatEndpoint(newMaster.value)}`))
+            )
+            : Effect.void
+        ),
+        Effect.catch((e) => Effect.logWarning(`pre-stop: ${e.message}`))
+      ), { discard: true })
+  }
 })
 
 export const preStop = Effect.gen(function*() {

@@ -32,6 +32,7 @@ export const fastTimings = {
   bgsaveTimeout: Duration.seconds(2),
   replicaCatchUp: Duration.millis(500),
   handoverPause: Duration.seconds(1),
+  sentinelDiscovery: Duration.millis(300),
   storeRequest: Duration.millis(500)
 }
 

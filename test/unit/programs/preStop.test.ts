@@ -17,7 +17,11 @@ const pair = (w: Worlds, replicaOffset = 1000) => {
     w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
   }
   w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
-  w.redis.onFailover = () => w.redis.switchMaster("mymaster", redisAt(2))
+  for (const i of [1, 2]) w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push({ endpoint: redisAt(2), runId: "r2", flags: ["slave"] })
+  w.redis.onFailover = () => {
+    w.redis.master(redisAt(2))
+    w.redis.switchMaster("mymaster", redisAt(2))
+  }
 }
 
 describe("pre-stop", () => {
@@ -33,6 +37,20 @@ describe("pre-stop", () => {
       assert.isDefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "writes stay paused until Redis exits")
       assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
       assert.isFalse(w.redis.calls.some((c) => c.includes("RESET")), "never SENTINEL RESET")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("a replica the Sentinel never learned about is moved to the new master, not left chained to the old one", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      // Node 3 replicates from node 1, but the sentinels have not seen it yet.
+      w.redis.master(redisAt(1), [redisAt(2), redisAt(3)]).replica(redisAt(3), redisAt(1))
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
+      assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2))
       yield* Effect.promise(() => cleanup(n))
     }))
 

@@ -54,8 +54,8 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
       return load(() => import("./programs/backup.ts"), (m) => m.backup(command.now)).pipe(Effect.provide(withStore))
     case "pre-stop":
       return load(() => import("./programs/preStop.ts"), (m) => m.preStop).pipe(Effect.provide(live))
-    case "sentinel-reset":
-      return load(() => import("./programs/sentinelReset.ts"), (m) => m.sentinelReset).pipe(Effect.provide(live))
+    case "reconcile":
+      return load(() => import("./programs/reconcile.ts"), (m) => m.reconcile).pipe(Effect.provide(live))
     case "status":
       return load(() => import("./programs/status.ts"), (m) => m.status(command.json)).pipe(Effect.provide(live))
   }

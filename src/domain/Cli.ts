@@ -9,7 +9,7 @@ export type Command =
   | { readonly _tag: "on-failover"; readonly args: ReadonlyArray<string> }
   | { readonly _tag: "backup"; readonly now: boolean }
   | { readonly _tag: "pre-stop" }
-  | { readonly _tag: "sentinel-reset" }
+  | { readonly _tag: "reconcile" }
   | { readonly _tag: "status"; readonly json: boolean }
   | { readonly _tag: "config-docs" }
   | { readonly _tag: "setup-env"; readonly key: string; readonly out: string }
@@ -28,7 +28,7 @@ export const handlers = {
   "on-failover": { usage: "on-failover <sentinel script args>", summary: "Sentinel's client-reconfig-script: turn Consul over to the new master at once" },
   backup: { usage: "backup [--now]", summary: "take a verified backup when due and this node is elected (--now: regardless)" },
   "pre-stop": { usage: "pre-stop", summary: "hand the master role to a caught-up replica before Redis stops" },
-  "sentinel-reset": { usage: "sentinel-reset", summary: "make the local Sentinel forget dead replicas and peers (one node at a time, 30 s apart)" },
+  reconcile: { usage: "reconcile", summary: "move a replica that follows the wrong master to the sentinels' master; reset a stale Sentinel (one node per 30 s)" },
   status: { usage: "status [--json]", summary: "print the cluster: master, replicas and lag, sentinels, last backup" },
   config: { usage: "config --docs", summary: "print every environment variable, its default and what it expects (markdown)" },
   "setup-env": { usage: "setup-env --key <ssh private key> [--out _env]", summary: "write MANTA_KEY_ID and MANTA_PRIVATE_KEY for that key into _env" }
@@ -66,7 +66,7 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
     case "pre-start":
     case "health-sentinel":
     case "pre-stop":
-    case "sentinel-reset":
+    case "reconcile":
       return rest.length === 0 ? ok({ _tag: name }) : bad(`${name} takes no arguments`)
     case "health":
       return rest.length === 1 && (rest[0] === "master" || rest[0] === "replica")

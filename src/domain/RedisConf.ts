@@ -56,7 +56,18 @@ export const sentinelMyId = (serviceName: string, nodeName: string): string =>
 
 export const failoverScriptPath = (s: Settings): string => `${s.configDir}/on-failover.sh`
 
-export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: SentinelTuning): string => {
+/**
+ * The sentinels and replicas passing in Consul when this node starts. Sentinel would
+ * learn them from the master (peers within ~2 s, replicas within ~10 s), but a master
+ * that dies inside that window leaves a sentinel that cannot reach quorum or a replica
+ * nobody moves: so a new sentinel starts knowing them. Only live ones are listed.
+ */
+export interface KnownPeers {
+  readonly sentinels: ReadonlyArray<{ readonly endpoint: Endpoint; readonly node: string }>
+  readonly replicas: ReadonlyArray<Endpoint>
+}
+
+export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: SentinelTuning, peers: KnownPeers = { sentinels: [], replicas: [] }): string => {
   const name = s.masterName
   const password = Option.map(s.redis.password, Redacted.value)
   return lines(
@@ -75,7 +86,13 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     `sentinel failover-timeout ${name} ${Duration.toMillis(tuning.failoverTimeout)}`,
     `sentinel parallel-syncs ${name} ${s.sentinel.parallelSyncs}`,
     Option.isSome(password) && `sentinel auth-pass ${name} ${quote(password.value)}`,
-    `sentinel client-reconfig-script ${name} ${quote(failoverScriptPath(s))}`
+    `sentinel client-reconfig-script ${name} ${quote(failoverScriptPath(s))}`,
+    ...peers.sentinels
+      .filter((p) => p.node !== s.node.name)
+      .map((p) => `sentinel known-sentinel ${name} ${p.endpoint.host} ${p.endpoint.port} ${sentinelMyId(s.serviceName, p.node)}`),
+    ...peers.replicas
+      .filter((r) => !(r.host === s.node.address && r.port === s.redis.port) && !(r.host === master.host && r.port === master.port))
+      .map((r) => `sentinel known-replica ${name} ${r.host} ${r.port}`)
   )
 }
 

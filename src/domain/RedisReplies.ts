@@ -70,6 +70,8 @@ export const parseInfo = (text: string): Readonly<Record<string, string>> => {
 }
 
 export const PersistenceInfo = Schema.Struct({
+  /** Completed RDB saves since start (Redis 7): exact where rdb_last_save_time has one-second resolution. */
+  rdb_saves: IntString,
   rdb_bgsave_in_progress: IntString,
   rdb_last_bgsave_status: Schema.String,
   rdb_last_save_time: IntString,

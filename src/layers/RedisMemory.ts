@@ -35,17 +35,17 @@ export class RedisWorld {
   master(at: Endpoint, replicas: ReadonlyArray<Endpoint> = [], offset = 1000): this {
     this.servers.set(formatEndpoint(at), {
       role: { _tag: "Master", offset, replicas: replicas.map((endpoint) => ({ endpoint, offset })) },
-      persistence: { rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
+      persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
       pausedFor: undefined
     })
     return this
   }
 
-  replica(at: Endpoint, of: Endpoint, state: "connected" | "sync" = "connected", offset = 1000): this {
+  replica(at: Endpoint, of: Endpoint, state: "connected" | "sync" | "connect" = "connected", offset = 1000): this {
     this.servers.set(formatEndpoint(at), {
       role: { _tag: "Replica", master: of, state, offset },
-      persistence: { rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
+      persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
       pausedFor: undefined
     })
@@ -95,7 +95,7 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
     version: (at) => on(at, "INFO server", (s) => s.version),
     bgsave: (at) =>
       on(at, "BGSAVE", (s) => {
-        s.persistence = { ...s.persistence, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
+        s.persistence = { ...s.persistence, rdb_saves: s.persistence.rdb_saves + 1, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
       }).pipe(Effect.andThen(world.onBgsave(at))),
     pauseWrites: (at, duration) => on(at, "CLIENT PAUSE", (s) => void (s.pausedFor = Duration.toMillis(duration))),
     unpause: (at) => on(at, "CLIENT UNPAUSE", (s) => void (s.pausedFor = undefined)),

@@ -43,7 +43,9 @@ const freshRdb = Effect.gen(function*() {
   const done = yield* redis.persistence(self).pipe(
     Effect.repeat({
       schedule: Schedule.spaced(timings.pollEvery),
-      until: (p) => p.rdb_bgsave_in_progress === 0 && p.rdb_last_save_time > before.rdb_last_save_time
+      // A save counter, not rdb_last_save_time: that has one-second resolution, and a
+      // save finishing in the same second as the one before would never be seen.
+      until: (p) => p.rdb_bgsave_in_progress === 0 && p.rdb_saves > before.rdb_saves
     }),
     Effect.timeoutOrElse({
       duration: timings.bgsaveTimeout,

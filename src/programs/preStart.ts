@@ -10,6 +10,7 @@ import {
   applyTuningOverrides,
   bootstrapSessionFile,
   failoverScriptPath,
+  type KnownPeers,
   renderFailoverScript,
   renderRedisConf,
   renderSentinelConf
@@ -112,6 +113,21 @@ const giveUpLock = (key: string, holder: string, session: string) =>
     yield* consul.destroySession(session).pipe(Effect.ignore)
   })
 
+/** Sentinels and replicas passing in Consul now, for the new sentinel to start knowing (best effort). */
+const knownPeers = Effect.gen(function*() {
+  const settings = yield* Settings
+  const consul = yield* Consul
+  const names = consulNames(settings.serviceName)
+  const [sentinels, replicas] = yield* Effect.all([consul.instances(names.sentinelService), consul.instances(names.replicaService)], { concurrency: 2 })
+  return {
+    sentinels: sentinels.filter((i) => i.passing && i.id.startsWith(`${names.sentinelService}-`)).map((i) => ({
+      endpoint: { host: i.address, port: i.port },
+      node: i.id.slice(names.sentinelService.length + 1)
+    })),
+    replicas: replicas.filter((i) => i.passing).map((i) => ({ host: i.address, port: i.port }))
+  }
+}).pipe(Effect.orElseSucceed((): KnownPeers => ({ sentinels: [], replicas: [] })))
+
 const sentinelTuning = Effect.gen(function*() {
   const settings = yield* Settings
   const consul = yield* Consul
@@ -171,7 +187,7 @@ export const preStart = Effect.gen(function*() {
 
   const master = decision._tag === "StartAsReplica" ? decision.master : selfRedis(settings)
   yield* writeAtomic(`${settings.configDir}/redis.conf`, renderRedisConf(settings, decision._tag === "StartAsReplica" ? { _tag: "Replica", master } : { _tag: "Master" }), 0o600)
-  yield* writeAtomic(`${settings.configDir}/sentinel.conf`, renderSentinelConf(settings, master, tuning), 0o600)
+  yield* writeAtomic(`${settings.configDir}/sentinel.conf`, renderSentinelConf(settings, master, tuning, yield* knownPeers), 0o600)
   yield* writeAtomic(failoverScriptPath(settings), renderFailoverScript(invocation), 0o755)
   yield* Effect.log(`rendered ${settings.configDir}/redis.conf and sentinel.conf (quorum ${tuning.quorum}, down-after ${formatGoDuration(tuning.downAfter)})`)
 }).pipe(Effect.scoped)

@@ -129,7 +129,7 @@ describe("containerpilot.json5", () => {
       for (const name of names) expect(name).toMatch(jobNamePattern)
       expect(new Set(names).size).toBe(names.length)
       expect(names).toEqual([
-        "preStart", "preStart-failed", "redis-server", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "sentinel-reset", "preStop"
+        "preStart", "preStart-failed", "redis-server", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "reconcile", "preStop"
       ])
     })
 

@@ -22,7 +22,7 @@ const examples: Record<keyof typeof handlers, ReadonlyArray<string>> = {
   "on-failover": ["on-failover", "mymaster", "leader", "failover", "10.0.0.5", "6379", "10.0.0.6", "6379"],
   backup: ["backup"],
   "pre-stop": ["pre-stop"],
-  "sentinel-reset": ["sentinel-reset"],
+  reconcile: ["reconcile"],
   status: ["status"],
   config: ["config", "--docs"],
   "setup-env": ["setup-env", "--key", "id_rsa"]

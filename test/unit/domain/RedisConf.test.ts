@@ -305,3 +305,18 @@ describe("applyTuningOverrides", () => {
     assert.lengthOf(r.ignored, 2)
   })
 })
+
+describe("sentinel.conf knows the live peers from the start", () => {
+  it("lists passing sentinels with their derived ids and passing replicas, never itself or the master", () => {
+    const s = settingsFrom({ ANNOUNCE_IP: "10.0.0.11", HOSTNAME: "node-1" })
+    const conf = renderSentinelConf(s, { host: "10.0.0.12", port: 6379 }, { quorum: 2, downAfter: Duration.seconds(5), failoverTimeout: Duration.seconds(30) }, {
+      sentinels: [{ endpoint: { host: "10.0.0.11", port: 26379 }, node: "node-1" }, { endpoint: { host: "10.0.0.12", port: 26379 }, node: "node-2" }],
+      replicas: [{ host: "10.0.0.11", port: 6379 }, { host: "10.0.0.12", port: 6379 }, { host: "10.0.0.13", port: 6379 }]
+    })
+    const known = conf.split("\n").filter((l) => l.includes("known-"))
+    assert.deepStrictEqual(known, [
+      `sentinel known-sentinel mymaster 10.0.0.12 26379 ${sentinelMyId("redis", "node-2")}`,
+      "sentinel known-replica mymaster 10.0.0.13 6379"
+    ])
+  })
+})

@@ -102,7 +102,7 @@ describe("parseInfo", () => {
     assert.isTrue(Result.isSuccess(onMaster) && onMaster.success.role === "master" && onMaster.success.connected_slaves === 1)
     const onReplica = Schema.decodeUnknownResult(ReplicationInfo)(parseInfo(replicationOnReplica))
     assert.isTrue(Result.isSuccess(onReplica) && onReplica.success.master_link_status === "up" && onReplica.success.master_repl_offset === 2232)
-    const persistence = parseInfo("# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\nrdb_last_save_time:1795550000\r\naof_rewrite_in_progress:0\r\n")
+    const persistence = parseInfo("# Persistence\r\nrdb_saves:3\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\nrdb_last_save_time:1795550000\r\naof_rewrite_in_progress:0\r\n")
     const p = Schema.decodeUnknownResult(PersistenceInfo)(persistence)
     assert.isTrue(Result.isSuccess(p) && p.success.rdb_bgsave_in_progress === 0 && p.success.rdb_last_bgsave_status === "ok")
   })

@@ -2,8 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Option } from "effect"
 import { type Endpoint, formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { type SentinelPeer } from "../../../src/domain/RedisReplies.ts"
+import { decideReplicaTarget } from "../../../src/domain/ReplicaReconcile.ts"
 import { decideSentinelReset } from "../../../src/domain/SentinelReset.ts"
-import { sentinelReset } from "../../../src/programs/sentinelReset.ts"
+import { reconcile } from "../../../src/programs/reconcile.ts"
 import { cleanup, makeNode, makeWorlds, redisAt, runFor, sentinelAt, type Worlds } from "../../support/harness.ts"
 
 const peer = (e: Endpoint, ...flags: ReadonlyArray<string>): SentinelPeer => ({ endpoint: e, runId: formatEndpoint(e), flags })
@@ -42,7 +43,7 @@ describe("decideSentinelReset", () => {
   })
 })
 
-describe("sentinel-reset", () => {
+describe("reconcile: sentinel reset", () => {
   /** Node i's sentinel still counts a replica (node 9) and a sentinel (node 8) that are gone. */
   const withStaleEntries = (w: Worlds, i: number) => {
     w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
@@ -60,8 +61,8 @@ describe("sentinel-reset", () => {
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
       const a = yield* Effect.promise(() => makeNode(1))
       const b = yield* Effect.promise(() => makeNode(2))
-      assert.isTrue(Exit.isSuccess(yield* runFor(sentinelReset, a, w)))
-      assert.isTrue(Exit.isSuccess(yield* runFor(sentinelReset, b, w)))
+      assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, a, w)))
+      assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, b, w)))
       const resets = [1, 2].map((i) => w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.resets)
       assert.deepStrictEqual(resets, [1, 0])
       assert.include(w.consul.kv.get("service/redis/sentinel-reset")?.value ?? "", "node-1")
@@ -74,8 +75,58 @@ describe("sentinel-reset", () => {
       withStaleEntries(w, 1)
       w.consul.outage = "unreachable"
       const n = yield* Effect.promise(() => makeNode(1))
-      assert.isTrue(Exit.isSuccess(yield* runFor(sentinelReset, n, w)))
+      assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
       assert.strictEqual(w.redis.sentinels.get(formatEndpoint(sentinelAt(1)))?.resets, 0)
+      yield* Effect.promise(() => cleanup(n))
+    }))
+})
+
+describe("reconcile: a replica following the wrong master", () => {
+  const majority = (master: Endpoint) => Option.some({ master, votes: 2, of: 3 })
+  const strandedOn = (master: Endpoint) => ({ _tag: "Replica" as const, master, state: "connect" as const, offset: 10 })
+
+  it("follows the master a sentinel majority names, once it answers as master", () => {
+    const d = decideReplicaTarget({ self: redisAt(3), role: strandedOn(redisAt(1)), majority: majority(redisAt(2)), majorityAnswersMaster: true })
+    assert.deepStrictEqual(d._tag === "Follow" ? d.master : undefined, redisAt(2))
+    assert.match(d.reason, /replica of 10\.0\.0\.11:6379, but 2 of 3 sentinels name 10\.0\.0\.12:6379 master/)
+  })
+
+  it("leaves it alone when it already follows that master, when no majority exists, when that master is silent, or when it is named itself", () => {
+    const cases = [
+      { self: redisAt(3), role: strandedOn(redisAt(2)), majority: majority(redisAt(2)), majorityAnswersMaster: true },
+      { self: redisAt(3), role: strandedOn(redisAt(1)), majority: Option.none(), majorityAnswersMaster: false },
+      { self: redisAt(3), role: strandedOn(redisAt(1)), majority: majority(redisAt(2)), majorityAnswersMaster: false },
+      { self: redisAt(3), role: strandedOn(redisAt(1)), majority: majority(redisAt(3)), majorityAnswersMaster: true }
+    ]
+    for (const c of cases) assert.strictEqual(decideReplicaTarget(c)._tag, "Leave")
+  })
+
+  it.live("moves a stranded replica to the sentinels' master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.redis.master(redisAt(2)).replica(redisAt(3), redisAt(1), "connect")
+      for (const i of [2, 3]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(2))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+      }
+      const n = yield* Effect.promise(() => makeNode(3))
+      assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
+      const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
+      assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
+  it.live("never moves a replica when the named master does not answer (Redis down there)", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.redis.replica(redisAt(3), redisAt(1), "connect")
+      for (const i of [2, 3]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(2))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+      }
+      const n = yield* Effect.promise(() => makeNode(3))
+      assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
+      assert.isFalse(w.redis.calls.some((c) => c.endsWith("REPLICAOF")))
       yield* Effect.promise(() => cleanup(n))
     }))
 })

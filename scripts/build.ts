@@ -2,10 +2,27 @@
 // One file matters (DESIGN.md §10): ContainerPilot starts `manage` every few seconds and
 // resolving hundreds of ES modules per run costs about a second. Handlers are imported
 // lazily from main.ts, so a run evaluates only the code its handler needs.
-import { build } from "esbuild"
-import { chmod } from "node:fs/promises"
+import { build, type Plugin } from "esbuild"
+import { chmod, readFile } from "node:fs/promises"
 
 const outfile = "dist/manage.mjs"
+
+/**
+ * restify-clients (under manta) reads its own package.json at load time for its
+ * User-Agent; a bundle has no package.json beside it, so the version is inlined here.
+ */
+const inlineRestifyVersion: Plugin = {
+  name: "inline-restify-clients-version",
+  setup(b) {
+    b.onLoad({ filter: /restify-clients[\\/]lib[\\/]HttpClient\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8")
+      const { version } = JSON.parse(await readFile(new URL("../node_modules/restify-clients/package.json", import.meta.url), "utf8"))
+      const read = /JSON\.parse\(fs\.readFileSync\(path\.join\(__dirname,\s*'\.\/\.\.\/package\.json'\),\s*'utf8'\)\)\.version/
+      if (!read.test(source)) throw new Error("restify-clients no longer reads its version this way: revisit scripts/build.ts")
+      return { contents: source.replace(read, JSON.stringify(version)), loader: "js" }
+    })
+  }
+}
 
 await build({
   entryPoints: ["src/main.ts"],
@@ -19,12 +36,17 @@ await build({
   logLevel: "warning",
   // bunyan (through manta) requires these inside try/catch as optional extras.
   external: ["dtrace-provider", "mv", "source-map-support", "safe-json-stringify"],
+  plugins: [inlineRestifyVersion],
   banner: {
     js: [
       "#!/usr/bin/env node",
-      // Bundled CommonJS dependencies call require() for Node built-ins.
+      // Bundled CommonJS dependencies call require() for Node built-ins, and some
+      // compute paths from __dirname at load time.
       "import { createRequire as __createRequire } from 'node:module';",
-      "const require = __createRequire(import.meta.url);"
+      "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+      "const require = __createRequire(import.meta.url);",
+      "const __filename = __fileURLToPath(import.meta.url);",
+      "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));"
     ].join("\n")
   }
 })

@@ -21,9 +21,10 @@ export type Manifest = typeof Manifest.Type
 
 export const ManifestFromJson = Schema.fromJsonString(Manifest)
 
-const stamp = (now: DateTime.Utc): string => DateTime.formatIso(now).replace(/\.\d+Z$/, "Z").replaceAll(":", "").replaceAll("-", "")
+/** `20261124T190557123Z`: milliseconds, so two backups of one node never share a name. */
+const stamp = (now: DateTime.Utc): string => DateTime.formatIso(now).replaceAll(":", "").replaceAll("-", "").replace(".", "")
 
-/** `<service>-20261124T190557Z-<node>`: names sort by time, so pruning needs no metadata. */
+/** `<service>-20261124T190557123Z-<node>`: names sort by time, so pruning needs no metadata. */
 export const backupId = (serviceName: string, now: DateTime.Utc, node: string): string =>
   `${serviceName}-${stamp(now)}-${node.replace(/[^A-Za-z0-9_.-]/g, "_")}`
 
@@ -39,9 +40,9 @@ export const manifestFileName = (id: string): string => `${id}.manifest.json`
 export const newestManifestName = (serviceName: string, stored: ReadonlyArray<string>): Option.Option<string> =>
   Option.fromUndefinedOr(stored.filter((name) => ownManifest(serviceName).test(name)).sort().at(-1))
 
-const ownManifest = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}Z-.+\\.manifest\\.json$`)
+const ownManifest = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}(\\d{3})?Z-.+\\.manifest\\.json$`)
 
-const ownBackup = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}Z-.+\\.rdb\\.gz$`)
+const ownBackup = (serviceName: string) => new RegExp(`^${serviceName.replace(/[.-]/g, "\\$&")}-\\d{8}T\\d{6}(\\d{3})?Z-.+\\.rdb\\.gz$`)
 
 export interface Due {
   readonly due: boolean

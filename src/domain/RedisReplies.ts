@@ -89,7 +89,8 @@ export type ReplicationInfo = typeof ReplicationInfo.Type
 
 export const ServerInfo = Schema.Struct({ redis_version: Schema.String })
 
-export const KeyspaceKeys = (fields: Readonly<Record<string, string>>): number =>
+/** Keys over every database, from `INFO keyspace` (`db0:keys=12,expires=0,…`). */
+export const keyspaceKeys = (fields: Readonly<Record<string, string>>): number =>
   Object.entries(fields)
     .filter(([k]) => /^db\d+$/.test(k))
     .reduce((sum, [, v]) => sum + Number(/keys=(\d+)/.exec(v)?.[1] ?? 0), 0)

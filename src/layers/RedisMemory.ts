@@ -10,6 +10,7 @@ import { type Sentinel } from "./Sentinel.ts"
 
 export interface MemoryRedis {
   role: RoleReply
+  keys: number
   persistence: PersistenceInfo
   version: string
   pausedFor: number | undefined
@@ -35,6 +36,7 @@ export class RedisWorld {
   master(at: Endpoint, replicas: ReadonlyArray<Endpoint> = [], offset = 1000): this {
     this.servers.set(formatEndpoint(at), {
       role: { _tag: "Master", offset, replicas: replicas.map((endpoint) => ({ endpoint, offset })) },
+      keys: 10,
       persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
       pausedFor: undefined
@@ -45,6 +47,7 @@ export class RedisWorld {
   replica(at: Endpoint, of: Endpoint, state: "connected" | "sync" | "connect" = "connected", offset = 1000): this {
     this.servers.set(formatEndpoint(at), {
       role: { _tag: "Replica", master: of, state, offset },
+      keys: 10,
       persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
       pausedFor: undefined
@@ -85,7 +88,9 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
     })
   return {
     role: (at) => on(at, "ROLE", (s) => s.role),
-    info: (at, section) => on(at, `INFO ${section}`, (s) => (section === "server" ? { redis_version: s.version } : {})),
+    info: (at, section) =>
+      on(at, `INFO ${section}`, (s): Readonly<Record<string, string>> =>
+        section === "server" ? { redis_version: s.version } : section === "keyspace" && s.keys > 0 ? { db0: `keys=${s.keys},expires=0,avg_ttl=0` } : {}),
     persistence: (at) => on(at, "INFO persistence", (s) => s.persistence),
     replication: (at) =>
       on(at, "INFO replication", (s) => ({

@@ -6,6 +6,7 @@
 import { DateTime, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Stream } from "effect"
 import { backupFileName, backupId, backupsToPrune, electBackupNode, isBackupDue, type LocalRole, type Manifest, manifestFileName } from "../domain/Backup.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
+import { keyspaceKeys } from "../domain/RedisReplies.ts"
 import { selfRedis } from "../domain/Settings.ts"
 import { Timings } from "../domain/Timings.ts"
 import { BackupStore } from "../layers/BackupStore.ts"
@@ -113,6 +114,7 @@ export const backup = (forced: boolean) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const consul = yield* Consul
+    const redis = yield* Redis
     const timings = yield* Timings
     const store = yield* BackupStore
     if (store.kind === "none") return yield* Effect.log("no backup: BACKUP_STORE=none")
@@ -125,6 +127,11 @@ export const backup = (forced: boolean) =>
     })
     const due = yield* dueNow
     if (!due.due) return yield* Effect.logDebug(`no backup: ${due.reason}`)
+
+    // An empty dataset is never recorded: it would become the newest backup, and the one
+    // a cluster that lost everything restores, superseding real data.
+    const keys = yield* redis.info(self, "keyspace").pipe(Effect.map(keyspaceKeys), Effect.orElseSucceed(() => 0))
+    if (keys === 0) return yield* Effect.log("no backup: the dataset is empty (or Redis is not answering); the newest backup stays the newest")
 
     const role = yield* localRole
     const replicas = yield* consul.instances(names.replicaService)

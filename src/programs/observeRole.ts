@@ -46,11 +46,17 @@ export const observeRole = (session: Option.Option<string>): Effect.Effect<
       consul.get(names.masterLock)
     ], { concurrency: "unbounded" })
 
-    const sentinelReports = yield* Effect.forEach(
+    const asked = yield* Effect.forEach(
       sentinels.filter((s) => s.passing),
-      (s) => sentinel.masterAddress(endpointOf(s), settings.masterName).pipe(Effect.orElseSucceed(() => Option.none<Endpoint>())),
+      (s) =>
+        Effect.all([
+          sentinel.masterAddress(endpointOf(s), settings.masterName).pipe(Effect.orElseSucceed(() => Option.none<Endpoint>())),
+          sentinel.replicas(endpointOf(s), settings.masterName).pipe(Effect.orElseSucceed(() => []))
+        ], { concurrency: 2 }),
       { concurrency: "unbounded" }
     )
+    const sentinelReports = asked.map(([report]) => report)
+    const knownToSentinels = asked.flatMap(([, replicasKnown]) => replicasKnown.map((r) => r.endpoint))
 
     const holder = Option.flatMap(lock, (entry) => Schema.decodeUnknownOption(LockHolderFromJson)(entry.value ?? ""))
     const lockState: LockState = Option.match(Option.flatMap(lock, (entry) => entry.session), {
@@ -75,13 +81,16 @@ export const observeRole = (session: Option.Option<string>): Effect.Effect<
       )
     const notSelf = (e: Endpoint) => !sameEndpoint(e, self)
 
-    // Everything that may be a master or hold data: reported and registered masters,
-    // the last bootstrapper, and every registered replica.
+    // Everything that may be a master or hold data: reported masters, every node
+    // registered in either role whatever its check says (a replica's check fails
+    // exactly when its master is dead, and it still holds the data), every replica a
+    // sentinel knows, and the last bootstrapper.
     const candidates = uniqueEndpoints([
       ...sentinelReports.flatMap(Option.toArray),
-      ...masters.filter((m) => m.passing).map(endpointOf),
-      ...Option.toArray(Option.map(holder, (h) => ({ host: h.address, port: h.port }))),
-      ...replicas.filter((r) => r.passing).map(endpointOf)
+      ...masters.map(endpointOf),
+      ...replicas.map(endpointOf),
+      ...knownToSentinels,
+      ...Option.toArray(Option.map(holder, (h) => ({ host: h.address, port: h.port })))
     ]).filter(notSelf)
     const firstRound = yield* Effect.forEach(candidates, probe, { concurrency: "unbounded" })
     // A replica's master may be registered nowhere yet (its registration lapsed).

@@ -5,7 +5,7 @@
 // directory, it rejoins as a replica, never serving as an empty master, and no key
 // is lost.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { indexOf, logsOf, redisOf, roleOf, type Scenario, scenario, topology, waitFor, waitForTopology } from "../support/scenario.ts"
+import { indexOf, logsOf, redisOf, roleOf, type Scenario, scenario, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
 
 describe("the master dies", () => {
   let s: Scenario
@@ -26,6 +26,7 @@ describe("the master dies", () => {
       await waitFor(`node ${i} holds the keys`, 10_000, () => r.dbsize(), (n) => n === keys)
       r.disconnect()
     }
+    await waitForSentinelsToKnowReplicas(s.cluster, [1, 2, 3], 2, 30_000)
   })
   afterAll(async () => s?.close())
 

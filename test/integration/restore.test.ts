@@ -76,7 +76,7 @@ describe("backup and restore into a brand-new cluster", () => {
   it("a corrupted backup stops pre-start with a clear error; the data directory stays empty", async () => {
     const env = { BACKUP_STORE: "local", BACKUP_DIR: newDir() }
     await backedUp(env)
-    const object = readdirSync(env.BACKUP_DIR).find((f) => f.endsWith(".rdb.gz")) ?? ""
+    const object = readdirSync(env.BACKUP_DIR).filter((f) => f.endsWith(".rdb.gz")).sort().at(-1) ?? ""
     const bytes = readFileSync(join(env.BACKUP_DIR, object))
     const middle = Math.floor(bytes.length / 2)
     bytes[middle] = (bytes[middle] ?? 0) ^ 0xff

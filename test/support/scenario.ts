@@ -39,7 +39,9 @@ export const scenario = async (nodes: number, env: Readonly<Record<string, strin
     root,
     close: async () => {
       await cluster.close()
-      rmSync(root, { recursive: true, force: true })
+      // KEEP_SCENARIO=1 keeps every node's logs and state for a post-mortem.
+      if (process.env.KEEP_SCENARIO !== undefined) console.log(`scenario kept in ${root}`)
+      else rmSync(root, { recursive: true, force: true })
     }
   }
 }
@@ -134,3 +136,25 @@ export const logsOf = (c: Cluster, i: number): string => {
     return "(no logs)"
   }
 }
+
+/**
+ * Steady state: every running node's Sentinel knows `replicas` replicas up. Sentinel
+ * learns them from the master every 10 s; a master dying before that can only be
+ * failed over on a later attempt (see README, "What happens when…").
+ */
+export const waitForSentinelsToKnowReplicas = (c: Cluster, nodes: ReadonlyArray<number>, replicas: number, ms: number) =>
+  waitFor(`every sentinel knowing ${replicas} replicas`, ms, async () => {
+    const counts = await Promise.all(nodes.map(async (i) => {
+      const client = new Redis({ host: c.node(i).address, port: c.node(i).sentinelPort, lazyConnect: false, retryStrategy: () => null, commandTimeout: 2000 })
+      client.on("error", () => {})
+      try {
+        const rows = await client.call("SENTINEL", "replicas", "mymaster")
+        return Array.isArray(rows) ? rows.filter((r) => Array.isArray(r) && !String(r[r.indexOf("flags") + 1]).includes("down")).length : 0
+      } catch {
+        return 0
+      } finally {
+        client.disconnect()
+      }
+    }))
+    return counts
+  }, (counts) => counts.every((n) => n === replicas))

@@ -49,13 +49,13 @@ describe("Manifest", () => {
 })
 
 describe("backupId", () => {
-  it("names the service, the UTC second and the node", () => {
-    assert.strictEqual(backupId("redis", utc("2026-11-24T19:05:57.891Z"), "node-2"), "redis-20261124T190557Z-node-2")
-    assert.strictEqual(backupFileName("redis-20261124T190557Z-node-2"), "redis-20261124T190557Z-node-2.rdb.gz")
+  it("names the service, the UTC time to the millisecond and the node", () => {
+    assert.strictEqual(backupId("redis", utc("2026-11-24T19:05:57.891Z"), "node-2"), "redis-20261124T190557891Z-node-2")
+    assert.strictEqual(backupFileName("redis-20261124T190557891Z-node-2"), "redis-20261124T190557891Z-node-2.rdb.gz")
   })
 
   it("makes node names safe for object paths", () => {
-    assert.strictEqual(backupId("redis", utc("2026-11-24T19:05:57Z"), "my node/../x"), "redis-20261124T190557Z-my_node_.._x")
+    assert.strictEqual(backupId("redis", utc("2026-11-24T19:05:57Z"), "my node/../x"), "redis-20261124T190557000Z-my_node_.._x")
   })
 
   it("sorts chronologically as plain strings, whatever the node names", () => {

@@ -8,7 +8,7 @@ import {
   decodePeers,
   decodeRole,
   decodeSentinelMaster,
-  KeyspaceKeys,
+  keyspaceKeys,
   parseInfo,
   PersistenceInfo,
   ReplicationInfo
@@ -113,10 +113,10 @@ describe("parseInfo", () => {
     assert.isTrue(failed(Schema.decodeUnknownResult(PersistenceInfo)(parseInfo("rdb_bgsave_in_progress:0\r\n"))))
   })
 
-  it("KeyspaceKeys sums keys over every database", () => {
+  it("keyspaceKeys sums keys over every database", () => {
     const keyspace = parseInfo("# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb3:keys=5,expires=1,avg_ttl=10\r\n")
-    assert.strictEqual(KeyspaceKeys(keyspace), 15)
-    assert.strictEqual(KeyspaceKeys(parseInfo("# Keyspace\r\n")), 0)
+    assert.strictEqual(keyspaceKeys(keyspace), 15)
+    assert.strictEqual(keyspaceKeys(parseInfo("# Keyspace\r\n")), 0)
   })
 })
 

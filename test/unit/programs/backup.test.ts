@@ -105,6 +105,21 @@ describe("backup", () => {
       yield* Effect.promise(() => cleanup(n))
     }))
 
+  it.live("an empty dataset is never recorded: the previous backup stays the newest", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* Effect.promise(() => makeNode(1))
+      w.redis.master(redisAt(1))
+      const server = w.redis.servers.get("10.0.0.11:6379")
+      if (server !== undefined) server.keys = 0
+      savesDump(w, n)
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(true), n, w)))
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()], [])
+      assert.isFalse(w.redis.calls.some((c) => c.endsWith("BGSAVE")))
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
   it.live("another node holding the backup lock: exits 0 without a backup", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -145,6 +145,29 @@ describe("pre-start", () => {
       yield* Effect.promise(() => cleanup(n))
     }))
 
+  it.live("regression: replicas whose checks are critical (their master is dead) still count: never found an empty cluster over them", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      // Node 1 (this node) was master and died; the failover failed. Nodes 2 and 3
+      // still answer as its replicas, but their `redis-replica` checks are critical
+      // (link down), and one of them is not registered at all, only known to Sentinel.
+      w.redis.replica(redisAt(2), redisAt(1), "connect").replica(redisAt(3), redisAt(1), "connect")
+      for (const i of [2, 3]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push({ endpoint: redisAt(3), runId: "r3", flags: ["slave"] })
+      }
+      w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379, "critical")
+      recordBackup(w, rdb)
+      const n = yield* Effect.promise(() => makeNode(1))
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isFailure(exit), "must not start")
+      assert.match(failureOf(exit), /data directory is empty: waiting for Sentinel to promote one of the replicas 10\.0\.0\.12:6379, 10\.0\.0\.13:6379/)
+      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
+      assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [], "and nothing restored")
+      yield* Effect.promise(() => cleanup(n))
+    }))
+
   it.live("a restarted master that holds its data resumes as master without the lock", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

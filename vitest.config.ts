@@ -19,7 +19,7 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
-          hookTimeout: 60_000
+          hookTimeout: 120_000
         }
       },
       {

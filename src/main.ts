@@ -4,7 +4,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Layer, Logger, type LogLevel, References } from "effect"
+import { Cause, Console, Effect, Layer, Logger, type LogLevel, References, Runtime } from "effect"
 import { type Command, parseCommand, usage } from "./domain/Cli.ts"
 import { BackupStore } from "./layers/BackupStore.ts"
 import { Consul } from "./layers/Consul.ts"
@@ -77,5 +77,14 @@ const main = parsed._tag === "Usage"
 main.pipe(
   Effect.tapCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : report(cause))),
   Effect.provide(stderrLogger("text")),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    // Exit as soon as the handler is done, also on success: ContainerPilot starts Redis
+    // on pre-start's exit, so a socket or timer a library leaves open must never keep
+    // the process (and the node) waiting.
+    teardown: (exit, onExit) => Runtime.defaultTeardown(exit, (code) => {
+      onExit(code)
+      process.exit(code)
+    })
+  })
 )

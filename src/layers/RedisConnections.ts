@@ -42,12 +42,17 @@ export const makeConnections = (options: {
   readonly timeout: Duration.Duration
 }): Effect.Effect<Connections, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const clients = new Map<string, Redis>()
+    // One connection per endpoint, shared by concurrent commands while it is set up.
+    const clients = new Map<string, { readonly client: Redis; readonly ready: Promise<Redis> }>()
+    // Every client ever made is closed with the scope: a client left open keeps the
+    // handler process (pre-start) running, and Redis from starting.
+    const made = new Set<Redis>()
     const timeoutMs = Duration.toMillis(options.timeout)
     const library = yield* Effect.cached(Effect.promise(() => import("ioredis")))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const client of clients.values()) client.disconnect()
+        for (const client of made) client.disconnect()
+        made.clear()
         clients.clear()
       })
     )
@@ -55,40 +60,46 @@ export const makeConnections = (options: {
     const failure = (endpoint: Endpoint, command: string, reason: RedisError["reason"], detail: string) =>
       new RedisError({ server: options.server, endpoint: formatEndpoint(endpoint), command, reason, detail })
 
+    const usable = new Set(["wait", "connecting", "connect", "ready"])
+
     // Built when run, not when constructed: a retry re-runs this Effect and must get a
     // fresh client, not connect() twice.
     const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> =>
       Effect.flatMap(library, ({ Redis }) => {
         const key = formatEndpoint(endpoint)
-        const existing = clients.get(key)
-        if (existing !== undefined && existing.status === "ready") return Effect.succeed(existing)
-        existing?.disconnect()
-        const client = new Redis({
-          host: endpoint.host,
-          port: endpoint.port,
-          ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
-          lazyConnect: true,
-          connectTimeout: timeoutMs,
-          commandTimeout: timeoutMs,
-          maxRetriesPerRequest: 0,
-          enableOfflineQueue: false,
-          enableReadyCheck: false,
-          retryStrategy: () => null,
-          disableClientInfo: true,
-          protocol: 2
-        })
-        // Errors surface through the rejected promise; without a listener ioredis prints them.
-        client.on("error", () => {})
-        clients.set(key, client)
+        let entry = clients.get(key)
+        if (entry === undefined || !usable.has(entry.client.status)) {
+          const client = new Redis({
+            host: endpoint.host,
+            port: endpoint.port,
+            ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
+            lazyConnect: true,
+            connectTimeout: timeoutMs,
+            commandTimeout: timeoutMs,
+            maxRetriesPerRequest: 0,
+            enableOfflineQueue: false,
+            enableReadyCheck: false,
+            retryStrategy: () => null,
+            disableClientInfo: true,
+            protocol: 2
+          })
+          // Errors surface through the rejected promise; without a listener ioredis prints them.
+          client.on("error", () => {})
+          made.add(client)
+          const ready = client.connect().then(() => client)
+          ready.catch(() => {})
+          entry = { client, ready }
+          clients.set(key, entry)
+        }
+        const current = entry
         return Effect.tryPromise({
-          try: () => client.connect(),
+          try: () => current.ready,
           catch: (cause) => failure(endpoint, "connect", "unreachable", describe(cause).message)
         }).pipe(
-          Effect.as(client),
           Effect.tapError(() =>
             Effect.sync(() => {
-              client.disconnect()
-              clients.delete(key)
+              current.client.disconnect()
+              if (clients.get(key) === current) clients.delete(key)
             })
           )
         )

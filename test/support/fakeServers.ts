@@ -6,6 +6,8 @@ import { createServer, type Server, type Socket } from "node:net"
 export interface FakeServer {
   readonly host: string
   readonly port: number
+  /** Connections accepted and not yet closed by the client. */
+  openConnections(): number
   close(): Promise<void>
 }
 
@@ -23,6 +25,7 @@ const serve = async (onConnection: (socket: Socket) => void): Promise<FakeServer
   return {
     host: "127.0.0.1",
     port,
+    openConnections: () => sockets.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
@@ -31,12 +34,15 @@ const serve = async (onConnection: (socket: Socket) => void): Promise<FakeServer
   }
 }
 
+/** RESP commands in a chunk (arrays at line starts), so pipelined commands each get a reply. */
+const commandsIn = (chunk: Buffer): number => Math.max(1, (chunk.toString("latin1").match(/(?:^|\n)\*\d+\r\n/g) ?? []).length)
+
 /** Accepts and reads, never writes. */
 export const silentServer = (): Promise<FakeServer> => serve(() => {})
 
 /** Answers each RESP command with `+GARBAGE`: a valid protocol frame of the wrong shape. */
 export const garbageRespServer = (): Promise<FakeServer> =>
-  serve((socket) => socket.on("data", () => socket.write("+GARBAGE\r\n")))
+  serve((socket) => socket.on("data", (chunk: Buffer) => socket.write("+GARBAGE\r\n".repeat(commandsIn(chunk)))))
 
 /** A port where nothing listens (bound, then closed). */
 export const closedPort = async (): Promise<number> => {
@@ -47,4 +53,4 @@ export const closedPort = async (): Promise<number> => {
 
 /** Answers every command as `ROLE` of a master with no replicas would. */
 export const masterRespServer = (): Promise<FakeServer> =>
-  serve((socket) => socket.on("data", () => socket.write("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n")))
+  serve((socket) => socket.on("data", (chunk: Buffer) => socket.write("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n".repeat(commandsIn(chunk)))))

@@ -73,9 +73,19 @@ const job = (config: ContainerPilotConfig, name: string): Job => {
   return found
 }
 
+/** `/usr/bin/env VAR=value … command args`: the command that really runs, and the variables it gets. */
+const unwrapEnv = (command: string, args: ReadonlyArray<string>): { readonly command: string; readonly args: ReadonlyArray<string>; readonly env: ReadonlyArray<string> } => {
+  if (command !== "/usr/bin/env") return { command, args, env: [] }
+  const env = args.filter((_, i) => args.slice(0, i + 1).every((b) => b.includes("=")))
+  const [real = "", ...rest] = args.slice(env.length)
+  return { command: real, args: rest, env }
+}
+
 const expectAllowedCommand = (where: string, exec: Job["exec"]): void => {
   if (exec === undefined) throw new Error(`${where}: no exec`)
-  const { command, args } = parseExec(exec)
+  const parsed = parseExec(exec)
+  const { command, args, env } = unwrapEnv(parsed.command, parsed.args)
+  for (const e of env) expect(e, `${where}: only NODE_OPTIONS may be set`).toMatch(/^NODE_OPTIONS=/)
   if (command === "manage") expect(isManageHandler(args), `${where}: manage ${args.join(" ")} is not a handler the CLI accepts`).toBe(true)
   else expect(binaries, `${where}: ${command}`).toContain(command)
 }
@@ -146,7 +156,11 @@ describe("containerpilot.json5", () => {
     })
 
     it("starts with pre-start, bounded by PRESTART_TIMEOUT, and stops the container when it fails", () => {
-      expect(job(config, "preStart")).toEqual({ name: "preStart", exec: ["manage", "pre-start"], timeout: x.prestart })
+      expect(job(config, "preStart")).toEqual({
+        name: "preStart",
+        exec: ["/usr/bin/env", "NODE_OPTIONS=--max-semi-space-size=1", "manage", "pre-start"],
+        timeout: x.prestart
+      })
       const failed = job(config, "preStart-failed")
       expect(failed.when).toEqual({ source: "preStart", once: "exitFailed" })
       expect(failed.exec).toEqual(["/bin/sh", "-c", "kill -TERM \"$CONTAINERPILOT_PID\""])
@@ -211,7 +225,7 @@ describe("containerpilot.json5", () => {
     it("checks for a due backup every BACKUP_CHECK_INTERVAL, killed after BACKUP_TIMEOUT", () => {
       expect(job(config, "backup")).toEqual({
         name: "backup",
-        exec: ["manage", "backup"],
+        exec: ["/usr/bin/env", "NODE_OPTIONS=--max-semi-space-size=1", "manage", "backup"],
         when: { interval: x.backupEvery },
         restarts: "unlimited",
         timeout: x.backupTimeout

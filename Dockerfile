@@ -26,6 +26,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts ./scripts
+# types/ declares the manta client, which ships no typings: the type-check needs it.
+COPY types ./types
 COPY src ./src
 # `npm run build` type-checks, then bundles with esbuild and marks the file executable;
 # chmod again so the mode does not depend on the build script.

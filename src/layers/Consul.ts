@@ -8,6 +8,7 @@
 // and 2×TTL later, and the key then refuses every acquire for the lock-delay.
 import type ConsulClient from "consul"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { type Endpoint } from "../domain/Endpoint.ts"
 import { Timings } from "../domain/Timings.ts"
 import { type ConsulWorld, makeMemoryConsul } from "./ConsulMemory.ts"
 import { Settings } from "./Settings.ts"
@@ -39,6 +40,9 @@ export interface ServiceInstance {
   /** Every check, node checks included, is passing (what `?passing` filters on). */
   readonly passing: boolean
 }
+
+/** Where a registered instance listens. */
+export const endpointOf = (i: ServiceInstance): Endpoint => ({ host: i.address, port: i.port })
 
 export interface KvEntry {
   readonly key: string

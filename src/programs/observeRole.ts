@@ -8,12 +8,11 @@ import { consulNames, LockHolderFromJson } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { type LockState, type ProbedRole, type RoleObservation } from "../domain/RoleDecision.ts"
 import { selfRedis } from "../domain/Settings.ts"
-import { Consul, type ConsulError, type ServiceInstance } from "../layers/Consul.ts"
+import { Consul, type ConsulError, endpointOf } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
-import { Sentinel } from "../layers/Sentinel.ts"
+import { type Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
-
-const endpointOf = (i: ServiceInstance): Endpoint => ({ host: i.address, port: i.port })
+import { askSentinels } from "./askSentinels.ts"
 
 /** Files Redis 7 loads a dataset from (an AOF directory, a single AOF, or an RDB). */
 export const datasetFiles = ["appendonlydir", "appendonly.aof", "dump.rdb"] as const
@@ -35,7 +34,6 @@ export const observeRole = (session: Option.Option<string>): Effect.Effect<
     const settings = yield* Settings
     const consul = yield* Consul
     const redis = yield* Redis
-    const sentinel = yield* Sentinel
     const names = consulNames(settings.serviceName)
     const self = selfRedis(settings)
 
@@ -46,17 +44,9 @@ export const observeRole = (session: Option.Option<string>): Effect.Effect<
       consul.get(names.masterLock)
     ], { concurrency: "unbounded" })
 
-    const asked = yield* Effect.forEach(
-      sentinels.filter((s) => s.passing),
-      (s) =>
-        Effect.all([
-          sentinel.masterAddress(endpointOf(s), settings.masterName).pipe(Effect.orElseSucceed(() => Option.none<Endpoint>())),
-          sentinel.replicas(endpointOf(s), settings.masterName).pipe(Effect.orElseSucceed(() => []))
-        ], { concurrency: 2 }),
-      { concurrency: "unbounded" }
-    )
-    const sentinelReports = asked.map(([report]) => report)
-    const knownToSentinels = asked.flatMap(([, replicasKnown]) => replicasKnown.map((r) => r.endpoint))
+    const asked = yield* askSentinels(sentinels.filter((s) => s.passing), { withReplicas: true })
+    const sentinelReports = asked.map((a) => a.master)
+    const knownToSentinels = asked.flatMap((a) => a.replicas)
 
     const holder = Option.flatMap(lock, (entry) => Schema.decodeUnknownOption(LockHolderFromJson)(entry.value ?? ""))
     const lockState: LockState = Option.match(Option.flatMap(lock, (entry) => entry.session), {

@@ -13,28 +13,23 @@ import { sentinelMajority } from "../domain/RoleDecision.ts"
 import { decideSentinelReset, LastResetFromJson } from "../domain/SentinelReset.ts"
 import { selfRedis, selfSentinel } from "../domain/Settings.ts"
 import { Timings } from "../domain/Timings.ts"
-import { Consul, type ServiceInstance } from "../layers/Consul.ts"
+import { Consul, endpointOf, type ServiceInstance } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
+import { askSentinels } from "./askSentinels.ts"
 
-const alive = (instances: ReadonlyArray<ServiceInstance>): ReadonlyArray<Endpoint> =>
-  instances.filter((i) => i.passing).map((i) => ({ host: i.address, port: i.port }))
+const alive = (instances: ReadonlyArray<ServiceInstance>): ReadonlyArray<Endpoint> => instances.filter((i) => i.passing).map(endpointOf)
 
 const followSentinelsMaster = Effect.gen(function*() {
   const settings = yield* Settings
   const consul = yield* Consul
   const redis = yield* Redis
-  const sentinel = yield* Sentinel
   const self = selfRedis(settings)
   const role = yield* redis.role(self)
   if (role._tag !== "Replica") return
   const sentinels = yield* consul.instances(consulNames(settings.serviceName).sentinelService)
-  const reports = yield* Effect.forEach(
-    sentinels.filter((s) => s.passing),
-    (s) => sentinel.masterAddress({ host: s.address, port: s.port }, settings.masterName).pipe(Effect.orElseSucceed(() => Option.none<Endpoint>())),
-    { concurrency: "unbounded" }
-  )
+  const reports = (yield* askSentinels(sentinels.filter((s) => s.passing), { withReplicas: false })).map((a) => a.master)
   const majority = sentinelMajority(reports)
   const answers = Option.isSome(majority)
     ? yield* redis.role(majority.value.master).pipe(Effect.map((r) => r._tag === "Master"), Effect.orElseSucceed(() => false))

@@ -5,13 +5,11 @@ import { type NodeStatus, type Registration, renderStatus, type SentinelStatus, 
 import { consulNames } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { sentinelMajority } from "../domain/RoleDecision.ts"
-import { Consul, type ServiceInstance } from "../layers/Consul.ts"
+import { Consul, endpointOf, type ServiceInstance } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
-import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
+import { askSentinels } from "./askSentinels.ts"
 import { recordedBackup } from "./lastBackup.ts"
-
-const endpointOf = (i: ServiceInstance): Endpoint => ({ host: i.address, port: i.port })
 
 const registration = (instances: ReadonlyArray<ServiceInstance>, at: Endpoint): Registration => {
   const found = instances.find((i) => sameEndpoint(endpointOf(i), at))
@@ -25,7 +23,6 @@ export const status = (json: boolean) =>
     const settings = yield* Settings
     const consul = yield* Consul
     const redis = yield* Redis
-    const sentinel = yield* Sentinel
     const names = consulNames(settings.serviceName)
     const problems: Array<string> = []
     const listed = (service: string) =>
@@ -34,12 +31,8 @@ export const status = (json: boolean) =>
       )
     const [masters, replicas, sentinels] = yield* Effect.all([listed(names.masterService), listed(names.replicaService), listed(names.sentinelService)], { concurrency: 3 })
 
-    const reports = yield* Effect.forEach(sentinels, (s) =>
-      sentinel.masterAddress(endpointOf(s), settings.masterName).pipe(
-        Effect.map((m) => ({ instance: s, reported: m, answered: true })),
-        Effect.orElseSucceed(() => ({ instance: s, reported: Option.none<Endpoint>(), answered: false }))
-      ), { concurrency: "unbounded" })
-    const sentinelMaster = sentinelMajority(reports.filter((r) => r.instance.passing).map((r) => r.reported))
+    const reports = yield* askSentinels(sentinels, { withReplicas: false })
+    const sentinelMaster = sentinelMajority(reports.filter((r) => r.instance.passing).map((r) => r.master))
 
     // Registered nodes, plus replicas a master reports that are not (yet) passing anywhere.
     const registered = uniqueEndpoints([...masters, ...replicas].map(endpointOf))
@@ -67,7 +60,7 @@ export const status = (json: boolean) =>
     const sentinelRows: ReadonlyArray<SentinelStatus> = reports.map((r) => ({
       endpoint: endpointOf(r.instance),
       consul: registration(sentinels, endpointOf(r.instance)),
-      reports: r.answered ? Option.match(r.reported, { onNone: () => `does not know ${settings.masterName}`, onSome: formatEndpoint }) : "not answering"
+      reports: r.answered ? Option.match(r.master, { onNone: () => `does not know ${settings.masterName}`, onSome: formatEndpoint }) : "not answering"
     }))
     const backup = yield* recordedBackup.pipe(Effect.catch((e) => Effect.sync(() => problems.push(e.message)).pipe(Effect.as(Option.none()))))
 

@@ -67,6 +67,14 @@ export const makeNode = async (index: number, overrides: Record<string, string> 
 
 export const cleanup = (...nodes: ReadonlyArray<TestNode>) => Promise.all(nodes.map((n) => rm(n.dir, { recursive: true, force: true })))
 
+/** Node i for the length of the test's scope: its directory is removed also when the test fails. */
+export const testNode = (index: number, overrides: Record<string, string> = {}) =>
+  Effect.acquireRelease(Effect.promise(() => makeNode(index, overrides)), (n) => Effect.promise(() => cleanup(n)))
+
+/** A resource closed with the test's scope, also when the test fails. */
+export const scoped = <A extends { close(): Promise<void> }>(open: () => Promise<A>) =>
+  Effect.acquireRelease(Effect.promise(open), (a) => Effect.promise(() => a.close()))
+
 export interface Worlds {
   readonly consul: ConsulWorld
   readonly redis: RedisWorld

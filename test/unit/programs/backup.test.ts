@@ -11,7 +11,7 @@ import { BackupStore, none } from "../../../src/layers/BackupStore.ts"
 import { backup } from "../../../src/programs/backup.ts"
 import { startMantaEmulator } from "../../support/manta/MantaEmulator.ts"
 import { generateTestKey } from "../../support/manta/keys.ts"
-import { cleanup, makeNode, makeWorlds, memoryLayers, redisAt, runFor, type TestNode, type Worlds } from "../../support/harness.ts"
+import { testNode, makeWorlds, memoryLayers, redisAt, runFor, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
@@ -42,7 +42,7 @@ describe("backup", () => {
   it.live("a master with no replica takes a verified backup: stored, hashed, recorded, lock given back", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1))
       savesDump(w, n)
       const exit = yield* runFor(backup(false), n, w)
@@ -58,13 +58,12 @@ describe("backup", () => {
       assert.strictEqual(new TextDecoder().decode(w.objects.get(`${manifest.id}.manifest.json`)), JSON.stringify(manifest), "the manifest is also stored beside the backup")
       assert.isUndefined(w.consul.kv.get(names.backupLock), "the backup lock (behavior delete) is gone")
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), ["dump.rdb"], "the pinned hard link is removed")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("not due: a recent backup means no BGSAVE and nothing stored", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1))
       savesDump(w, n)
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
@@ -73,13 +72,12 @@ describe("backup", () => {
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
       assert.deepStrictEqual([...w.objects.keys()], [])
       assert.isFalse(w.redis.calls.some((c) => c.endsWith("BGSAVE")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("with healthy replicas, the lowest-address replica takes it; the master and other replicas do not", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const nodes = yield* Effect.promise(() => Promise.all([1, 2, 3].map((i) => makeNode(i))))
+      const nodes = yield* Effect.all([1, 2, 3].map((i) => testNode(i)))
       w.redis.master(redisAt(1), [redisAt(2), redisAt(3)])
       healthyReplica(w, 2, redisAt(1))
       healthyReplica(w, 3, redisAt(1))
@@ -90,25 +88,23 @@ describe("backup", () => {
       assert.isUndefined(manifestIn(w), "neither the master nor the second replica took one")
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), first, w)))
       assert.strictEqual(manifestIn(w)?.node, "node-2")
-      yield* Effect.promise(() => cleanup(...nodes))
     }))
 
   it.live("--now takes one on this node even when it is not the elected one", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1), [redisAt(2)])
       healthyReplica(w, 2, redisAt(1))
       savesDump(w, n)
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(true), n, w)))
       assert.strictEqual(manifestIn(w)?.node, "node-1")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("an empty dataset is never recorded: the previous backup stays the newest", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1))
       const server = w.redis.servers.get("10.0.0.11:6379")
       if (server !== undefined) server.keys = 0
@@ -117,35 +113,32 @@ describe("backup", () => {
       assert.isUndefined(manifestIn(w))
       assert.deepStrictEqual([...w.objects.keys()], [])
       assert.isFalse(w.redis.calls.some((c) => c.endsWith("BGSAVE")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("another node holding the backup lock: exits 0 without a backup", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1))
       savesDump(w, n)
       w.consul.sessions.set("other", { behavior: "delete" })
       w.consul.kv.set(names.backupLock, { value: "{}", session: "other", modifyIndex: w.consul.next(), lockIndex: 1 })
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
       assert.isUndefined(manifestIn(w))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("local Redis not running (e.g. the run at container start): exits 0 without a backup", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
       assert.isUndefined(manifestIn(w))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("BGSAVE reporting an error fails the backup and records nothing", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1))
       w.redis.onBgsave = (at) => Effect.sync(() => {
         const s = w.redis.servers.get(`${at.host}:${at.port}`)
@@ -155,25 +148,23 @@ describe("backup", () => {
       assert.match(failureOf(exit), /backup failed, nothing was recorded: BGSAVE reported err/)
       assert.isUndefined(manifestIn(w))
       assert.deepStrictEqual([...w.objects.keys()], [])
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("Consul down: fails (exit 1) without touching the store", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       w.redis.master(redisAt(1))
       savesDump(w, n)
       w.consul.outage = "timeout"
       assert.match(failureOf(yield* runFor(backup(false), n, w)), /backup failed.*Consul/)
       assert.deepStrictEqual([...w.objects.keys()], [])
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("prunes backups beyond BACKUP_KEEP, never the new one, never other services'", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1, { BACKUP_KEEP: "2" }))
+      const n = yield* testNode(1, { BACKUP_KEEP: "2" })
       w.redis.master(redisAt(1))
       savesDump(w, n)
       for (const stamp of ["20200101T000000Z", "20210101T000000Z", "20220101T000000Z"]) {
@@ -190,18 +181,16 @@ describe("backup", () => {
         `${id}.manifest.json`,
         `${id}.rdb.gz`
       ].sort())
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("BACKUP_STORE=none: nothing to do, Redis is never asked", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1, { BACKUP_STORE: "none" }))
+      const n = yield* testNode(1, { BACKUP_STORE: "none" })
       w.redis.master(redisAt(1))
       const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, Layer.succeed(BackupStore, none))), Effect.exit)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.deepStrictEqual(w.redis.calls, [])
-      yield* Effect.promise(() => cleanup(n))
     }))
 })
 
@@ -215,10 +204,7 @@ describe("backup to Manta (through the signature-verifying emulator)", () => {
         (m) => Effect.promise(() => m.close())
       )
       const w = makeWorlds()
-      const n = yield* Effect.promise(() =>
-        makeNode(1, { MANTA_URL: manta.url, MANTA_USER: "alice", MANTA_PRIVATE_KEY: key.privateKey.replaceAll("\n", "#"), BACKUP_STORE: "manta" })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => cleanup(n)))
+      const n = yield* testNode(1, { MANTA_URL: manta.url, MANTA_USER: "alice", MANTA_PRIVATE_KEY: key.privateKey.replaceAll("\n", "#"), BACKUP_STORE: "manta" })
       w.redis.master(redisAt(1))
       savesDump(w, n)
       yield* Effect.promise(() => manta.setMode(mode))
@@ -255,12 +241,11 @@ describe("backup to Manta (through the signature-verifying emulator)", () => {
     Effect.gen(function*() {
       const w = makeWorlds()
       const secret = "-----BEGIN RSA PRIVATE KEY-----#c2VjcmV0LWtleS1tYXRlcmlhbA==#-----END RSA PRIVATE KEY-----"
-      const n = yield* Effect.promise(() => makeNode(1, { BACKUP_STORE: "manta", MANTA_USER: "alice", MANTA_PRIVATE_KEY: secret }))
+      const n = yield* testNode(1, { BACKUP_STORE: "manta", MANTA_USER: "alice", MANTA_PRIVATE_KEY: secret })
       w.redis.master(redisAt(1))
       const exit = yield* backup(true).pipe(Effect.provide(Layer.provideMerge(BackupStore.layer, memoryLayers(n, w))), Effect.exit)
       assert.match(failureOf(exit), /MANTA_PRIVATE_KEY is not a usable private key/)
       assert.notInclude(failureOf(exit), "c2VjcmV0")
       assert.isFalse(existsSync(join(n.env.DATA_DIR ?? "", "dump.rdb")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 })

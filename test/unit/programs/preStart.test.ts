@@ -8,7 +8,7 @@ import { Effect, Exit, Fiber, Option } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
-import { cleanup, makeNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds } from "../../support/harness.ts"
+import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const redisConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "redis.conf"), "utf8")
@@ -54,7 +54,7 @@ describe("pre-start", () => {
   it.live("founds a new cluster: takes the bootstrap lock, renders a master config, records the session for health", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.isUndefined(replicaOf(n))
@@ -63,27 +63,25 @@ describe("pre-start", () => {
       assert.isDefined(lock?.session)
       assert.deepStrictEqual(JSON.parse(lock?.value ?? "{}"), { node: "node-1", address: "10.0.0.11", port: 6379 })
       assert.strictEqual(readFileSync(join(n.env.CONFIG_DIR ?? "", "bootstrap-session"), "utf8"), lock?.session)
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("joins a running cluster as a replica of the master the sentinels report", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       runningCluster(w, 2, [3])
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
       assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.12 6379 2$/m)
       assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")), "a replica never takes the bootstrap lock")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("two nodes racing for the bootstrap lock end with exactly one master", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const a = yield* Effect.promise(() => makeNode(1, { MASTER_WAIT_TIMEOUT: "5s" }))
-      const b = yield* Effect.promise(() => makeNode(2, { MASTER_WAIT_TIMEOUT: "5s" }))
+      const a = yield* testNode(1, { MASTER_WAIT_TIMEOUT: "5s" })
+      const b = yield* testNode(2, { MASTER_WAIT_TIMEOUT: "5s" })
       const fa = yield* runFor(preStart, a, w).pipe(Effect.forkChild)
       const fb = yield* runFor(preStart, b, w).pipe(Effect.forkChild)
       // The winner finishes; its Redis then starts as master, which releases the loser.
@@ -99,7 +97,6 @@ describe("pre-start", () => {
       assert.isUndefined(replicaOf(winner))
       assert.strictEqual(replicaOf(loser), formatEndpoint(redisAt(winner.index)))
       assert.isFalse(existsSync(join(loser.env.CONFIG_DIR ?? "", "bootstrap-session")))
-      yield* Effect.promise(() => cleanup(a, b))
     }))
 
   it.live("a restarted master with an empty data directory waits for Sentinel to promote a replica, then joins it", () =>
@@ -114,7 +111,7 @@ describe("pre-start", () => {
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
       w.consul.register("redis-replica-node-3", "redis-replica", redisAt(3).host, 6379)
       w.redis.stop(sentinelAt(1))
-      const n = yield* Effect.promise(() => makeNode(1, { MASTER_WAIT_TIMEOUT: "5s" }))
+      const n = yield* testNode(1, { MASTER_WAIT_TIMEOUT: "5s" })
       const fiber = yield* runFor(preStart, n, w).pipe(Effect.forkChild)
       yield* Effect.sleep("200 millis")
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")), "nothing rendered while waiting")
@@ -125,7 +122,6 @@ describe("pre-start", () => {
       const exit = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a restarted master with an empty data directory fails, never starts empty, when no promotion comes", () =>
@@ -137,12 +133,11 @@ describe("pre-start", () => {
         w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
       }
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isFailure(exit))
       assert.match(failureOf(exit), /no safe role after waiting 1s: .*data directory is empty: waiting for Sentinel to promote one of the replicas 10\.0\.0\.12:6379/)
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("regression: replicas whose checks are critical (their master is dead) still count: never found an empty cluster over them", () =>
@@ -159,13 +154,12 @@ describe("pre-start", () => {
       }
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379, "critical")
       recordBackup(w, rdb)
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isFailure(exit), "must not start")
       assert.match(failureOf(exit), /data directory is empty: waiting for Sentinel to promote one of the replicas 10\.0\.0\.12:6379, 10\.0\.0\.13:6379/)
       assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [], "and nothing restored")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a restarted master that holds its data resumes as master without the lock", () =>
@@ -176,27 +170,25 @@ describe("pre-start", () => {
         w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
         w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
       }
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       yield* Effect.promise(() => mkdir(join(n.env.DATA_DIR ?? "", "appendonlydir"), { recursive: true }))
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.isUndefined(replicaOf(n))
       assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("founding with an empty data directory restores the recorded backup, verified, as the AOF base", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       recordBackup(w, rdb)
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const aof = join(n.env.DATA_DIR ?? "", "appendonlydir")
       assert.deepStrictEqual(readFileSync(join(aof, "appendonly.aof.1.base.rdb")), rdb)
       assert.strictEqual(readFileSync(join(aof, "appendonly.aof.manifest"), "utf8"), "file appendonly.aof.1.base.rdb seq 1 type b\n")
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? "").sort(), ["appendonlydir"], "no staging files left")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a brand-new cluster (empty Consul) restores the newest backup whose manifest is in the store", () =>
@@ -208,25 +200,23 @@ describe("pre-start", () => {
       w.objects.set("redis-20261124T190557Z-node-9.manifest.json", Buffer.from(manifest))
       // An older backup in the store must not win.
       w.objects.set("redis-20250101T000000Z-node-9.manifest.json", Buffer.from(manifest.replace("20261124T190557Z", "20250101T000000Z")))
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.deepStrictEqual(readFileSync(join(n.env.DATA_DIR ?? "", "appendonlydir", "appendonly.aof.1.base.rdb")), rdb)
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a restore whose checksum does not match fails and leaves the data directory untouched", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       recordBackup(w, rdb, "0".repeat(64))
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isFailure(exit))
       assert.match(failureOf(exit), /restore of redis-20261124T190557Z-node-9 failed, the data directory is untouched: checksum mismatch/)
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [])
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")), "Redis must not start")
       assert.isUndefined(w.consul.kv.get(names.masterLock)?.session, "the bootstrap lock is given back")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a backup that is not gzip or not an RDB fails the restore and leaves nothing behind", () =>
@@ -234,11 +224,10 @@ describe("pre-start", () => {
       for (const content of [Buffer.from("not an rdb at all")]) {
         const w = makeWorlds()
         recordBackup(w, content)
-        const n = yield* Effect.promise(() => makeNode(1))
+        const n = yield* testNode(1)
         const exit = yield* runFor(preStart, n, w)
         assert.match(failureOf(exit), /not an RDB file/)
         assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [])
-        yield* Effect.promise(() => cleanup(n))
       }
     }))
 
@@ -247,7 +236,7 @@ describe("pre-start", () => {
       Effect.gen(function*() {
         const w = makeWorlds()
         recordBackup(w, rdb)
-        const n = yield* Effect.promise(() => makeNode(1))
+        const n = yield* testNode(1)
         const data = n.env.DATA_DIR ?? ""
         yield* Effect.promise(async () => {
           await mkdir(data, { recursive: true })
@@ -261,7 +250,6 @@ describe("pre-start", () => {
         assert.deepStrictEqual(readdirSync(data), [existing])
         const kept = existing === "appendonlydir" ? join(data, existing, "appendonly.aof.manifest") : join(data, existing)
         assert.strictEqual(readFileSync(kept, "utf8"), "mine")
-        yield* Effect.promise(() => cleanup(n))
       }))
   }
 
@@ -269,24 +257,22 @@ describe("pre-start", () => {
     Effect.gen(function*() {
       const w = makeWorlds()
       w.consul.outage = "unreachable"
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const started = Date.now()
       const exit = yield* runFor(preStart, n, w)
       assert.isBelow(Date.now() - started, 3000)
       assert.match(failureOf(exit), /no safe role after waiting 1s: Consul is unreachable/)
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("Consul lists a master that does not answer: waits for it rather than founding beside it", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       w.consul.register("redis-node-2", "redis", redisAt(2).host, 6379)
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.match(failureOf(exit), /Consul lists 10\.0\.0\.12:6379 as master but it does not answer/)
       assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("the bootstrap lock lost during a restore: fails rather than start a possible second master", () =>
@@ -295,7 +281,7 @@ describe("pre-start", () => {
       recordBackup(w, rdb)
       // Consul invalidates the session while the download runs.
       const original = w.objects
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const fiber = yield* runFor(preStart, n, w).pipe(Effect.forkChild)
       const session = yield* Effect.sync(() => w.consul.kv.get(names.masterLock)?.session).pipe(
         Effect.repeat({ until: (s) => s !== undefined }),
@@ -308,7 +294,6 @@ describe("pre-start", () => {
       assert.match(failureOf(exit), /lost the bootstrap lock before Redis started/)
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")))
       void original
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("takes Sentinel tuning overrides from Consul KV and ignores bad ones", () =>
@@ -318,23 +303,21 @@ describe("pre-start", () => {
       put("quorum", "3")
       put("down-after", "2500")
       put("failover-timeout", "soon")
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.11 6379 3$/m)
       assert.match(sentinelConf(n), /^sentinel down-after-milliseconds mymaster 2500$/m)
       assert.match(sentinelConf(n), /^sentinel failover-timeout mymaster 30000$/m)
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("an invalid environment fails before touching anything", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
-      const n = yield* Effect.promise(() => makeNode(1, { REDIS_PORT: "abc", SENTINEL_QUORUM: "0" }))
+      const n = yield* testNode(1, { REDIS_PORT: "abc", SENTINEL_QUORUM: "0" })
       const exit = yield* runFor(preStart, n, w)
       assert.match(failureOf(exit), /REDIS_PORT="abc": expected a TCP port.*SENTINEL_QUORUM="0"/)
       assert.deepStrictEqual(w.consul.calls, [])
       assert.isTrue(Option.isNone(Option.fromUndefinedOr(w.consul.kv.get(names.masterLock))))
-      yield* Effect.promise(() => cleanup(n))
     }))
 })

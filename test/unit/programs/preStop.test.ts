@@ -4,7 +4,7 @@ import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
 import { status } from "../../../src/programs/status.ts"
 import { silentServer } from "../../support/fakeServers.ts"
-import { cleanup, makeNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds } from "../../support/harness.ts"
+import { testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped } from "../../support/harness.ts"
 
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 
@@ -29,7 +29,7 @@ describe("pre-stop", () => {
     Effect.gen(function*() {
       const w = makeWorlds()
       pair(w)
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStop, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const order = w.redis.calls.filter((c) => /CLIENT|FAILOVER/.test(c))
@@ -37,7 +37,6 @@ describe("pre-stop", () => {
       assert.isDefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "writes stay paused until Redis exits")
       assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
       assert.isFalse(w.redis.calls.some((c) => c.includes("RESET")), "never SENTINEL RESET")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a replica the Sentinel never learned about is moved to the new master, not left chained to the old one", () =>
@@ -46,24 +45,22 @@ describe("pre-stop", () => {
       pair(w)
       // Node 3 replicates from node 1, but the sentinels have not seen it yet.
       w.redis.master(redisAt(1), [redisAt(2), redisAt(3)]).replica(redisAt(3), redisAt(1))
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStop, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
       assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("no replica has caught up: no failover (no acknowledged write is given up), writes unpaused", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       pair(w, 10)
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const exit = yield* runFor(preStop, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.isFalse(w.redis.calls.some((c) => c.includes("FAILOVER")))
       assert.isUndefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor)
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("a replica, a master without replicas, or a node whose Redis never started: nothing to do, exit 0", () =>
@@ -75,11 +72,10 @@ describe("pre-stop", () => {
       ]) {
         const w = makeWorlds()
         setup(w)
-        const n = yield* Effect.promise(() => makeNode(1))
+        const n = yield* testNode(1)
         const exit = yield* runFor(preStop, n, w)
         assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
         assert.isFalse(w.redis.calls.some((c) => /PAUSE|FAILOVER/.test(c)))
-        yield* Effect.promise(() => cleanup(n))
       }
     }))
 
@@ -88,20 +84,18 @@ describe("pre-stop", () => {
       const w = makeWorlds()
       pair(w)
       w.consul.outage = "unreachable"
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       assert.isTrue(Exit.isSuccess(yield* runFor(preStop, n, w)))
       assert.isTrue(w.redis.calls.includes(`${formatEndpoint(sentinelAt(1))} SENTINEL FAILOVER`))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("Redis hanging: exits 0 within PRESTOP_TIMEOUT", () =>
     Effect.gen(function*() {
-      const server = yield* Effect.promise(silentServer)
-      const n = yield* Effect.promise(() => makeNode(1, { ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), PRESTOP_TIMEOUT: "2s" }))
+      const server = yield* scoped(silentServer)
+      const n = yield* testNode(1, { ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), PRESTOP_TIMEOUT: "2s" })
       const started = Date.now()
       assert.isTrue(Exit.isSuccess(yield* runLive(preStop, n)))
       assert.isBelow(Date.now() - started, 2500)
-      yield* Effect.promise(() => Promise.all([server.close(), cleanup(n)]))
     }))
 })
 
@@ -111,7 +105,7 @@ describe("status", () => {
       const w = makeWorlds()
       pair(w, 900)
       w.consul.register("redis-replica-node-3", "redis-replica", redisAt(3).host, 6379, "critical")
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const lines: Array<string> = []
       const original = console.log
       console.log = (line: string) => void lines.push(line)
@@ -122,14 +116,13 @@ describe("status", () => {
       assert.match(out, /10\.0\.0\.12:6379\s+replica of 10\.0\.0\.11:6379 \(connected\)\s+100 B/)
       assert.match(out, /10\.0\.0\.13:6379\s+not answering\s+-\s+absent\s+critical/)
       assert.include(out, "last backup: none recorded")
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("--json is machine-readable, and a Consul outage is reported, not fatal", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       w.consul.outage = "unreachable"
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       const lines: Array<string> = []
       const original = console.log
       console.log = (line: string) => void lines.push(line)
@@ -138,6 +131,5 @@ describe("status", () => {
       const parsed = JSON.parse(lines.join("\n"))
       assert.strictEqual(parsed.sentinelMaster, null)
       assert.isTrue(parsed.problems.some((p: string) => /Consul health.service redis: unreachable/.test(p)))
-      yield* Effect.promise(() => cleanup(n))
     }))
 })

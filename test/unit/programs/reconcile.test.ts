@@ -5,7 +5,7 @@ import { type SentinelPeer } from "../../../src/domain/RedisReplies.ts"
 import { decideReplicaTarget } from "../../../src/domain/ReplicaReconcile.ts"
 import { decideSentinelReset } from "../../../src/domain/SentinelReset.ts"
 import { reconcile } from "../../../src/programs/reconcile.ts"
-import { cleanup, makeNode, makeWorlds, redisAt, runFor, sentinelAt, type Worlds } from "../../support/harness.ts"
+import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type Worlds } from "../../support/harness.ts"
 
 const peer = (e: Endpoint, ...flags: ReadonlyArray<string>): SentinelPeer => ({ endpoint: e, runId: formatEndpoint(e), flags })
 const healthyMaster = { endpoint: redisAt(1), flags: ["master"], replicas: 2, otherSentinels: 2, quorum: 2 }
@@ -59,14 +59,13 @@ describe("reconcile: sentinel reset", () => {
       withStaleEntries(w, 1)
       withStaleEntries(w, 2)
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
-      const a = yield* Effect.promise(() => makeNode(1))
-      const b = yield* Effect.promise(() => makeNode(2))
+      const a = yield* testNode(1)
+      const b = yield* testNode(2)
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, a, w)))
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, b, w)))
       const resets = [1, 2].map((i) => w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.resets)
       assert.deepStrictEqual(resets, [1, 0])
       assert.include(w.consul.kv.get("service/redis/sentinel-reset")?.value ?? "", "node-1")
-      yield* Effect.promise(() => cleanup(a, b))
     }))
 
   it.live("Consul down: no reset, exit 0", () =>
@@ -74,10 +73,9 @@ describe("reconcile: sentinel reset", () => {
       const w = makeWorlds()
       withStaleEntries(w, 1)
       w.consul.outage = "unreachable"
-      const n = yield* Effect.promise(() => makeNode(1))
+      const n = yield* testNode(1)
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
       assert.strictEqual(w.redis.sentinels.get(formatEndpoint(sentinelAt(1)))?.resets, 0)
-      yield* Effect.promise(() => cleanup(n))
     }))
 })
 
@@ -109,11 +107,10 @@ describe("reconcile: a replica following the wrong master", () => {
         w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(2))
         w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
       }
-      const n = yield* Effect.promise(() => makeNode(3))
+      const n = yield* testNode(3)
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
       const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
       assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2))
-      yield* Effect.promise(() => cleanup(n))
     }))
 
   it.live("never moves a replica when the named master does not answer (Redis down there)", () =>
@@ -124,9 +121,8 @@ describe("reconcile: a replica following the wrong master", () => {
         w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(2))
         w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
       }
-      const n = yield* Effect.promise(() => makeNode(3))
+      const n = yield* testNode(3)
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
       assert.isFalse(w.redis.calls.some((c) => c.endsWith("REPLICAOF")))
-      yield* Effect.promise(() => cleanup(n))
     }))
 })

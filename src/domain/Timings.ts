@@ -34,6 +34,14 @@ export interface Timings {
   readonly sentinelDiscovery: Duration.Duration
   /** Sentinel's advice: reset one sentinel at a time, 30 s apart, so the others keep the full picture. */
   readonly sentinelResetSpacing: Duration.Duration
+  /** Health checks answer this much before HEALTH_TIMEOUT: ContainerPilot's timeout also covers starting and ending the process. */
+  readonly healthMargin: Duration.Duration
+  /** The founding master's lock renewal inside `health master`: best effort, well inside the check's own budget. */
+  readonly lockCare: Duration.Duration
+  /** on-failover's registry update; Sentinel waits up to 60 s for its script, but a late update is worth little. */
+  readonly failoverRegistry: Duration.Duration
+  /** Each step of `reconcile`, so one slow step never holds up the other or outlives the job's 15 s timeout. */
+  readonly reconcileStep: Duration.Duration
   /** One store request of the backup store (Manta); the object stream itself is bounded by the backup job's timeout. */
   readonly storeRequest: Duration.Duration
 }
@@ -54,7 +62,11 @@ export const defaultTimings: Timings = {
   replicaCatchUp: Duration.seconds(3),
   sentinelDiscovery: Duration.seconds(11),
   sentinelResetSpacing: Duration.seconds(30),
-  storeRequest: Duration.seconds(30)
+  storeRequest: Duration.seconds(30),
+  healthMargin: Duration.millis(500),
+  lockCare: Duration.seconds(2),
+  failoverRegistry: Duration.seconds(5),
+  reconcileStep: Duration.seconds(6)
 }
 
 /** Tests shrink these; production always runs with the defaults. */

@@ -13,8 +13,6 @@ import { Timings } from "../domain/Timings.ts"
 import { type ConsulWorld, makeMemoryConsul } from "./ConsulMemory.ts"
 import { Settings } from "./Settings.ts"
 
-export type ConsulFailure = "unreachable" | "timeout" | "rejected" | "unexpected-reply"
-
 export class ConsulError extends Schema.TaggedError<ConsulError>()("ConsulError", {
   operation: Schema.String,
   reason: Schema.Literals(["unreachable", "timeout", "rejected", "unexpected-reply"]),

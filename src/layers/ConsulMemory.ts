@@ -40,10 +40,6 @@ export class ConsulWorld {
       else this.kv.set(key, { ...entry, session: undefined, modifyIndex: this.next() })
     }
   }
-
-  value(key: string): string | undefined {
-    return this.kv.get(key)?.value ?? undefined
-  }
 }
 
 export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {

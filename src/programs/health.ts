@@ -8,6 +8,7 @@ import { sameEndpoint } from "../domain/Endpoint.ts"
 import { bootstrapLockCare, type ExpectedRole, roleVerdict, type Verdict } from "../domain/Health.ts"
 import { bootstrapSessionFile } from "../domain/RedisConf.ts"
 import { selfRedis } from "../domain/Settings.ts"
+import { Timings } from "../domain/Timings.ts"
 import { Consul } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Settings } from "../layers/Settings.ts"
@@ -28,7 +29,8 @@ export class HealthCheckFailed extends Schema.TaggedError<HealthCheckFailed>()("
 export const withinCheckTimeout = <A, E, R>(check: string, effect: Effect.Effect<A, E | HealthCheckFailed, R>) =>
   Effect.gen(function*() {
     const settings = yield* Settings
-    const budget = Duration.max(Duration.millis(250), Duration.subtract(settings.health.timeout, Duration.millis(500)))
+    const timings = yield* Timings
+    const budget = Duration.max(Duration.millis(250), Duration.subtract(settings.health.timeout, timings.healthMargin))
     return yield* effect.pipe(
       Effect.timeoutOrElse({
         duration: budget,
@@ -39,6 +41,15 @@ export const withinCheckTimeout = <A, E, R>(check: string, effect: Effect.Effect
 
 /** Best effort: a Consul outage must never change the verdict or delay it past the deadline. */
 const careForBootstrapLock = (verdict: Verdict) =>
+  Effect.gen(function*() {
+    const { lockCare } = yield* Timings
+    return yield* lockCareSteps(verdict).pipe(
+      Effect.timeoutOrElse({ duration: lockCare, orElse: () => Effect.logWarning("bootstrap lock care timed out") }),
+      Effect.catch((e) => Effect.logWarning(`bootstrap lock care skipped: ${e.message}`))
+    )
+  })
+
+const lockCareSteps = (verdict: Verdict) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const consul = yield* Consul
@@ -71,10 +82,7 @@ const careForBootstrapLock = (verdict: Verdict) =>
       case "LetLapse":
         return
     }
-  }).pipe(
-    Effect.timeoutOrElse({ duration: Duration.seconds(2), orElse: () => Effect.logWarning("bootstrap lock care timed out") }),
-    Effect.catch((e) => Effect.logWarning(`bootstrap lock care skipped: ${e.message}`))
-  )
+  })
 
 export const health = (expected: ExpectedRole) => {
   const check = expected === "master" ? "redis master" : "redis replica"

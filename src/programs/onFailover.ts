@@ -5,19 +5,18 @@ import { Duration, Effect, Result } from "effect"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { failoverRegistry, parseFailoverArgs } from "../domain/Failover.ts"
 import { selfRedis } from "../domain/Settings.ts"
+import { Timings } from "../domain/Timings.ts"
 import { Consul } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Settings } from "../layers/Settings.ts"
 import { UsageError } from "./UsageError.ts"
-
-/** Sentinel waits up to 60 s for the script; the registry update matters only if it is quick. */
-const budget = Duration.seconds(5)
 
 export const onFailover = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const consul = yield* Consul
     const redis = yield* Redis
+    const { failoverRegistry: budget } = yield* Timings
     const event = parseFailoverArgs(args)
     if (Result.isFailure(event)) return yield* new UsageError({ detail: `on-failover: ${event.failure}` })
     const names = consulNames(settings.serviceName)

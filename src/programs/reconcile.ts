@@ -81,10 +81,13 @@ const resetStaleSentinel = Effect.gen(function*() {
 
 /** Each step on its own: one failing (e.g. Redis down) must not skip the other. */
 const step = <E extends { readonly message: string }, R>(name: string, effect: Effect.Effect<void, E, R>) =>
-  effect.pipe(
-    Effect.timeoutOrElse({ duration: Duration.seconds(6), orElse: () => Effect.logWarning(`reconcile: ${name} did not finish within 6s`) }),
-    Effect.catch((e) => Effect.logWarning(`reconcile: ${name} skipped: ${e.message}`))
-  )
+  Effect.gen(function*() {
+    const { reconcileStep } = yield* Timings
+    yield* effect.pipe(
+      Effect.timeoutOrElse({ duration: reconcileStep, orElse: () => Effect.logWarning(`reconcile: ${name} did not finish within ${Duration.format(reconcileStep)}`) }),
+      Effect.catch((e) => Effect.logWarning(`reconcile: ${name} skipped: ${e.message}`))
+    )
+  })
 
 export const reconcile = Effect.all([
   step("following the sentinels' master", followSentinelsMaster),

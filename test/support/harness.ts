@@ -87,6 +87,12 @@ export const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
 
 const invocation = Layer.succeed(Invocation, Invocation.of({ node: "/usr/local/bin/node", script: "/usr/local/bin/manage" }))
 
+/** Node i's Sentinel, passing in Consul, reporting `master` for mymaster. */
+export const passingSentinel = (w: Worlds, i: number, master: Endpoint): void => {
+  w.redis.sentinel(sentinelAt(i), "mymaster", master)
+  w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+}
+
 /** Every service a handler may need, in memory, for one node. */
 export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<BackupStore> = BackupStore.layerTest(worlds.objects)) =>
   Layer.mergeAll(

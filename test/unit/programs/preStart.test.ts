@@ -8,7 +8,7 @@ import { Effect, Exit, Fiber, Option } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
-import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds } from "../../support/harness.ts"
+import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const redisConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "redis.conf"), "utf8")
@@ -21,8 +21,7 @@ const runningCluster = (w: Worlds, master: number, replicas: ReadonlyArray<numbe
   w.redis.master(redisAt(master), replicas.map(redisAt))
   for (const r of replicas) w.redis.replica(redisAt(r), redisAt(master))
   for (const i of [master, ...replicas]) {
-    w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(master))
-    w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+    passingSentinel(w, i, redisAt(master))
   }
   w.consul.register(`redis-node-${master}`, "redis", redisAt(master).host, 6379)
   for (const r of replicas) w.consul.register(`redis-replica-node-${r}`, "redis-replica", redisAt(r).host, 6379)
@@ -105,8 +104,7 @@ describe("pre-start", () => {
       // Sentinels still name node 1 (this node) master; nodes 2 and 3 answer as its replicas.
       w.redis.replica(redisAt(2), redisAt(1)).replica(redisAt(3), redisAt(1))
       for (const i of [1, 2, 3]) {
-        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
-        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        passingSentinel(w, i, redisAt(1))
       }
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
       w.consul.register("redis-replica-node-3", "redis-replica", redisAt(3).host, 6379)
@@ -129,8 +127,7 @@ describe("pre-start", () => {
       const w = makeWorlds()
       w.redis.replica(redisAt(2), redisAt(1))
       for (const i of [2, 3]) {
-        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
-        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        passingSentinel(w, i, redisAt(1))
       }
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
       const n = yield* testNode(1)
@@ -148,8 +145,7 @@ describe("pre-start", () => {
       // (link down), and one of them is not registered at all, only known to Sentinel.
       w.redis.replica(redisAt(2), redisAt(1), "connect").replica(redisAt(3), redisAt(1), "connect")
       for (const i of [2, 3]) {
-        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
-        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        passingSentinel(w, i, redisAt(1))
         w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push({ endpoint: redisAt(3), runId: "r3", flags: ["slave"] })
       }
       w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379, "critical")
@@ -167,8 +163,7 @@ describe("pre-start", () => {
       const w = makeWorlds()
       w.redis.replica(redisAt(2), redisAt(1))
       for (const i of [2, 3]) {
-        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
-        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        passingSentinel(w, i, redisAt(1))
       }
       const n = yield* testNode(1)
       yield* Effect.promise(() => mkdir(join(n.env.DATA_DIR ?? "", "appendonlydir"), { recursive: true }))

@@ -4,7 +4,7 @@ import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
 import { status } from "../../../src/programs/status.ts"
 import { silentServer } from "../../support/fakeServers.ts"
-import { testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped } from "../../support/harness.ts"
+import { testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped, passingSentinel } from "../../support/harness.ts"
 
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 
@@ -13,8 +13,7 @@ const pair = (w: Worlds, replicaOffset = 1000) => {
   w.redis.master(redisAt(1), [redisAt(2)])
   w.redis.replica(redisAt(2), redisAt(1), "connected", replicaOffset)
   for (const i of [1, 2]) {
-    w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(1))
-    w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+    passingSentinel(w, i, redisAt(1))
   }
   w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
   for (const i of [1, 2]) w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push({ endpoint: redisAt(2), runId: "r2", flags: ["slave"] })

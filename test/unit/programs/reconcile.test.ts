@@ -5,7 +5,7 @@ import { type SentinelPeer } from "../../../src/domain/RedisReplies.ts"
 import { decideReplicaTarget } from "../../../src/domain/ReplicaReconcile.ts"
 import { decideSentinelReset } from "../../../src/domain/SentinelReset.ts"
 import { reconcile } from "../../../src/programs/reconcile.ts"
-import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type Worlds } from "../../support/harness.ts"
+import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type Worlds, passingSentinel } from "../../support/harness.ts"
 
 const peer = (e: Endpoint, ...flags: ReadonlyArray<string>): SentinelPeer => ({ endpoint: e, runId: formatEndpoint(e), flags })
 const healthyMaster = { endpoint: redisAt(1), flags: ["master"], replicas: 2, otherSentinels: 2, quorum: 2 }
@@ -104,8 +104,7 @@ describe("reconcile: a replica following the wrong master", () => {
       const w = makeWorlds()
       w.redis.master(redisAt(2)).replica(redisAt(3), redisAt(1), "connect")
       for (const i of [2, 3]) {
-        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(2))
-        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        passingSentinel(w, i, redisAt(2))
       }
       const n = yield* testNode(3)
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))
@@ -118,8 +117,7 @@ describe("reconcile: a replica following the wrong master", () => {
       const w = makeWorlds()
       w.redis.replica(redisAt(3), redisAt(1), "connect")
       for (const i of [2, 3]) {
-        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(2))
-        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
+        passingSentinel(w, i, redisAt(2))
       }
       const n = yield* testNode(3)
       assert.isTrue(Exit.isSuccess(yield* runFor(reconcile, n, w)))

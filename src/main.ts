@@ -6,12 +6,12 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Layer, Logger, type LogLevel, References, Runtime } from "effect"
 import { type Command, parseCommand, usage } from "./domain/Cli.ts"
+import { AgentApi } from "./layers/AgentApi.ts"
 import { BackupStore } from "./layers/BackupStore.ts"
 import { Consul } from "./layers/Consul.ts"
 import { Redis } from "./layers/Redis.ts"
 import { Sentinel } from "./layers/Sentinel.ts"
 import { Settings } from "./layers/Settings.ts"
-import { Invocation } from "./programs/Invocation.ts"
 import { UsageError } from "./programs/UsageError.ts"
 
 const levels: Record<Settings["Service"]["log"]["level"], LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
@@ -25,9 +25,8 @@ const logging = Layer.unwrap(Effect.gen(function*() {
 }))
 
 const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
-const clients = Layer.mergeAll(Consul.layer, Redis.layer, Sentinel.layer)
-const invocation = Layer.succeed(Invocation, Invocation.of({ node: process.execPath, script: process.argv[1] ?? "manage" }))
-const live = Layer.mergeAll(clients, logging, invocation).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layer, platform)))
+const clients = Layer.mergeAll(Consul.layer, Redis.layer, Sentinel.layer, AgentApi.layer)
+const live = Layer.mergeAll(clients, logging).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layer, platform)))
 const withStore = BackupStore.layer.pipe(Layer.provideMerge(live))
 
 /** Handlers are imported on dispatch: a run evaluates only the code its handler needs. */
@@ -44,18 +43,16 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
       return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out)).pipe(Effect.provide(platform))
     case "pre-start":
       return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(withStore))
+    case "agent":
+      return load(() => import("./programs/agent.ts"), (m) => m.agent).pipe(Effect.provide(live))
     case "health":
       return load(() => import("./programs/health.ts"), (m) => m.health(command.role)).pipe(Effect.provide(live))
     case "health-sentinel":
-      return load(() => import("./programs/healthSentinel.ts"), (m) => m.healthSentinel).pipe(Effect.provide(live))
-    case "on-failover":
-      return load(() => import("./programs/onFailover.ts"), (m) => m.onFailover(command.args)).pipe(Effect.provide(live))
+      return load(() => import("./programs/health.ts"), (m) => m.health("sentinel")).pipe(Effect.provide(live))
     case "backup":
       return load(() => import("./programs/backup.ts"), (m) => m.backup(command.now)).pipe(Effect.provide(withStore))
     case "pre-stop":
       return load(() => import("./programs/preStop.ts"), (m) => m.preStop).pipe(Effect.provide(live))
-    case "reconcile":
-      return load(() => import("./programs/reconcile.ts"), (m) => m.reconcile).pipe(Effect.provide(live))
     case "status":
       return load(() => import("./programs/status.ts"), (m) => m.status(command.json)).pipe(Effect.provide(live))
   }

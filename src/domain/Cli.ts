@@ -1,15 +1,12 @@
-// The `manage` command line: every handler ContainerPilot, Sentinel or an operator
-// calls, parsed into a closed union. Hand-written rather than effect/cli because a
-// health check runs every few seconds and effect/cli's start-up would more than
-// double each run's cost (see README, "Budgets").
+// The `manage` command line: every handler ContainerPilot or an operator calls,
+// parsed into a closed union.
 export type Command =
   | { readonly _tag: "pre-start" }
   | { readonly _tag: "health"; readonly role: "master" | "replica" }
   | { readonly _tag: "health-sentinel" }
-  | { readonly _tag: "on-failover"; readonly args: ReadonlyArray<string> }
+  | { readonly _tag: "agent" }
   | { readonly _tag: "backup"; readonly now: boolean }
   | { readonly _tag: "pre-stop" }
-  | { readonly _tag: "reconcile" }
   | { readonly _tag: "status"; readonly json: boolean }
   | { readonly _tag: "config-docs" }
   | { readonly _tag: "setup-env"; readonly key: string; readonly out: string }
@@ -23,12 +20,11 @@ export interface Handler {
 /** Every handler, in the order `--help` lists them; tests check containerpilot.json5 against these names. */
 export const handlers = {
   "pre-start": { usage: "pre-start", summary: "choose this node's role, restore if founding an empty cluster, render redis.conf and sentinel.conf" },
-  health: { usage: "health master|replica", summary: "pass (exit 0) only if this node's Redis has that role; 1 otherwise" },
-  "health-sentinel": { usage: "health-sentinel", summary: "pass if the local Sentinel monitors MASTER_NAME" },
-  "on-failover": { usage: "on-failover <sentinel script args>", summary: "Sentinel's client-reconfig-script: turn Consul over to the new master at once" },
+  agent: { usage: "agent", summary: "the node's long-lived controller: verdicts, Consul registrations, read-only HTTP API on API_PORT" },
+  health: { usage: "health master|replica", summary: "the agent's verdict (exit 0 pass, 1 fail); judged here when the agent does not answer" },
+  "health-sentinel": { usage: "health-sentinel", summary: "pass if the local Sentinel monitors MASTER_NAME (the agent's verdict)" },
   backup: { usage: "backup [--now]", summary: "take a verified backup when due and this node is elected (--now: regardless)" },
   "pre-stop": { usage: "pre-stop", summary: "hand the master role to a caught-up replica before Redis stops" },
-  reconcile: { usage: "reconcile", summary: "move a replica that follows the wrong master to the sentinels' master; reset a stale Sentinel (one node per 30 s)" },
   status: { usage: "status [--json]", summary: "print the cluster: master, replicas and lag, sentinels, last backup" },
   config: { usage: "config --docs", summary: "print every environment variable, its default and what it expects (markdown)" },
   "setup-env": { usage: "setup-env --key <ssh private key> [--out _env]", summary: "write MANTA_KEY_ID and MANTA_PRIVATE_KEY for that key into _env" }
@@ -66,14 +62,12 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
     case "pre-start":
     case "health-sentinel":
     case "pre-stop":
-    case "reconcile":
+    case "agent":
       return rest.length === 0 ? ok({ _tag: name }) : bad(`${name} takes no arguments`)
     case "health":
       return rest.length === 1 && (rest[0] === "master" || rest[0] === "replica")
         ? ok({ _tag: "health", role: rest[0] })
         : bad("health takes one argument: master or replica")
-    case "on-failover":
-      return ok({ _tag: "on-failover", args: rest })
     case "backup":
     case "status": {
       const f = flags(rest, [name === "backup" ? "--now" : "--json"])

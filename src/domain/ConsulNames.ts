@@ -13,6 +13,10 @@ export interface ConsulNames {
   readonly sentinelTuning: string
   /** When and where a sentinel was last reset, claimed by CAS (one reset at a time). */
   readonly sentinelReset: string
+  /** Maintenance: while present, handlers and agents change nothing (DESIGN.md §3). */
+  readonly paused: string
+  /** The cluster's record: founded when and by whom, whether it ever held data, the last master seen (DESIGN.md §5). */
+  readonly cluster: string
 }
 
 export const consulNames = (serviceName: string): ConsulNames => ({
@@ -23,8 +27,13 @@ export const consulNames = (serviceName: string): ConsulNames => ({
   backupLock: `service/${serviceName}/locks/backup`,
   lastBackup: `service/${serviceName}/last-backup`,
   sentinelTuning: `service/${serviceName}-sentinel/`,
-  sentinelReset: `service/${serviceName}/sentinel-reset`
+  sentinelReset: `service/${serviceName}/sentinel-reset`,
+  paused: `service/${serviceName}/paused`,
+  cluster: `service/${serviceName}/cluster`
 })
+
+/** The status of a Consul check. */
+export type CheckStatus = "passing" | "warning" | "critical"
 
 /** ContainerPilot registers each advertised job as `<job>-<hostname>` with one TTL check `service:<id>`. */
 export const serviceId = (service: string, hostname: string): string => `${service}-${hostname}`

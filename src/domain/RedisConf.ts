@@ -54,8 +54,6 @@ export interface SentinelTuning {
 export const sentinelMyId = (serviceName: string, nodeName: string): string =>
   createHash("sha1").update(`autopilot-redis/${serviceName}/${nodeName}`).digest("hex")
 
-export const failoverScriptPath = (s: Settings): string => `${s.configDir}/on-failover.sh`
-
 /**
  * The sentinels and replicas passing in Consul when this node starts. Sentinel would
  * learn them from the master (peers within ~2 s, replicas within ~10 s), but a master
@@ -86,7 +84,6 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     `sentinel failover-timeout ${name} ${Duration.toMillis(tuning.failoverTimeout)}`,
     `sentinel parallel-syncs ${name} ${s.sentinel.parallelSyncs}`,
     Option.isSome(password) && `sentinel auth-pass ${name} ${quote(password.value)}`,
-    `sentinel client-reconfig-script ${name} ${quote(failoverScriptPath(s))}`,
     ...peers.sentinels
       .filter((p) => p.node !== s.node.name)
       .map((p) => `sentinel known-sentinel ${name} ${p.endpoint.host} ${p.endpoint.port} ${sentinelMyId(s.serviceName, p.node)}`),
@@ -95,20 +92,6 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
       .map((r) => `sentinel known-replica ${name} ${r.host} ${r.port}`)
   )
 }
-
-const shellQuote = (value: string): string => `'${value.replaceAll("'", "'\\''")}'`
-
-/**
- * Sentinel calls its client-reconfig-script with its own arguments only, so a
- * one-line wrapper adds the handler name. `manage` is the same node binary and
- * bundle that rendered it.
- */
-export const renderFailoverScript = (manage: { readonly node: string; readonly script: string }): string =>
-  lines(
-    "#!/bin/sh",
-    "# Rendered by `manage pre-start`: Sentinel's client-reconfig-script.",
-    `exec ${shellQuote(manage.node)} ${shellQuote(manage.script)} on-failover "$@"`
-  )
 
 export interface TuningOverrides {
   readonly tuning: SentinelTuning

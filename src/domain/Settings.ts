@@ -77,6 +77,12 @@ export const variables = {
     expects: "an IPv4 address",
     doc: "Address Redis and Sentinel listen on."
   },
+  API_PORT: {
+    group: "Node",
+    default: "8008",
+    expects: "a TCP port (1-65535)",
+    doc: "Port of the node agent's read-only HTTP API (`/master`, `/replica`, `/sentinel`, `/health`, `/status`, `/metrics`), on BIND_ADDRESS; the health checks ask it."
+  },
   REDIS_PORT: { group: "Redis", default: "6379", expects: "a TCP port (1-65535)", doc: "Redis port." },
   SENTINEL_PORT: { group: "Sentinel", default: "26379", expects: "a TCP port (1-65535)", doc: "Sentinel port." },
   REDIS_PASSWORD: {
@@ -242,6 +248,7 @@ export const Environment = Schema.Struct({
   HOSTNAME: optional(NonEmptyLine),
   ANNOUNCE_IP: optional(IPv4),
   BIND_ADDRESS: defaulted("BIND_ADDRESS", IPv4),
+  API_PORT: defaulted("API_PORT", Port),
   REDIS_PORT: defaulted("REDIS_PORT", Port),
   SENTINEL_PORT: defaulted("SENTINEL_PORT", Port),
   REDIS_PASSWORD: optional(SingleLine),
@@ -297,7 +304,7 @@ export type BackupTarget =
   }
 
 export interface Settings {
-  readonly node: { readonly name: string; readonly address: string; readonly bindAddress: string }
+  readonly node: { readonly name: string; readonly address: string; readonly bindAddress: string; readonly apiPort: number }
   readonly consul: { readonly host: string; readonly port: number; readonly token: Option.Option<Redacted.Redacted<string>> }
   readonly log: { readonly level: LogLevel; readonly format: "text" | "json" }
   readonly serviceName: string
@@ -343,6 +350,8 @@ export interface Problem {
 export const selfRedis = (s: Settings): Endpoint => ({ host: s.node.address, port: s.redis.port })
 /** This node's Sentinel. */
 export const selfSentinel = (s: Settings): Endpoint => ({ host: s.node.address, port: s.sentinel.port })
+/** This node's agent API, as a process on this node reaches it (all interfaces: loopback). */
+export const selfApi = (s: Settings): Endpoint => ({ host: s.node.bindAddress === "0.0.0.0" ? "127.0.0.1" : s.node.bindAddress, port: s.node.apiPort })
 
 const isSecret = (name: string): boolean => name in variables && "secret" in variables[name as VariableName]
 
@@ -447,7 +456,7 @@ const toSettings = (e: Environment, address: string, hostname: string): Settings
       directory: e.MANTA_BUCKET ?? `/${e.MANTA_USER ?? ""}/stor/${e.SERVICE_NAME}`
     }
   return {
-    node: { name: hostname, address, bindAddress: e.BIND_ADDRESS },
+    node: { name: hostname, address, bindAddress: e.BIND_ADDRESS, apiPort: e.API_PORT },
     consul: { host: e.CONSUL.host, port: e.CONSUL.port, token: redacted(e.CONSUL_HTTP_TOKEN) },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     serviceName: e.SERVICE_NAME,

@@ -36,12 +36,22 @@ export interface Timings {
   readonly sentinelResetSpacing: Duration.Duration
   /** Health checks answer this much before HEALTH_TIMEOUT: ContainerPilot's timeout also covers starting and ending the process. */
   readonly healthMargin: Duration.Duration
-  /** The founding master's lock renewal inside `health master`: best effort, well inside the check's own budget. */
-  readonly lockCare: Duration.Duration
-  /** on-failover's registry update; Sentinel waits up to 60 s for its script, but a late update is worth little. */
-  readonly failoverRegistry: Duration.Duration
-  /** Each step of `reconcile`, so one slow step never holds up the other or outlives the job's 15 s timeout. */
-  readonly reconcileStep: Duration.Duration
+  /** The agent observes Redis and the sentinels this often, besides on every Sentinel event (DESIGN.md §1). */
+  readonly observeEvery: Duration.Duration
+  /** One observation, all its calls together: a hanging dependency makes a finding Unknown, never a stuck agent. */
+  readonly observation: Duration.Duration
+  /** The agent re-reads its Consul registrations this often at rest: a Consul that lost its state is healed well within 10 s. */
+  readonly registrySyncEvery: Duration.Duration
+  /** Stranded replicas and stale sentinels are looked after this often. */
+  readonly careEvery: Duration.Duration
+  /** Each care step, so one slow step never holds up the others. */
+  readonly careStep: Duration.Duration
+  /** A replica following another master than the sentinels name is moved only after this long: Sentinel reconfigures the replicas it knows within ~1 s of a switch. */
+  readonly strandedGrace: Duration.Duration
+  /** Delay before subscribing again to a sentinel whose event connection was lost. */
+  readonly resubscribeEvery: Duration.Duration
+  /** An agent whose observation loop made no progress this long exits, and ContainerPilot restarts it. */
+  readonly agentStall: Duration.Duration
   /** One store request of the backup store (Manta); the object stream itself is bounded by the backup job's timeout. */
   readonly storeRequest: Duration.Duration
 }
@@ -64,9 +74,14 @@ export const defaultTimings: Timings = {
   sentinelResetSpacing: Duration.seconds(30),
   storeRequest: Duration.seconds(30),
   healthMargin: Duration.millis(500),
-  lockCare: Duration.seconds(2),
-  failoverRegistry: Duration.seconds(5),
-  reconcileStep: Duration.seconds(6)
+  observeEvery: Duration.seconds(1),
+  observation: Duration.seconds(3),
+  registrySyncEvery: Duration.seconds(5),
+  careEvery: Duration.seconds(5),
+  careStep: Duration.seconds(6),
+  strandedGrace: Duration.seconds(10),
+  resubscribeEvery: Duration.seconds(1),
+  agentStall: Duration.seconds(30)
 }
 
 /** Tests shrink these; production always runs with the defaults. */

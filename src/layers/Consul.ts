@@ -8,8 +8,10 @@
 // and 2×TTL later, and the key then refuses every acquire for the lock-delay.
 import type ConsulClient from "consul"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { type CheckStatus } from "../domain/ConsulNames.ts"
 import { type Endpoint } from "../domain/Endpoint.ts"
 import { Timings } from "../domain/Timings.ts"
+import { measured } from "./CallMetrics.ts"
 import { type ConsulWorld, makeMemoryConsul } from "./ConsulMemory.ts"
 import { Settings } from "./Settings.ts"
 
@@ -27,7 +29,7 @@ export class ConsulError extends Schema.TaggedError<ConsulError>()("ConsulError"
   }
 }
 
-export type CheckStatus = "passing" | "warning" | "critical"
+export type { CheckStatus }
 
 export interface ServiceInstance {
   readonly id: string
@@ -57,12 +59,21 @@ export interface SessionOptions {
   readonly behavior: "release" | "delete"
 }
 
+/** A service as ContainerPilot registers a job: one TTL check `service:<id>`, no tags. */
 export interface ServiceRegistration {
   readonly id: string
   readonly name: string
   readonly address: string
   readonly port: number
   readonly ttl: Duration.Duration
+  readonly status: CheckStatus
+}
+
+/** A check registered on the agent this process talks to. */
+export interface AgentCheck {
+  readonly checkId: string
+  readonly serviceId: string
+  readonly status: CheckStatus
 }
 
 export class Consul extends Context.Service<Consul, {
@@ -80,7 +91,12 @@ export class Consul extends Context.Service<Consul, {
   readonly acquire: (key: string, value: string, session: string) => Effect.Effect<boolean, ConsulError>
   /** Clears the holder and writes `value` (Consul writes the release body as the new value). */
   readonly release: (key: string, value: string, session: string) => Effect.Effect<boolean, ConsulError>
+  /** Registers (or re-registers, keeping the check's status) a service and its TTL check on the agent. */
   readonly register: (service: ServiceRegistration) => Effect.Effect<void, ConsulError>
+  /** The checks registered on the agent this process talks to (in compose: every node's). */
+  readonly agentChecks: Effect.Effect<ReadonlyArray<AgentCheck>, ConsulError>
+  /** Plain delete of a key; true when it is gone. */
+  readonly remove: (key: string) => Effect.Effect<boolean, ConsulError>
   /** Sets a TTL check's status; `false` when the agent has no such TTL check. */
   readonly setCheck: (checkId: string, status: CheckStatus, note: string) => Effect.Effect<boolean, ConsulError>
 }>()("autopilot-redis/Consul") {
@@ -150,6 +166,13 @@ const HealthEntry = Schema.Struct({
   }))
 })
 
+type CheckListOptions = NonNullable<Parameters<ConsulClient["agent"]["check"]["list"]>[0]>
+
+const AgentChecks = Schema.Record(
+  Schema.String,
+  Schema.Struct({ CheckID: Schema.String, ServiceID: Schema.optionalKey(Schema.String), Status: Schema.Literals(["passing", "warning", "critical"]) })
+)
+
 const KvItem = Schema.Struct({
   Key: Schema.String,
   Value: Schema.NullOr(Schema.String),
@@ -182,15 +205,18 @@ export const makeConsul = (
 ): Consul["Service"] => {
   const timeout = Duration.toMillis(callTimeout)
 
-  /** The deadline and retry policy every Consul call shares. */
+  /** The deadline, retry policy and metrics every Consul call shares. */
   const bounded = <A>(operation: string, effect: Effect.Effect<A, ConsulError>) =>
-    effect.pipe(
-      Effect.timeoutOrElse({
-        duration: callTimeout,
-        orElse: () => Effect.fail(new ConsulError({ operation, reason: "timeout", detail: `no answer within ${Duration.format(callTimeout)}` }))
-      }),
-      Effect.retry(consulRetry(retryBase))
-    )
+    measured(
+      "consul",
+      operation.split(" ")[0] ?? operation,
+      effect.pipe(
+        Effect.timeoutOrElse({
+          duration: callTimeout,
+          orElse: () => Effect.fail(new ConsulError({ operation, reason: "timeout", detail: `no answer within ${Duration.format(callTimeout)}` }))
+        })
+      )
+    ).pipe(Effect.retry(consulRetry(retryBase)))
 
   /** A call whose reply is decoded; `refusal` turns an expected HTTP refusal into a value. */
   const call = <S extends Schema.Top & { readonly DecodingServices: never }>(
@@ -288,13 +314,33 @@ export const makeConsul = (
           client.agent.service.register(withTimeout({
             id: service.id,
             name: service.name,
+            tags: [],
             address: service.address,
             port: service.port,
+            // The same check ContainerPilot registers, so its heartbeats keep feeding it.
             // `timeout` is required by the package's typings; Consul ignores it on TTL checks.
-            check: { name: `${service.name} health`, ttl: goDuration(service.ttl), status: "passing", timeout: goDuration(callTimeout) }
+            check: {
+              // Consul's default name, which ContainerPilot's registration gets.
+              name: `Service '${service.name}' check`,
+              ttl: goDuration(service.ttl),
+              status: service.status,
+              notes: `TTL for ${service.name} set by containerpilot`,
+              timeout: goDuration(callTimeout)
+            }
           })),
         Schema.Unknown
       ).pipe(Effect.asVoid),
+
+    agentChecks: call("agent.check.list", (client) => {
+      const options: CheckListOptions & { readonly timeout: number } = { timeout }
+      return client.agent.check.list(options)
+    }, AgentChecks).pipe(
+      Effect.map((checks) =>
+        Object.values(checks).map((c): AgentCheck => ({ checkId: c.CheckID, serviceId: c.ServiceID ?? "", status: c.Status }))
+      )
+    ),
+
+    remove: (key) => call(`kv.del ${key}`, (client) => client.kv.del(withTimeout({ key })), WriteOutcome).pipe(Effect.map((r) => r !== false)),
 
     setCheck: (checkId, status, note) => {
       const options = withTimeout({ id: checkId, note })

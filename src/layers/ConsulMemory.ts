@@ -30,6 +30,13 @@ export class ConsulWorld {
     this.services.set(id, { service, address, port, status, output: "" })
   }
 
+  /** Consul lost its state (a server replaced with an empty data directory). */
+  wipe(): void {
+    this.services.clear()
+    this.kv.clear()
+    this.sessions.clear()
+  }
+
   /** A session lost to TTL or destroy: its locks are released or deleted as Consul would. */
   invalidate(session: string): void {
     const s = this.sessions.get(session)
@@ -103,7 +110,13 @@ export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
         write(key, value, undefined)
         return true
       }),
-    register: (service) => op(`agent.service.register ${service.id}`, () => world.register(service.id, service.name, service.address, service.port)),
+    // Re-registering keeps an existing check's status, as Consul does.
+    register: (service) =>
+      op(`agent.service.register ${service.id}`, () =>
+        world.register(service.id, service.name, service.address, service.port, world.services.get(service.id)?.status ?? service.status)),
+    agentChecks: op("agent.check.list", () =>
+      [...world.services].map(([id, s]) => ({ checkId: `service:${id}`, serviceId: id, status: s.status }))),
+    remove: (key) => op(`kv.del ${key}`, () => world.kv.delete(key) || true),
     setCheck: (checkId, status, note) =>
       op(`agent.check ${checkId}`, () => {
         const id = checkId.replace(/^service:/, "")

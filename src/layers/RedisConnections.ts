@@ -1,13 +1,16 @@
-// Short-lived ioredis connections for one handler run (the only file that imports
-// ioredis). The fail-fast profile of reference/ioredis.md: no reconnects, no offline
-// queue, no hidden retries; RESP2 without HELLO, CLIENT SETINFO or the INFO ready
-// check, so a server that accepts and never answers costs one command timeout, not
-// three. Connections are opened on first use per endpoint and closed with the scope;
-// ioredis itself is loaded on first use, so handlers that never talk to Redis do not
-// pay for evaluating it.
+// ioredis connections (the only file that imports ioredis), for a one-shot handler
+// run and for the long-lived agent alike. The fail-fast profile of
+// reference/ioredis.md: no reconnects, no offline queue, no hidden retries; RESP2
+// without HELLO, CLIENT SETINFO or the INFO ready check, so a server that accepts and
+// never answers costs one command timeout, not three. Connections are opened on first
+// use per endpoint, replaced by a fresh one on the next call after they broke (the
+// agent's reconnect is its next command, paced by its own Schedule), and closed with
+// the scope. Pub/Sub gets a connection of its own per subscription. ioredis itself is
+// loaded on first use, so handlers that never talk to Redis do not pay for it.
 import type { Redis } from "ioredis"
-import { Duration, Effect, Option, Schema, type Scope } from "effect"
+import { Cause, Duration, Effect, Option, Queue, Schema, type Scope, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+import { measured } from "./CallMetrics.ts"
 
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
   server: Schema.Literals(["Redis", "Sentinel"]),
@@ -24,9 +27,20 @@ export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
   }
 }
 
+export interface PubSubMessage {
+  readonly channel: string
+  readonly message: string
+}
+
 export interface Connections {
   /** Sends one command and returns the raw reply, bounded by the command timeout. */
   readonly run: (endpoint: Endpoint, command: string, args: ReadonlyArray<string | number>) => Effect.Effect<unknown, RedisError>
+  /**
+   * Every message published on a channel matching `pattern`, on a connection of its
+   * own; the stream fails (never ends) when that connection is lost, so the caller's
+   * retry Schedule decides when to subscribe again.
+   */
+  readonly subscribe: (endpoint: Endpoint, pattern: string) => Stream.Stream<PubSubMessage, RedisError>
 }
 
 const ReplyFailure = Schema.Struct({ name: Schema.optionalKey(Schema.String), message: Schema.optionalKey(Schema.String) })
@@ -62,6 +76,27 @@ export const makeConnections = (options: {
 
     const usable = new Set(["wait", "connecting", "connect", "ready"])
 
+    const clientOptions = (endpoint: Endpoint) => ({
+      host: endpoint.host,
+      port: endpoint.port,
+      ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      enableReadyCheck: false,
+      retryStrategy: () => null,
+      disableClientInfo: true,
+      protocol: 2 as const
+    })
+
+    /** A long-lived process replaces broken clients; the old ones must not pile up. */
+    const discard = (client: Redis) => {
+      client.disconnect()
+      made.delete(client)
+    }
+
     // Built when run, not when constructed: a retry re-runs this Effect and must get a
     // fresh client, not connect() twice.
     const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> =>
@@ -69,20 +104,8 @@ export const makeConnections = (options: {
         const key = formatEndpoint(endpoint)
         let entry = clients.get(key)
         if (entry === undefined || !usable.has(entry.client.status)) {
-          const client = new Redis({
-            host: endpoint.host,
-            port: endpoint.port,
-            ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
-            lazyConnect: true,
-            connectTimeout: timeoutMs,
-            commandTimeout: timeoutMs,
-            maxRetriesPerRequest: 0,
-            enableOfflineQueue: false,
-            enableReadyCheck: false,
-            retryStrategy: () => null,
-            disableClientInfo: true,
-            protocol: 2
-          })
+          if (entry !== undefined) discard(entry.client)
+          const client = new Redis(clientOptions(endpoint))
           // Errors surface through the rejected promise; without a listener ioredis prints them.
           client.on("error", () => {})
           made.add(client)
@@ -98,7 +121,7 @@ export const makeConnections = (options: {
         }).pipe(
           Effect.tapError(() =>
             Effect.sync(() => {
-              current.client.disconnect()
+              discard(current.client)
               if (clients.get(key) === current) clients.delete(key)
             })
           )
@@ -109,7 +132,7 @@ export const makeConnections = (options: {
       const label = command.toUpperCase() === "SENTINEL" || command.toUpperCase() === "CLIENT" || command.toUpperCase() === "INFO"
         ? [command, args[0]].join(" ").toUpperCase()
         : command.toUpperCase()
-      return connect(endpoint).pipe(
+      return measured(options.server === "Redis" ? "redis" : "sentinel", label, connect(endpoint).pipe(
         Effect.flatMap((client) =>
           Effect.tryPromise({
             try: () => client.call(command, ...args),
@@ -126,8 +149,36 @@ export const makeConnections = (options: {
           duration: Duration.times(options.timeout, 2),
           orElse: () => Effect.fail(failure(endpoint, label, "timeout", `no answer within ${Duration.format(Duration.times(options.timeout, 2))}`))
         })
-      )
+      ))
     }
 
-    return { run }
+    const subscribe: Connections["subscribe"] = (endpoint, pattern) =>
+      Stream.callback<PubSubMessage, RedisError>((queue) =>
+        Effect.gen(function*() {
+          const { Redis } = yield* library
+          const client = yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              const c = new Redis(clientOptions(endpoint))
+              c.on("error", () => {})
+              return c
+            }),
+            (c) => Effect.sync(() => c.disconnect())
+          )
+          const lost = (detail: string) =>
+            Queue.failCauseUnsafe(queue, Cause.fail(failure(endpoint, `PSUBSCRIBE ${pattern}`, "unreachable", detail)))
+          client.on("pmessage", (_pattern: string, channel: string, message: string) => {
+            Queue.offerUnsafe(queue, { channel, message })
+          })
+          yield* Effect.tryPromise({
+            try: () => client.connect().then(() => client.psubscribe(pattern)),
+            catch: (cause) => {
+              const { message } = describe(cause)
+              return failure(endpoint, `PSUBSCRIBE ${pattern}`, /timed out/i.test(message) ? "timeout" : "unreachable", message)
+            }
+          })
+          client.once("close", () => lost("connection closed"))
+        })
+      )
+
+    return { run, subscribe }
   })

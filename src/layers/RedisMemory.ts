@@ -1,12 +1,12 @@
 // In-memory Redis servers and Sentinels for unit tests of the programs. A world maps
 // endpoints to what each server answers; an endpoint missing from the world refuses
 // connections. Silent or garbage-answering servers are tested with real sockets.
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Queue, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import { type PersistenceInfo, type RoleReply, type SentinelMasterState, type SentinelPeer } from "../domain/RedisReplies.ts"
 import { type Redis } from "./Redis.ts"
 import { RedisError } from "./RedisConnections.ts"
-import { type Sentinel } from "./Sentinel.ts"
+import { type Sentinel, type SentinelEvent } from "./Sentinel.ts"
 
 export interface MemoryRedis {
   role: RoleReply
@@ -32,6 +32,13 @@ export class RedisWorld {
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** What SENTINEL FAILOVER does, e.g. move the master role. */
   onFailover: (at: Endpoint, name: string) => void = () => {}
+  /** Subscribers to each sentinel's events. */
+  readonly subscribers = new Map<string, Set<(event: SentinelEvent) => void>>()
+
+  /** The sentinel at `at` publishes an event to its subscribers. */
+  publish(at: Endpoint, channel: string, message: string): void {
+    for (const deliver of this.subscribers.get(formatEndpoint(at)) ?? []) deliver({ channel, message })
+  }
 
   master(at: Endpoint, replicas: ReadonlyArray<Endpoint> = [], offset = 1000): this {
     this.servers.set(formatEndpoint(at), {
@@ -124,6 +131,21 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
     replicas: (at) => on(at, "SENTINEL REPLICAS", (s) => s.replicas),
     sentinels: (at) => on(at, "SENTINEL SENTINELS", (s) => s.sentinels),
     failover: (at, name) => on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name)),
-    reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1))
+    reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1)),
+    events: (at) =>
+      Stream.unwrap(on(at, "PSUBSCRIBE *", () =>
+        Stream.callback<SentinelEvent, RedisError>((queue) =>
+          Effect.acquireRelease(
+            Effect.sync(() => {
+              const deliver = (event: SentinelEvent) => void Queue.offerUnsafe(queue, event)
+              const key = formatEndpoint(at)
+              const set = world.subscribers.get(key) ?? new Set()
+              set.add(deliver)
+              world.subscribers.set(key, set)
+              return deliver
+            }),
+            (deliver) => Effect.sync(() => void world.subscribers.get(formatEndpoint(at))?.delete(deliver))
+          )
+        )))
   }
 }

@@ -1,7 +1,8 @@
 // The Sentinel service: questions to the local or a peer's redis-sentinel about
-// MASTER_NAME, and the two commands that change its state (FAILOVER, RESET). Replies
-// are decoded into domain data; an unknown master name is None, not an error.
-import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+// MASTER_NAME, the two commands that change its state (FAILOVER, RESET), and its
+// Pub/Sub event stream. Replies are decoded into domain data; an unknown master name
+// is None, not an error.
+import { Context, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
   decodeMasterAddress,
@@ -12,7 +13,7 @@ import {
 } from "../domain/RedisReplies.ts"
 import { Timings } from "../domain/Timings.ts"
 import { redisRetry } from "./Redis.ts"
-import { type Connections, makeConnections, RedisError } from "./RedisConnections.ts"
+import { type Connections, makeConnections, type PubSubMessage, RedisError } from "./RedisConnections.ts"
 import { makeMemorySentinel, type RedisWorld } from "./RedisMemory.ts"
 
 export class Sentinel extends Context.Service<Sentinel, {
@@ -24,6 +25,11 @@ export class Sentinel extends Context.Service<Sentinel, {
   readonly failover: (at: Endpoint, name: string) => Effect.Effect<void, RedisError>
   /** Forgets the replicas and sentinels it knows for `name`; they are rediscovered through the master. */
   readonly reset: (at: Endpoint, name: string) => Effect.Effect<void, RedisError>
+  /**
+   * Every event the sentinel publishes (`+switch-master`, `+sdown`, `+odown`, …) as
+   * `{ channel, message }`; fails when the subscription's connection is lost.
+   */
+  readonly events: (at: Endpoint) => Stream.Stream<SentinelEvent, RedisError>
 }>()("autopilot-redis/Sentinel") {
   static readonly layer: Layer.Layer<Sentinel> = Layer.effect(Sentinel, Effect.gen(function*() {
     const timings = yield* Timings
@@ -35,6 +41,8 @@ export class Sentinel extends Context.Service<Sentinel, {
   /** In memory: what each simulated Sentinel reports. */
   static readonly layerTest = (world: RedisWorld): Layer.Layer<Sentinel> => Layer.succeed(Sentinel, makeMemorySentinel(world))
 }
+
+export type SentinelEvent = PubSubMessage
 
 const unknownMaster = (e: RedisError) => e.reason === "refused" && /no such master/i.test(e.detail)
 
@@ -69,6 +77,7 @@ export const makeSentinel = (connections: Connections, retryBase: Duration.Durat
     replicas: (at, name) => ask(at, decodePeers, "replicas", name),
     sentinels: (at, name) => ask(at, decodePeers, "sentinels", name),
     failover: (at, name) => ask(at, anything, "failover", name).pipe(Effect.asVoid),
-    reset: (at, name) => ask(at, anything, "reset", name).pipe(Effect.asVoid)
+    reset: (at, name) => ask(at, anything, "reset", name).pipe(Effect.asVoid),
+    events: (at) => connections.subscribe(at, "*")
   })
 }

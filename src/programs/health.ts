@@ -1,23 +1,24 @@
-// `manage health master|replica`: passes only when this node's real role matches the
-// Consul service whose check is running (DESIGN.md §1, §4). A founding master also
-// keeps the bootstrap lock alive until Consul shows it passing, then releases it.
-// Always answers within HEALTH_TIMEOUT, also when Redis or Consul hangs.
+// `manage health master|replica` and `manage health-sentinel`: the verdict this node's
+// agent gives (DESIGN.md §4), for operators and as a fallback. When the agent does
+// not answer, the node is observed once here and judged by the same pure functions,
+// with no history to lean on, so a missing answer fails. Always answers within
+// HEALTH_TIMEOUT, also when the agent, Redis or Consul hangs.
 import { Duration, Effect, Option, Schema } from "effect"
 import { consulNames } from "../domain/ConsulNames.ts"
-import { sameEndpoint } from "../domain/Endpoint.ts"
-import { bootstrapLockCare, type ExpectedRole, roleVerdict, type Verdict } from "../domain/Health.ts"
-import { bootstrapSessionFile } from "../domain/RedisConf.ts"
-import { selfRedis } from "../domain/Settings.ts"
+import { type Endpoint, sameEndpoint } from "../domain/Endpoint.ts"
+import { type CheckName, findings, settle, type Verdict } from "../domain/Health.ts"
+import { selfApi, selfSentinel } from "../domain/Settings.ts"
 import { Timings } from "../domain/Timings.ts"
-import { Consul } from "../layers/Consul.ts"
-import { Redis } from "../layers/Redis.ts"
+import { type AgentAnswer, AgentApi } from "../layers/AgentApi.ts"
+import { Consul, endpointOf } from "../layers/Consul.ts"
+import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
-import { readOptional, removeIfPresent } from "./files.ts"
+import { observeNode } from "./observeNode.ts"
 
 export class HealthCheckFailed extends Schema.TaggedError<HealthCheckFailed>()("HealthCheckFailed", {
   check: Schema.String,
   reason: Schema.String,
-  /** The node simply has the other role: every node fails one role check every interval, which is not news. */
+  /** The node simply has the other role: every node fails one role check, which is not news. */
   expected: Schema.optionalKey(Schema.Boolean)
 }) {
   override get message(): string {
@@ -25,79 +26,51 @@ export class HealthCheckFailed extends Schema.TaggedError<HealthCheckFailed>()("
   }
 }
 
-/** Keeps the answer inside ContainerPilot's timeout, leaving room for process start and exit. */
-export const withinCheckTimeout = <A, E, R>(check: string, effect: Effect.Effect<A, E | HealthCheckFailed, R>) =>
+const checkLabel: Record<CheckName, string> = { master: "redis master", replica: "redis replica", sentinel: "redis-sentinel" }
+
+/** The other role, named in a verdict that fails only because of it. */
+const otherRole = /^(this node is master, not a replica|a replica of .*, not master)$/
+
+/** Without the agent: one look now, peers from the local Sentinel and Consul (each best effort). */
+const judgeHere = (check: CheckName) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const sentinel = yield* Sentinel
+    const consul = yield* Consul
+    const local = selfSentinel(settings)
+    const [known, registered] = yield* Effect.all([
+      sentinel.sentinels(local, settings.masterName).pipe(Effect.map((ps) => ps.map((p) => p.endpoint)), Effect.orElseSucceed((): ReadonlyArray<Endpoint> => [])),
+      consul.instances(consulNames(settings.serviceName).sentinelService).pipe(Effect.map((is) => is.map(endpointOf)), Effect.orElseSucceed((): ReadonlyArray<Endpoint> => []))
+    ], { concurrency: 2 })
+    const observation = yield* observeNode([...known, ...registered].filter((e) => !sameEndpoint(e, local)))
+    return settle(Option.none(), findings(observation)[check], 0, 0)
+  })
+
+/** Only the agent's own answers count: 200 "pass: …" or 503 "fail: …"; anything else is no answer. */
+const agentVerdict = (answer: AgentAnswer): Option.Option<Verdict> => {
+  const line = /^(pass|fail): (.*)$/.exec(answer.body.trim())
+  if (line === null) return Option.none()
+  const pass = line[1] === "pass"
+  return answer.status === (pass ? 200 : 503) ? Option.some({ pass, reason: line[2] ?? "" }) : Option.none()
+}
+
+export const health = (check: CheckName) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const timings = yield* Timings
+    const api = yield* AgentApi
+    const label = checkLabel[check]
     const budget = Duration.max(Duration.millis(250), Duration.subtract(settings.health.timeout, timings.healthMargin))
-    return yield* effect.pipe(
-      Effect.timeoutOrElse({
-        duration: budget,
-        orElse: () => Effect.fail(new HealthCheckFailed({ check, reason: `no answer within ${Duration.format(budget)}` }))
-      })
-    )
-  })
-
-/** Best effort: a Consul outage must never change the verdict or delay it past the deadline. */
-const careForBootstrapLock = (verdict: Verdict) =>
-  Effect.gen(function*() {
-    const { lockCare } = yield* Timings
-    return yield* lockCareSteps(verdict).pipe(
-      Effect.timeoutOrElse({ duration: lockCare, orElse: () => Effect.logWarning("bootstrap lock care timed out") }),
-      Effect.catch((e) => Effect.logWarning(`bootstrap lock care skipped: ${e.message}`))
-    )
-  })
-
-const lockCareSteps = (verdict: Verdict) =>
-  Effect.gen(function*() {
-    const settings = yield* Settings
-    const consul = yield* Consul
-    const marker = bootstrapSessionFile(settings)
-    const recorded = yield* readOptional(marker)
-    if (Option.isNone(recorded)) return
-    const session = recorded.value.trim()
-    const names = consulNames(settings.serviceName)
-    const self = selfRedis(settings)
-    const [lock, masters] = yield* Effect.all([consul.get(names.masterLock), consul.instances(names.masterService)], { concurrency: 2 })
-    const care = bootstrapLockCare({
-      verdict,
-      stillHeld: Option.exists(lock, (entry) => Option.contains(entry.session, session)),
-      registeredPassing: masters.some((m) => m.passing && sameEndpoint({ host: m.address, port: m.port }, self)),
-      self
+    const verdict = Effect.gen(function*() {
+      const asked = yield* api.get(selfApi(settings), `/${check}`, Duration.millis(Duration.toMillis(budget) / 2)).pipe(Effect.option)
+      const verdict = Option.flatMap(asked, agentVerdict)
+      if (Option.isSome(verdict)) return verdict.value
+      yield* Effect.logDebug("the agent does not answer: judging this node directly")
+      return yield* judgeHere(check)
     })
-    yield* Effect.log(care.reason)
-    switch (care._tag) {
-      case "Renew":
-        if (!(yield* consul.renewSession(session))) yield* removeIfPresent(marker)
-        return
-      case "Release":
-        yield* consul.release(names.masterLock, Option.match(lock, { onNone: () => "", onSome: (e) => e.value ?? "" }), session)
-        yield* consul.destroySession(session)
-        yield* removeIfPresent(marker)
-        return
-      case "Forget":
-        yield* removeIfPresent(marker)
-        return
-      case "LetLapse":
-        return
-    }
+    const result = yield* verdict.pipe(
+      Effect.timeoutOrElse({ duration: budget, orElse: () => Effect.succeed({ pass: false, reason: `no answer within ${Duration.format(budget)}` }) })
+    )
+    if (!result.pass) return yield* new HealthCheckFailed({ check: label, reason: result.reason, expected: otherRole.test(result.reason) })
+    yield* Effect.logDebug(`${label} passing: ${result.reason}`)
   })
-
-export const health = (expected: ExpectedRole) => {
-  const check = expected === "master" ? "redis master" : "redis replica"
-  return withinCheckTimeout(
-    check,
-    Effect.gen(function*() {
-      const settings = yield* Settings
-      const redis = yield* Redis
-      const role = yield* redis.role(selfRedis(settings)).pipe(
-        Effect.mapError((e) => new HealthCheckFailed({ check, reason: e.message }))
-      )
-      const verdict = roleVerdict(expected, role)
-      if (expected === "master") yield* careForBootstrapLock(verdict)
-      if (!verdict.pass) return yield* new HealthCheckFailed({ check, reason: verdict.reason, expected: role._tag === (expected === "master" ? "Replica" : "Master") })
-      yield* Effect.logDebug(`${check} passing: ${verdict.reason}`)
-    })
-  )
-}

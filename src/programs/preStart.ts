@@ -1,6 +1,5 @@
 // `manage pre-start`: choose this node's role (DESIGN.md §5), restore when founding an
-// empty cluster (§7), and render redis.conf, sentinel.conf and the failover script
-// (§6). Fails, so ContainerPilot never starts Redis, when no safe role is found
+// empty cluster (§7), and render redis.conf and sentinel.conf (§6). Fails, so ContainerPilot never starts Redis, when no safe role is found
 // within MASTER_WAIT_TIMEOUT or when the bootstrap lock is lost before Redis starts.
 import { Data, Effect, FileSystem, Option, Path, Ref, Schedule, Schema } from "effect"
 import { restorePlan } from "../domain/Backup.ts"
@@ -9,9 +8,7 @@ import { formatGoDuration } from "../domain/EnvValue.ts"
 import {
   applyTuningOverrides,
   bootstrapSessionFile,
-  failoverScriptPath,
   type KnownPeers,
-  renderFailoverScript,
   renderRedisConf,
   renderSentinelConf
 } from "../domain/RedisConf.ts"
@@ -24,7 +21,6 @@ import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { removeIfPresent, writeAtomic } from "./files.ts"
-import { Invocation } from "./Invocation.ts"
 import { latestBackup } from "./lastBackup.ts"
 import { hasLocalData, observeRole } from "./observeRole.ts"
 import { restore } from "./restore.ts"
@@ -163,14 +159,13 @@ const found = (session: string) =>
     const entry = yield* consul.get(lockKey)
     const holds = renewed && !(yield* Ref.get(lost)) && Option.exists(entry, (e) => Option.contains(e.session, session))
     if (!holds) return yield* new BootstrapLockLost({ reason: `session ${session} no longer holds ${lockKey}` })
-    // health master renews the session from here until Consul shows this node passing.
+    // The agent renews the session from here until Consul shows this node passing.
     yield* writeAtomic(bootstrapSessionFile(settings), session, 0o600)
   })
 
 export const preStart = Effect.gen(function*() {
   const settings = yield* Settings
   const fs = yield* FileSystem.FileSystem
-  const invocation = yield* Invocation
   const lockKey = consulNames(settings.serviceName).masterLock
   yield* Effect.all([settings.configDir, settings.dataDir].map((dir) => fs.makeDirectory(dir, { recursive: true })))
 
@@ -188,6 +183,5 @@ export const preStart = Effect.gen(function*() {
   const master = decision._tag === "StartAsReplica" ? decision.master : selfRedis(settings)
   yield* writeAtomic(`${settings.configDir}/redis.conf`, renderRedisConf(settings, decision._tag === "StartAsReplica" ? { _tag: "Replica", master } : { _tag: "Master" }), 0o600)
   yield* writeAtomic(`${settings.configDir}/sentinel.conf`, renderSentinelConf(settings, master, tuning, yield* knownPeers), 0o600)
-  yield* writeAtomic(failoverScriptPath(settings), renderFailoverScript(invocation), 0o755)
   yield* Effect.log(`rendered ${settings.configDir}/redis.conf and sentinel.conf (quorum ${tuning.quorum}, down-after ${formatGoDuration(tuning.downAfter)})`)
 }).pipe(Effect.scoped)

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
 import { type Endpoint } from "../../src/domain/Endpoint.ts"
 import { defaultTimings, Timings } from "../../src/domain/Timings.ts"
+import { AgentApi, type AgentAnswer } from "../../src/layers/AgentApi.ts"
 import { BackupStore } from "../../src/layers/BackupStore.ts"
 import { Consul } from "../../src/layers/Consul.ts"
 import { ConsulWorld } from "../../src/layers/ConsulMemory.ts"
@@ -15,7 +16,6 @@ import { Redis } from "../../src/layers/Redis.ts"
 import { RedisWorld } from "../../src/layers/RedisMemory.ts"
 import { Sentinel } from "../../src/layers/Sentinel.ts"
 import { Settings } from "../../src/layers/Settings.ts"
-import { Invocation } from "../../src/programs/Invocation.ts"
 
 /** Node i of a simulated cluster: 10.0.0.(10+i), standard ports. */
 export const redisAt = (i: number): Endpoint => ({ host: `10.0.0.${10 + i}`, port: 6379 })
@@ -79,13 +79,13 @@ export interface Worlds {
   readonly consul: ConsulWorld
   readonly redis: RedisWorld
   readonly objects: Map<string, Uint8Array>
+  /** What each node agent's API answers, by `host:port`; a missing one is unreachable. */
+  readonly agents: Map<string, (path: string) => AgentAnswer>
 }
 
-export const makeWorlds = (): Worlds => ({ consul: new ConsulWorld(), redis: new RedisWorld(), objects: new Map() })
+export const makeWorlds = (): Worlds => ({ consul: new ConsulWorld(), redis: new RedisWorld(), objects: new Map(), agents: new Map() })
 
 export const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
-
-const invocation = Layer.succeed(Invocation, Invocation.of({ node: "/usr/local/bin/node", script: "/usr/local/bin/manage" }))
 
 /** Node i's Sentinel, passing in Consul, reporting `master` for mymaster. */
 export const passingSentinel = (w: Worlds, i: number, master: Endpoint): void => {
@@ -99,8 +99,8 @@ export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<
     Consul.layerTest(worlds.consul),
     Redis.layerTest(worlds.redis),
     Sentinel.layerTest(worlds.redis),
+    AgentApi.layerTest(worlds.agents),
     store,
-    invocation,
     Layer.succeed(Timings, fastTimings)
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
 
@@ -110,8 +110,8 @@ export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = ne
     Consul.layer,
     Redis.layer,
     Sentinel.layer,
-    BackupStore.layerTest(objects),
-    invocation
+    AgentApi.layer,
+    BackupStore.layerTest(objects)
   ).pipe(
     Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, fastTimings)))
   )

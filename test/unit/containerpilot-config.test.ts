@@ -27,13 +27,13 @@ const isManageHandler = (args: ReadonlyArray<string>): boolean => {
   const parsed = parseCommand(args)
   return parsed._tag === "Ok" && parsed.command._tag !== "help"
 }
-const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh"]
+const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh", "agent-check"]
 
 /** The environment contract: every variable and its literal default (undefined: none, or derived). Checked against src/domain/Settings.ts below. */
 const contractDefaults: Readonly<Record<string, string | undefined>> = {
   CONSUL: "consul", CONSUL_HTTP_TOKEN: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
   SERVICE_NAME: "redis", MASTER_NAME: "mymaster", HOSTNAME: undefined,
-  REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0",
+  REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
   SENTINEL_QUORUM: "2", SENTINEL_DOWN_AFTER: "5s", SENTINEL_FAILOVER_TIMEOUT: "30s", SENTINEL_PARALLEL_SYNCS: "1",
   REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", MASTER_WAIT_TIMEOUT: "60s",
   DATA_DIR: "/data", CONFIG_DIR: "/etc/redis",
@@ -48,7 +48,7 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
 const fullEnv: Readonly<Record<string, string>> = {
   CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "json",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1",
-  REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3",
+  REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "8018",
   SENTINEL_QUORUM: "3", SENTINEL_DOWN_AFTER: "3s", SENTINEL_FAILOVER_TIMEOUT: "1m", SENTINEL_PARALLEL_SYNCS: "2",
   REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s", MASTER_WAIT_TIMEOUT: "2m",
   DATA_DIR: "/srv/redis/data", CONFIG_DIR: "/srv/redis/conf",
@@ -97,6 +97,8 @@ interface Expected {
   readonly redisPort: number
   readonly sentinelPort: number
   readonly interfaces: ReadonlyArray<string>
+  /** Where the health checks find this node's agent: BIND_ADDRESS (loopback when all interfaces) and API_PORT. */
+  readonly api: readonly [string, string]
   readonly interval: number
   readonly ttl: number
   readonly checkTimeout: string
@@ -110,12 +112,12 @@ interface Expected {
 
 const scenarios: ReadonlyArray<readonly [string, Readonly<Record<string, string | undefined>>, Expected]> = [
   ["the defaults (empty environment)", {}, {
-    consul: "consul:8500", service: "redis", redisPort: 6379, sentinelPort: 26379, interfaces: ["eth0:inet", "inet"],
+    consul: "consul:8500", service: "redis", redisPort: 6379, sentinelPort: 26379, interfaces: ["eth0:inet", "inet"], api: ["127.0.0.1", "8008"],
     interval: 5, ttl: 15, checkTimeout: "4s", configDir: "/etc/redis", prestart: "10m", prestop: "15s",
     backupEvery: "5m", backupTimeout: "30m", logging: { level: "info", format: "text" }
   }],
   ["a full _env", fullEnv, {
-    consul: "consul.internal:8600", service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"],
+    consul: "consul.internal:8600", service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"], api: ["10.1.2.3", "8018"],
     interval: 3, ttl: 10, checkTimeout: "2500ms", configDir: "/srv/redis/conf", prestart: "20m", prestop: "25s",
     backupEvery: "10m", backupTimeout: "45m", logging: { level: "debug", format: "json" }
   }]
@@ -139,7 +141,7 @@ describe("containerpilot.json5", () => {
       for (const name of names) expect(name).toMatch(jobNamePattern)
       expect(new Set(names).size).toBe(names.length)
       expect(names).toEqual([
-        "preStart", "preStart-failed", "redis-server", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "reconcile", "preStop"
+        "preStart", "preStart-failed", "redis-server", "agent", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "preStop"
       ])
     })
 
@@ -176,6 +178,15 @@ describe("containerpilot.json5", () => {
       })
     })
 
+    it("runs the agent after pre-start, restarted whenever it exits", () => {
+      expect(job(config, "agent")).toEqual({
+        name: "agent",
+        exec: ["manage", "agent"],
+        when: { source: "preStart", once: "exitSuccess" },
+        restarts: "unlimited"
+      })
+    })
+
     it("runs pre-stop when redis-server is stopping, within the same bound", () => {
       expect(job(config, "preStop")).toEqual({
         name: "preStop",
@@ -193,7 +204,7 @@ describe("containerpilot.json5", () => {
         restarts: "unlimited",
         port: x.sentinelPort,
         interfaces: x.interfaces,
-        health: { exec: ["manage", "health-sentinel"], interval: x.interval, ttl: x.ttl, timeout: x.checkTimeout }
+        health: { exec: ["agent-check", "/sentinel", ...x.api, String(x.interval)], interval: x.interval, ttl: x.ttl, timeout: x.checkTimeout }
       })
     })
 
@@ -204,7 +215,7 @@ describe("containerpilot.json5", () => {
         when: { source: "preStart", once: "exitSuccess" },
         port: x.redisPort,
         interfaces: x.interfaces,
-        health: { exec: ["manage", "health", role], interval: x.interval, ttl: x.ttl, timeout: x.checkTimeout }
+        health: { exec: ["agent-check", `/${role}`, ...x.api, String(x.interval)], interval: x.interval, ttl: x.ttl, timeout: x.checkTimeout }
       })
       // ContainerPilot never re-registers a service Consul removed (DESIGN.md §1).
       const raw = (rawConfig(env)["jobs"] as ReadonlyArray<Record<string, unknown>>).find((j) => j["name"] === name)

@@ -4,7 +4,7 @@
 // Consul (the emulator on 127.0.0.1:8500 unless an address or CONSUL_HTTP_ADDR is
 // given). It starts and stops nodes; it never decides anything the handlers decide.
 import { execFile } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type ConsulEmulator, startConsulEmulator } from "../consul/ConsulEmulator.ts"
@@ -12,6 +12,8 @@ import { ClusterNode, type NodeLayout } from "./ClusterNode.ts"
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 export const manageScript = join(repoRoot, "dist", "manage.mjs")
+/** The health checks' thin client, installed in the image as /usr/local/bin/agent-check. */
+export const agentCheckScript = join(repoRoot, "scripts", "agent-check")
 const configPath = join(repoRoot, "containerpilot.json5")
 
 export interface ClusterOptions {
@@ -74,6 +76,9 @@ const writeManageShim = (binDir: string): void => {
   const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
   writeFileSync(shim, `#!/bin/sh\nexec ${q(process.execPath)} ${q(manageScript)} "$@"\n`)
   chmodSync(shim, 0o755)
+  const check = join(binDir, "agent-check")
+  rmSync(check, { force: true })
+  symlinkSync(agentCheckScript, check)
 }
 
 const startEmulator = async (port: number): Promise<ConsulEmulator> => {

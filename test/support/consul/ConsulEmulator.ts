@@ -41,6 +41,11 @@ export interface ConsulEmulator {
    * garbage: answer every request 200 with `{"garbage":` (application/json), without acting on it.
    */
   setMode(mode: ConsulEmulatorMode): Promise<void>
+  /**
+   * Consul lost its whole state (a server replaced, its volume gone): services, checks,
+   * KV, sessions and indexes start from nothing, and open connections drop.
+   */
+  restartEmpty(): Promise<void>
   /** Manual clock only: moves time, firing TTL expiries, session invalidation, lock-delay ends, blocking-query timeouts. */
   advance(ms: number): void
   services(): ReadonlyArray<{
@@ -62,19 +67,23 @@ export const startConsulEmulator = async (options: ConsulEmulatorOptions = {}): 
   // The node advertises a routable address even when the emulator listens on all interfaces.
   const nodeAddress = host === "" || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host
 
-  const raft = new Raft(1)
-  const catalog = new Catalog(raft, { id: randomUUID(), name: nodeName, address: nodeAddress })
-  const kv = new KvStore(raft, clock, (id) => sessions.exists(id))
-  const sessions = new SessionStore(
-    raft,
-    clock,
-    kv,
-    { statusOf: (node, checkId) => catalog.checkStatus(node, checkId), nodeExists: (node) => node === nodeName },
-    nodeName
-  )
-  catalog.onCheckDown = (index, node, checkId) => void sessions.invalidateByCheck(index, node, checkId)
-  const agent = new Agent(raft, clock, catalog)
-  const front = new HttpFront({ agent, catalog, kv, sessions, aclToken: options.aclToken }, clock, raft, host, options.port ?? 0)
+  const fresh = () => {
+    const raft = new Raft(1)
+    const catalog = new Catalog(raft, { id: randomUUID(), name: nodeName, address: nodeAddress })
+    const kv: KvStore = new KvStore(raft, clock, (id) => sessions.exists(id))
+    const sessions: SessionStore = new SessionStore(
+      raft,
+      clock,
+      kv,
+      { statusOf: (node, checkId) => catalog.checkStatus(node, checkId), nodeExists: (node) => node === nodeName },
+      nodeName
+    )
+    catalog.onCheckDown = (index, node, checkId) => void sessions.invalidateByCheck(index, node, checkId)
+    const agent = new Agent(raft, clock, catalog)
+    return { raft, catalog, kv, sessions, agent }
+  }
+  let state = fresh()
+  const front = new HttpFront({ ...state, aclToken: options.aclToken }, clock, state.raft, host, options.port ?? 0)
   await front.listen()
 
   let closed = false
@@ -87,13 +96,20 @@ export const startConsulEmulator = async (options: ConsulEmulatorOptions = {}): 
       if (closed) throw new Error("setMode: the Consul emulator is closed")
       await front.setMode(mode)
     },
+    restartEmpty: async () => {
+      if (closed) throw new Error("restartEmpty: the Consul emulator is closed")
+      state.agent.stopTimers()
+      state.sessions.cancelTimers()
+      state = fresh()
+      await front.replaceBackend({ ...state, aclToken: options.aclToken }, state.raft)
+    },
     advance: (ms) => {
       if (manual === undefined) throw new Error("advance() needs a Consul emulator started with clock: \"manual\"")
       manual.advance(ms)
     },
-    services: () => agent.view(),
+    services: () => state.agent.view(),
     kv: (key) => {
-      const e = kv.entry(key)
+      const e = state.kv.entry(key)
       if (e === undefined) return undefined
       return {
         value: e.value === null ? null : e.value.toString("utf8"),
@@ -105,8 +121,8 @@ export const startConsulEmulator = async (options: ConsulEmulatorOptions = {}): 
     close: async () => {
       if (closed) return
       closed = true
-      agent.stopTimers()
-      sessions.cancelTimers()
+      state.agent.stopTimers()
+      state.sessions.cancelTimers()
       clock.cancelAll()
       await front.close()
     }

@@ -45,7 +45,7 @@ export class HttpFront {
   private mode: Mode = "normal"
   private listening = false
   private readonly server: Server
-  private readonly backend: Backend
+  private backend: Backend
   private readonly clock: Clock
   private readonly sockets = new Set<Socket>()
   private readonly held = new Set<ServerResponse>()
@@ -118,6 +118,22 @@ export class HttpFront {
       }
       this.waiters.clear()
     }
+  }
+
+  /**
+   * A Consul server restarted with an empty data directory: every connection drops
+   * (clients see their sockets close, as when the process goes away) and requests are
+   * answered from `backend` from then on.
+   */
+  async replaceBackend(backend: Backend, raft: Raft): Promise<void> {
+    await this.modeChanges
+    this.dropWaiters()
+    this.dropHeld()
+    const wasListening = this.listening
+    await this.stopListening()
+    this.backend = backend
+    raft.onChange(() => this.wake())
+    if (wasListening) await this.listen()
   }
 
   async close(): Promise<void> {

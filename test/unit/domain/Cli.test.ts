@@ -1,4 +1,4 @@
-// The `manage` command line as ContainerPilot, Sentinel and operators call it:
+// The `manage` command line as ContainerPilot and operators call it:
 // every handler in the table parses, anything else is a usage error with a reason.
 import { assert, describe, it } from "@effect/vitest"
 import { type Command, handlers, type Parsed, parseCommand, usage } from "../../../src/domain/Cli.ts"
@@ -19,10 +19,9 @@ const examples: Record<keyof typeof handlers, ReadonlyArray<string>> = {
   "pre-start": ["pre-start"],
   health: ["health", "master"],
   "health-sentinel": ["health-sentinel"],
-  "on-failover": ["on-failover", "mymaster", "leader", "failover", "10.0.0.5", "6379", "10.0.0.6", "6379"],
+  agent: ["agent"],
   backup: ["backup"],
   "pre-stop": ["pre-stop"],
-  reconcile: ["reconcile"],
   status: ["status"],
   config: ["config", "--docs"],
   "setup-env": ["setup-env", "--key", "id_rsa"]
@@ -51,8 +50,9 @@ describe("parseCommand", () => {
     assert.deepStrictEqual(ok(["setup-env", "--out", "x.env", "--key", "k"]), { _tag: "setup-env", key: "k", out: "x.env" })
   })
 
-  it("on-failover passes Sentinel's arguments through untouched (they are validated by the handler)", () => {
-    assert.deepStrictEqual(ok(examples["on-failover"]), { _tag: "on-failover", args: (examples["on-failover"]).slice(1) })
+  it("agent takes no arguments", () => {
+    assert.deepStrictEqual(ok(["agent"]), { _tag: "agent" })
+    assert.include(problem(["agent", "--once"]), "takes no arguments")
   })
 
   it("--help, -h and help ask for help", () => {

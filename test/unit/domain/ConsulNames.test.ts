@@ -14,7 +14,9 @@ describe("consulNames", () => {
       backupLock: "service/redis/locks/backup",
       lastBackup: "service/redis/last-backup",
       sentinelTuning: "service/redis-sentinel/",
-      sentinelReset: "service/redis/sentinel-reset"
+      sentinelReset: "service/redis/sentinel-reset",
+      paused: "service/redis/paused",
+      cluster: "service/redis/cluster"
     })
   })
 

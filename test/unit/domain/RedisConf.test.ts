@@ -1,18 +1,12 @@
-// redis.conf, sentinel.conf and the client-reconfig script as Redis and /bin/sh read
-// them. Config lines are split with a port of Redis's own sdssplitargs (the parser
-// redis-server and redis-sentinel use for their config files), so quoting is checked
-// the way Redis would read it, not by string matching; the script is run for real.
-import { execFileSync } from "node:child_process"
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+// redis.conf and sentinel.conf as Redis reads them. Config lines are split with a
+// port of Redis's own sdssplitargs (the parser redis-server and redis-sentinel use for
+// their config files), so quoting is checked the way Redis would read it, not by
+// string matching.
 import { assert, describe, it } from "@effect/vitest"
 import { Duration } from "effect"
 import fc from "fast-check"
 import {
   applyTuningOverrides,
-  failoverScriptPath,
-  renderFailoverScript,
   renderRedisConf,
   renderSentinelConf,
   sentinelMyId,
@@ -184,16 +178,9 @@ describe("renderSentinelConf", () => {
     assert.deepStrictEqual(only(secured, "sentinel", "auth-pass"), ["sentinel", "auth-pass", "mymaster", `se"cr et\\`])
   })
 
-  it("calls the failover script rendered next to the configs", () => {
-    assert.deepStrictEqual(only(conf, "sentinel", "client-reconfig-script"), ["sentinel", "client-reconfig-script", "cachemaster", "/etc/redis/on-failover.sh"])
-    assert.strictEqual(failoverScriptPath(s), "/etc/redis/on-failover.sh")
-  })
-
-  // CONFIG_DIR accepts any absolute path: unquoted, a space splits the script path and
-  // redis-sentinel 7.0.15 refuses to start ("Unrecognized sentinel configuration statement").
-  it("the client-reconfig-script path stays one argument when CONFIG_DIR has a space", () => {
-    const spaced = renderSentinelConf(settingsFrom({ CONFIG_DIR: "/srv/redis conf" }), at("10.0.0.5"), tuning)
-    assert.deepStrictEqual(only(spaced, "sentinel", "client-reconfig-script"), ["sentinel", "client-reconfig-script", "mymaster", "/srv/redis conf/on-failover.sh"])
+  // The agent hears Sentinel's events over Pub/Sub: no process is started per failover.
+  it("sets no client-reconfig-script", () => {
+    assert.lengthOf(directive(conf, "sentinel", "client-reconfig-script"), 0)
   })
 
   it("carries no known-replica or known-sentinel lines: dead peers never count toward quorum", () => {
@@ -218,36 +205,6 @@ describe("sentinelMyId", () => {
 
   it("is always 40 lower-case hex digits (what Sentinel requires)", () => {
     fc.assert(fc.property(fc.string(), fc.string(), (svc, node) => /^[0-9a-f]{40}$/.test(sentinelMyId(svc, node))), { numRuns: 200 })
-  })
-})
-
-describe("renderFailoverScript", () => {
-  const args = ["mymaster", "leader", "failover", "10.0.0.5", "6379", "10.0.0.6", "6379"]
-
-  it("passes the sentinel's arguments through to `manage on-failover`, with hostile paths quoted", () => {
-    const dir = mkdtempSync(join(tmpdir(), "failover script 'q' \"dq\" $HOME `x` "))
-    try {
-      const node = join(dir, "no de's \"bin\"")
-      const script = join(dir, "man age $(id).mjs")
-      const record = join(dir, "argv")
-      // A fake node that records the argv it was given, one per line.
-      writeFileSync(node, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "$RECORD"\n`)
-      chmodSync(node, 0o755)
-      const rendered = join(dir, "on-failover.sh")
-      writeFileSync(rendered, renderFailoverScript({ node, script }))
-      chmodSync(rendered, 0o755)
-      execFileSync("/bin/sh", ["-n", rendered])
-      execFileSync(rendered, args, { env: { RECORD: record, PATH: "/usr/bin:/bin" } })
-      assert.deepStrictEqual(readFileSync(record, "utf8").split("\n").slice(0, -1), [script, "on-failover", ...args])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  it("starts with a shebang and execs (no lingering shell under Sentinel)", () => {
-    const text = renderFailoverScript({ node: "/usr/bin/node", script: "/app/manage.mjs" })
-    assert.match(text, /^#!\/bin\/sh\n/)
-    assert.include(text, `exec '/usr/bin/node' '/app/manage.mjs' on-failover "$@"`)
   })
 })
 

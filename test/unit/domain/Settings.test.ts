@@ -34,7 +34,7 @@ describe("defaults: an empty environment", () => {
   const s = settingsFrom({}, { hostname: "node-7", ipv4: ["10.0.0.7", "172.17.0.2"] })
 
   it("lands every DESIGN.md §8 default in Settings", () => {
-    assert.deepStrictEqual(s.node, { name: "node-7", address: "10.0.0.7", bindAddress: "0.0.0.0" })
+    assert.deepStrictEqual(s.node, { name: "node-7", address: "10.0.0.7", bindAddress: "0.0.0.0", apiPort: 8008 })
     assert.deepStrictEqual([s.consul.host, s.consul.port], ["consul", 8500])
     assert.isTrue(Option.isNone(s.consul.token))
     assert.deepStrictEqual(s.log, { level: "info", format: "text" })

@@ -66,7 +66,7 @@ const contract = (name: string, layer: () => Effect.Effect<Layer.Layer<Consul>, 
     it.live("register + setCheck: a registered TTL check turns passing/critical; an unknown check answers false", () =>
       run((consul) =>
         Effect.gen(function*() {
-          yield* consul.register({ id: "redis-n1", name: "redis", address: "10.0.0.1", port: 6379, ttl: Duration.seconds(15) })
+          yield* consul.register({ id: "redis-n1", name: "redis", address: "10.0.0.1", port: 6379, ttl: Duration.seconds(15), status: "passing" })
           const passing = (yield* consul.instances("redis")).find((i) => i.id === "redis-n1")
           assert.strictEqual(passing?.passing, true)
           assert.isTrue(yield* consul.setCheck("service:redis-n1", "critical", "demoted"))

@@ -3,16 +3,14 @@
 // and Sentinel down, hanging or answering garbage (fake servers registered in Consul
 // so the handlers reach them), and an invalid environment. Whatever happens, a run
 // ends within its bound, fails only with a typed error (never a defect), and the
-// best-effort handlers (on-failover, pre-stop, reconcile, status) still succeed.
+// best-effort handlers (pre-stop, status) still succeed. The agent has its own matrix
+// (agentFaults.test.ts): it runs on, so "ends in time" is not its contract.
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { backup } from "../../../src/programs/backup.ts"
 import { health } from "../../../src/programs/health.ts"
-import { healthSentinel } from "../../../src/programs/healthSentinel.ts"
-import { onFailover } from "../../../src/programs/onFailover.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
-import { reconcile } from "../../../src/programs/reconcile.ts"
 import { status } from "../../../src/programs/status.ts"
 import { startConsulEmulator } from "../../support/consul/ConsulEmulator.ts"
 import { closedPort, garbageRespServer, silentServer } from "../../support/fakeServers.ts"
@@ -39,11 +37,9 @@ const handlers = {
   "pre-start": handler(preStart, false),
   "health master": handler(health("master"), false),
   "health replica": handler(health("replica"), false),
-  "health-sentinel": handler(healthSentinel, false),
-  "on-failover": handler(onFailover(["mymaster", "leader", "start", "127.0.0.9", "6379", "127.0.0.1", "6379"]), true),
+  "health-sentinel": handler(health("sentinel"), false),
   "backup --now": handler(backup(true), false),
   "pre-stop": handler(preStop, true),
-  reconcile: handler(reconcile, true),
   status: handler(status(true), true)
 }
 

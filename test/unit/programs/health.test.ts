@@ -1,17 +1,15 @@
+// `manage health master|replica` and `health-sentinel` give the agent's verdict; when
+// the agent does not answer (down, hanging, answering nonsense) they judge the node
+// directly with the same functions and no history, so a missing answer fails. They
+// always end within HEALTH_TIMEOUT, whatever hangs.
 import { assert, describe, it } from "@effect/vitest"
-import { existsSync } from "node:fs"
-import { mkdir, writeFile } from "node:fs/promises"
-import { join } from "node:path"
-import { Effect, Exit } from "effect"
-import { consulNames } from "../../../src/domain/ConsulNames.ts"
-import { health } from "../../../src/programs/health.ts"
-import { healthSentinel } from "../../../src/programs/healthSentinel.ts"
-import { startConsulEmulator } from "../../support/consul/ConsulEmulator.ts"
-import { closedPort, garbageRespServer, masterRespServer, silentServer } from "../../support/fakeServers.ts"
-import { testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, scoped } from "../../support/harness.ts"
+import { Cause, Duration, Effect, Exit } from "effect"
+import { health, HealthCheckFailed } from "../../../src/programs/health.ts"
+import { closedPort, garbageRespServer, silentServer } from "../../support/fakeServers.ts"
+import { makeWorlds, passingSentinel, redisAt, runFor, runLive, scoped, sentinelAt, testNode } from "../../support/harness.ts"
 
-const names = consulNames("redis")
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "passed")
+const passed = <E>(exit: Exit.Exit<unknown, E>) => assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
 
 /** Runs `f` and returns its exit with the elapsed wall time. */
 const timed = <A, E, R>(f: Effect.Effect<A, E, R>) =>
@@ -21,53 +19,99 @@ const timed = <A, E, R>(f: Effect.Effect<A, E, R>) =>
     return { exit, ms: Date.now() - started }
   })
 
-describe("health master / replica", () => {
-  it.live("master passes on a master and fails, as an expected mismatch, on a replica", () =>
+/** This node's agent API as the tests' nodes reach it (BIND_ADDRESS defaults to all interfaces). */
+const localAgent = "127.0.0.1:8008"
+
+describe("health through the agent", () => {
+  it.live("passes on 200 and fails on 503 with the agent's reason; the other role is an expected failure", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.agents.set(localAgent, (path) =>
+        path === "/master"
+          ? { status: 200, body: "pass: master with 2 connected replica(s); 3 of 3 sentinels name it\n" }
+          : { status: 503, body: "fail: this node is master, not a replica\n" })
+      passed(yield* runFor(health("master"), n, w))
+      const replica = yield* runFor(health("replica"), n, w)
+      assert.match(failureOf(replica), /redis replica check failing: this node is master, not a replica/)
+      const error = Exit.isFailure(replica) ? Cause.squash(replica.cause) : undefined
+      assert.isTrue(error instanceof HealthCheckFailed && error.expected === true, "the other role is logged at debug level only")
+    }))
+
+  it.live("the agent's verdict wins over what this process would see (one source of truth)", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       const n = yield* testNode(1)
       w.redis.master(redisAt(1))
-      assert.isTrue(Exit.isSuccess(yield* runFor(health("master"), n, w)))
-      const asReplica = yield* runFor(health("replica"), n, w)
-      assert.match(failureOf(asReplica), /redis replica check failing: this node is master, not a replica/)
-      w.redis.replica(redisAt(1), redisAt(2))
-      assert.match(failureOf(yield* runFor(health("master"), n, w)), /this node is a replica of 10\.0\.0\.12:6379, not master/)
-      assert.isTrue(Exit.isSuccess(yield* runFor(health("replica"), n, w)))
+      passingSentinel(w, 1, redisAt(1))
+      w.agents.set(localAgent, () => ({ status: 503, body: "fail: Redis says master, but 2 of 3 sentinels name 10.0.0.12:6379: demoted or cut off\n" }))
+      assert.match(failureOf(yield* runFor(health("master"), n, w)), /demoted or cut off/)
     }))
+})
 
-  it.live("a replica still syncing does not pass as a replica", () =>
+describe("health without the agent: judged here, no history", () => {
+  it.live("a master the sentinels name passes; as a replica it fails, expectedly", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      for (const i of [1, 2, 3]) passingSentinel(w, i, redisAt(1))
+      passed(yield* runFor(health("master"), n, w))
+      passed(yield* runFor(health("sentinel"), n, w))
+      assert.match(failureOf(yield* runFor(health("replica"), n, w)), /this node is master, not a replica/)
+    }))
+
+  it.live("a master the sentinels no longer name fails at once", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      for (const i of [1, 2, 3]) passingSentinel(w, i, redisAt(2))
+      assert.match(failureOf(yield* runFor(health("master"), n, w)), /3 of 3 sentinels name 10\.0\.0\.12:6379: demoted or cut off/)
+    }))
+
+  it.live("a master that reaches a minority of its sentinels fails: it cannot know it is still master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      for (const i of [1, 2, 3]) passingSentinel(w, i, redisAt(1))
+      w.redis.stop(sentinelAt(2))
+      w.redis.stop(sentinelAt(3))
+      assert.match(failureOf(yield* runFor(health("master"), n, w)), /only 1 of 3 sentinels answered/)
+    }))
+
+  it.live("a replica passes only with its link up to the master the sentinels name", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      for (const i of [1, 2]) passingSentinel(w, i, redisAt(2))
+      w.redis.replica(redisAt(1), redisAt(2))
+      passed(yield* runFor(health("replica"), n, w))
       w.redis.replica(redisAt(1), redisAt(2), "sync")
-      assert.match(failureOf(yield* runFor(health("replica"), n, w)), /replica of 10\.0\.0\.12:6379, link sync/)
+      assert.match(failureOf(yield* runFor(health("replica"), n, w)), /link sync/)
+      w.redis.replica(redisAt(1), redisAt(3))
+      assert.match(failureOf(yield* runFor(health("replica"), n, w)), /name 10\.0\.0\.12:6379 master/)
     }))
 
-  it.live("Redis down: fails at once", () =>
+  it.live("an agent answering something other than a verdict is not believed", () =>
     Effect.gen(function*() {
-      const port = yield* Effect.promise(closedPort)
-      const n = yield* testNode(1, { ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(port) })
-      const { exit, ms } = yield* timed(runLive(health("master"), n))
-      assert.match(failureOf(exit), /unreachable/)
-      assert.isBelow(ms, 1000)
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      for (const answer of [{ status: 200, body: "<html>a proxy</html>" }, { status: 404, body: "not found" }, { status: 503, body: "" }]) {
+        w.agents.set(localAgent, () => answer)
+        assert.match(failureOf(yield* runFor(health("master"), n, w)), /Redis did not answer/, JSON.stringify(answer))
+      }
     }))
 
-  it.live("Redis accepts and never answers: fails within HEALTH_TIMEOUT", () =>
+  it.live("the sentinel check fails when the local Sentinel does not monitor MASTER_NAME or does not answer", () =>
     Effect.gen(function*() {
-      const server = yield* scoped(silentServer)
-      const n = yield* testNode(1, { ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), HEALTH_TIMEOUT: "2s" })
-      const { exit, ms } = yield* timed(runLive(health("master"), n))
-      assert.match(failureOf(exit), /timeout|no answer/)
-      assert.isBelow(ms, 2000)
-    }))
-
-  it.live("Redis answers garbage: fails naming the unexpected reply", () =>
-    Effect.gen(function*() {
-      const server = yield* scoped(garbageRespServer)
-      const n = yield* testNode(1, { ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port) })
-      const { exit, ms } = yield* timed(runLive(health("master"), n))
-      assert.match(failureOf(exit), /ROLE: unexpected-reply/)
-      assert.isBelow(ms, 2000)
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.sentinel(sentinelAt(1), "mymaster", undefined)
+      assert.match(failureOf(yield* runFor(health("sentinel"), n, w)), /Sentinel does not monitor mymaster/)
+      w.redis.stop(sentinelAt(1))
+      assert.match(failureOf(yield* runFor(health("sentinel"), n, w)), /Sentinel did not answer/)
     }))
 
   it.live("invalid environment: fails naming the variable", () =>
@@ -77,98 +121,33 @@ describe("health master / replica", () => {
     }))
 })
 
-describe("health master keeps the bootstrap lock of a founding master", () => {
-  const founded = (w: ReturnType<typeof makeWorlds>, dir: string) =>
-    Effect.promise(async () => {
-      w.consul.sessions.set("s-1", { behavior: "release" })
-      w.consul.kv.set(names.masterLock, { value: JSON.stringify({ node: "node-1", address: "10.0.0.11", port: 6379 }), session: "s-1", modifyIndex: w.consul.next(), lockIndex: 1 })
-      await mkdir(join(dir, "conf"), { recursive: true })
-      await writeFile(join(dir, "conf", "bootstrap-session"), "s-1")
-    })
+describe("health within HEALTH_TIMEOUT whatever hangs (live sockets)", () => {
+  const bound = Duration.toMillis(Duration.seconds(2))
 
-  it.live("renews it until Consul shows this node passing as redis, then releases it and forgets the session", () =>
+  it.live("the agent accepts and never answers, Redis and Sentinel are down: fails within HEALTH_TIMEOUT", () =>
     Effect.gen(function*() {
-      const w = makeWorlds()
-      const n = yield* testNode(1)
-      w.redis.master(redisAt(1))
-      yield* founded(w, n.dir)
-      assert.isTrue(Exit.isSuccess(yield* runFor(health("master"), n, w)))
-      assert.isTrue(w.consul.calls.includes("session.renew s-1"))
-      assert.strictEqual(w.consul.kv.get(names.masterLock)?.session, "s-1", "held while not yet passing")
-      w.consul.register("redis-node-1", "redis", "10.0.0.11", 6379, "passing")
-      assert.isTrue(Exit.isSuccess(yield* runFor(health("master"), n, w)))
-      assert.isUndefined(w.consul.kv.get(names.masterLock)?.session)
-      assert.include(w.consul.kv.get(names.masterLock)?.value ?? "", "node-1", "the holder stays on record after release")
-      assert.isFalse(existsSync(join(n.dir, "conf", "bootstrap-session")))
-    }))
-
-  it.live("Consul down does not change or delay the verdict", () =>
-    Effect.gen(function*() {
-      const w = makeWorlds()
-      const n = yield* testNode(1)
-      w.redis.master(redisAt(1))
-      yield* founded(w, n.dir)
-      w.consul.outage = "unreachable"
-      const { exit, ms } = yield* timed(runFor(health("master"), n, w))
-      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.isBelow(ms, 500)
-    }))
-
-  it.live("Consul hanging: a founding master still passes within HEALTH_TIMEOUT", () =>
-    Effect.gen(function*() {
-      const consul = yield* scoped(() => startConsulEmulator())
-      const redis = yield* scoped(masterRespServer)
-      yield* Effect.promise(() => consul.setMode("hang"))
-      const n = yield* testNode(1, { CONSUL: consul.address, HEALTH_TIMEOUT: "2s", ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(redis.port) })
-      yield* Effect.promise(async () => {
-        await mkdir(join(n.dir, "conf"), { recursive: true })
-        await writeFile(join(n.dir, "conf", "bootstrap-session"), "s-1")
-      })
+      const agent = yield* scoped(silentServer)
+      const port = yield* Effect.promise(closedPort)
+      const n = yield* testNode(1, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(agent.port), ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(port), SENTINEL_PORT: String(port), HEALTH_TIMEOUT: "2s" })
       const { exit, ms } = yield* timed(runLive(health("master"), n))
-      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.isBelow(ms, 2000)
-    }))
-
-  it.live("Consul answering garbage: a founding master still passes", () =>
-    Effect.gen(function*() {
-      const consul = yield* scoped(() => startConsulEmulator())
-      const redis = yield* scoped(masterRespServer)
-      yield* Effect.promise(() => consul.setMode("garbage"))
-      const n = yield* testNode(1, { CONSUL: consul.address, ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(redis.port) })
-      yield* Effect.promise(async () => {
-        await mkdir(join(n.dir, "conf"), { recursive: true })
-        await writeFile(join(n.dir, "conf", "bootstrap-session"), "s-1")
-      })
-      const exit = yield* runLive(health("master"), n)
-      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.isTrue(existsSync(join(n.dir, "conf", "bootstrap-session")), "an unreadable answer is not proof the lock is gone")
-    }))
-})
-
-describe("health-sentinel", () => {
-  it.live("passes while the local Sentinel monitors MASTER_NAME, fails when it does not", () =>
-    Effect.gen(function*() {
-      const w = makeWorlds()
-      const n = yield* testNode(1)
-      w.redis.sentinel(sentinelAt(1), "mymaster", redisAt(2))
-      assert.isTrue(Exit.isSuccess(yield* runFor(healthSentinel, n, w)))
-      w.redis.sentinel(sentinelAt(1), "mymaster", undefined)
-      assert.match(failureOf(yield* runFor(healthSentinel, n, w)), /Sentinel does not monitor mymaster/)
-      w.redis.stop(sentinelAt(1))
-      assert.match(failureOf(yield* runFor(healthSentinel, n, w)), /unreachable/)
+      assert.match(failureOf(exit), /Redis did not answer/)
+      assert.isBelow(ms, bound)
     }))
 
   for (const [what, make, expected] of [
-    ["hangs", silentServer, /timeout|no answer/],
-    ["answers garbage", garbageRespServer, /SENTINEL MASTER: unexpected-reply/]
+    ["Redis and Sentinel accept and never answer", silentServer, /no answer|timeout/],
+    ["Redis and Sentinel answer garbage", garbageRespServer, /unexpected-reply/]
   ] as const) {
-    it.live(`Sentinel ${what}: fails within HEALTH_TIMEOUT`, () =>
+    it.live(`no agent; ${what}: fails within HEALTH_TIMEOUT`, () =>
       Effect.gen(function*() {
-        const server = yield* Effect.promise(make)
-        const n = yield* testNode(1, { ANNOUNCE_IP: "127.0.0.1", SENTINEL_PORT: String(server.port), HEALTH_TIMEOUT: "2s" })
-        const { exit, ms } = yield* timed(runLive(healthSentinel, n))
-        assert.match(failureOf(exit), expected)
-        assert.isBelow(ms, 2000)
+        const server = yield* scoped(make)
+        const api = yield* Effect.promise(closedPort)
+        const n = yield* testNode(1, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(api), ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), SENTINEL_PORT: String(server.port), HEALTH_TIMEOUT: "2s" })
+        for (const check of ["master", "replica", "sentinel"] as const) {
+          const { exit, ms } = yield* timed(runLive(health(check), n))
+          assert.match(failureOf(exit), expected)
+          assert.isBelow(ms, bound, `${check} took ${ms} ms`)
+        }
       }))
   }
 })

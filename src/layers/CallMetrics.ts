@@ -1,0 +1,27 @@
+// Latency and errors of every call to an outside system (Consul, Redis, Sentinel), as
+// Effect metrics that the agent's `/metrics` exposes in Prometheus' format. The
+// layers wrap their one bounded call path with `measured`; operation names are
+// families (`kv.get`, `ROLE`), never keys or addresses, so the series stay few.
+import { Clock, Duration, Effect, Exit, Metric } from "effect"
+
+export type System = "consul" | "redis" | "sentinel"
+
+const callDuration = Metric.timer("autopilot_redis_call_duration", {
+  description: "Duration of calls from manage to Consul, Redis and Sentinel, in milliseconds",
+  boundaries: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]
+})
+
+const callErrors = Metric.counter("autopilot_redis_call_errors_total", {
+  description: "Calls from manage to Consul, Redis and Sentinel that failed (refused, timed out, unreachable, garbage)",
+  incremental: true
+})
+
+export const measured = <A, E, R>(system: System, operation: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const exit = yield* Effect.exit(effect)
+    const attributes = { system, operation }
+    yield* Metric.update(Metric.withAttributes(callDuration, attributes), Duration.millis((yield* Clock.currentTimeMillis) - started))
+    if (Exit.isFailure(exit)) yield* Metric.update(Metric.withAttributes(callErrors, attributes), 1)
+    return yield* exit
+  })

@@ -1,0 +1,50 @@
+// Everything the node agent remembers between cycles, in one value behind one Ref:
+// the last observation and the verdicts settled from it, what the registrar last saw
+// of Consul, and the counters the API reports. The loops write it; the HTTP API only
+// reads it.
+import { Option } from "effect"
+import { type Manifest } from "../../domain/Backup.ts"
+import { type Endpoint } from "../../domain/Endpoint.ts"
+import { type CheckName, type CheckState, type NodeObservation } from "../../domain/Health.ts"
+
+export interface Switch {
+  readonly from: Endpoint
+  readonly to: Endpoint
+  readonly at: number
+}
+
+export interface AgentState {
+  readonly startedAt: number
+  /** Completed observation cycles, and the last one. */
+  readonly cycles: number
+  readonly lastCycle: Option.Option<{ readonly at: number; readonly trigger: string; readonly tookMs: number }>
+  readonly observation: Option.Option<NodeObservation>
+  readonly verdicts: Option.Option<Readonly<Record<CheckName, CheckState>>>
+  /** Sentinels besides the local one: its known peers and those registered in Consul. */
+  readonly peers: ReadonlyArray<Endpoint>
+  /** Since when this replica follows another master than the sentinels name. */
+  readonly strandedSince: Option.Option<number>
+  readonly consul: {
+    /** The last sync with Consul: when, and the problem if it failed. */
+    readonly lastSync: Option.Option<{ readonly at: number; readonly problem: Option.Option<string> }>
+    /** This node's checks registered at some point since the agent started. */
+    readonly everRegistered: ReadonlySet<CheckName>
+    /** `service/<name>/paused` is present: the agent reports, and changes nothing in Redis or Sentinel. */
+    readonly paused: boolean
+    readonly lastBackup: Option.Option<Manifest>
+  }
+  /** `+switch-master` events seen (each failover once, whichever sentinels told of it). */
+  readonly failovers: { readonly seen: number; readonly last: Option.Option<Switch> }
+}
+
+export const initialState = (now: number): AgentState => ({
+  startedAt: now,
+  cycles: 0,
+  lastCycle: Option.none(),
+  observation: Option.none(),
+  verdicts: Option.none(),
+  peers: [],
+  strandedSince: Option.none(),
+  consul: { lastSync: Option.none(), everRegistered: new Set(), paused: false, lastBackup: Option.none() },
+  failovers: { seen: 0, last: Option.none() }
+})

@@ -1,0 +1,55 @@
+// The agent's observation cycle: look at Redis and the sentinels, settle the three
+// verdicts with the same pure functions `manage health` uses, remember them, log only
+// a change (with what triggered the look), and wake the registrar so Consul hears of
+// a change at once. Runs every second and on every Sentinel event; never touches
+// Consul, so a Consul outage cannot delay a verdict.
+import { Clock, Duration, Effect, Option, Ref } from "effect"
+import { type CheckName, checkNames, type CheckState, findings, sentinelsSay, settle } from "../../domain/Health.ts"
+import { strandedSince } from "../../domain/ReplicaReconcile.ts"
+import { isNewSwitch, type MasterSwitch } from "../../domain/SentinelEvents.ts"
+import { Settings } from "../../layers/Settings.ts"
+import { observeNode } from "../observeNode.ts"
+import { type AgentState } from "./AgentState.ts"
+
+const label: Record<CheckName, string> = { master: "master check", replica: "replica check", sentinel: "sentinel check" }
+
+export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.Effect<void>) => (trigger: string) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const started = yield* Clock.currentTimeMillis
+    const before = yield* Ref.get(state)
+    const observation = yield* observeNode(before.peers)
+    const now = yield* Clock.currentTimeMillis
+    const found = findings(observation)
+    const hold = Duration.toMillis(settings.health.interval)
+    const previous = (check: CheckName): Option.Option<CheckState> => Option.map(before.verdicts, (v) => v[check])
+    const verdicts: Record<CheckName, CheckState> = {
+      master: settle(previous("master"), found.master, now, hold),
+      replica: settle(previous("replica"), found.replica, now, hold),
+      sentinel: settle(previous("sentinel"), found.sentinel, now, hold)
+    }
+    yield* Ref.update(state, (s) => ({
+      ...s,
+      cycles: s.cycles + 1,
+      lastCycle: Option.some({ at: now, trigger, tookMs: now - started }),
+      observation: Option.some(observation),
+      verdicts: Option.some(verdicts),
+      strandedSince: strandedSince({ previous: s.strandedSince, self: observation.self, role: observation.role, say: sentinelsSay(observation.sentinels), now })
+    }))
+    const changed = checkNames.filter((c) => Option.match(previous(c), { onNone: () => true, onSome: (p) => p.pass !== verdicts[c].pass }))
+    for (const check of changed) {
+      yield* Effect.log(`${label[check]} ${verdicts[check].pass ? "passing" : "failing"} (on ${trigger}): ${verdicts[check].reason}`)
+    }
+    if (changed.length > 0) yield* wakeRegistrar
+  })
+
+/** Counts a failover the first time any sentinel tells of it. */
+export const recordSwitch = (state: Ref.Ref<AgentState>, change: MasterSwitch) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const counted = yield* Ref.modify(state, (s): readonly [boolean, AgentState] => {
+      if (!isNewSwitch(s.failovers.last, change)) return [false, s]
+      return [true, { ...s, failovers: { seen: s.failovers.seen + 1, last: Option.some({ ...change, at: now }) } }]
+    })
+    return counted
+  })

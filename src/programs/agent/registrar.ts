@@ -1,0 +1,155 @@
+// The agent's Consul side: make Consul show this node's verdicts (pass or fail its
+// checks through the agent API, re-register what Consul lost, fail another node's
+// stale master check once this node is the master), care for the bootstrap lock a
+// founding pre-start left, and, at rest, refresh what the other loops read from
+// Consul (peer sentinels, the paused flag, the last backup). Runs when a verdict
+// changes and every few seconds; a Consul that does not answer is logged once and
+// retried on the next run, it never affects a verdict.
+import { Clock, Effect, FileSystem, Option, Ref, Schema } from "effect"
+import { ManifestFromJson } from "../../domain/Backup.ts"
+import { consulNames } from "../../domain/ConsulNames.ts"
+import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../../domain/Endpoint.ts"
+import { bootstrapLockCare, type CheckName, masterFinding } from "../../domain/Health.ts"
+import { bootstrapSessionFile } from "../../domain/RedisConf.ts"
+import { decideRegistry, type OwnService, ownServices } from "../../domain/Registry.ts"
+import { selfRedis, selfSentinel, type Settings as SettingsData } from "../../domain/Settings.ts"
+import { Consul, endpointOf, type ServiceInstance } from "../../layers/Consul.ts"
+import { Sentinel } from "../../layers/Sentinel.ts"
+import { Settings } from "../../layers/Settings.ts"
+import { readOptional, removeIfPresent } from "../files.ts"
+import { observeNode } from "../observeNode.ts"
+import { type AgentState } from "./AgentState.ts"
+
+export const ownServicesOf = (settings: SettingsData): Readonly<Record<CheckName, OwnService>> => {
+  const names = consulNames(settings.serviceName)
+  return ownServices({
+    masterService: names.masterService,
+    replicaService: names.replicaService,
+    sentinelService: names.sentinelService,
+    hostname: settings.node.name,
+    redisPort: settings.redis.port,
+    sentinelPort: settings.sentinel.port
+  })
+}
+
+/** Pass, fail and re-register this node's checks; fail a stale master elsewhere. */
+const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceInstance>) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const own = ownServicesOf(settings)
+    const self = selfRedis(settings)
+    const s = yield* Ref.get(state)
+    if (Option.isNone(s.verdicts)) return
+    const checks = yield* consul.agentChecks
+    const agentChecks = new Map(checks.map((c) => [c.checkId, c.status] as const))
+    const present = (Object.values(own) as ReadonlyArray<OwnService>).filter((o) => agentChecks.has(o.checkId)).map((o) => o.check)
+    const otherPassingMasters = masters
+      .filter((m) => m.passing && m.id !== own.master.serviceId && !sameEndpoint(endpointOf(m), self))
+      .flatMap((m) => m.checks.filter((c) => c.checkId.startsWith("service:")).map((c) => ({ checkId: c.checkId, at: formatEndpoint(endpointOf(m)) })))
+    const everRegistered = new Set([...s.consul.everRegistered, ...present])
+    const actions = decideRegistry(own, { verdicts: s.verdicts.value, agentChecks, everRegistered, otherPassingMasters })
+
+    // Failing another node rests on a verdict up to a second old: confirm it first, so
+    // a master that has just been replaced never fails its successor.
+    const confirmed = actions.some((a) => a._tag === "FailOther")
+      ? masterFinding(yield* observeNode(s.peers))._tag === "Pass"
+      : true
+    for (const action of actions) {
+      switch (action._tag) {
+        case "FailOther":
+          if (!confirmed) break
+          if (yield* consul.setCheck(action.checkId, "critical", action.reason)) yield* Effect.log(`failed ${action.checkId} in Consul: ${action.reason}`)
+          break
+        case "Set": {
+          const id = own[action.check].checkId
+          if (yield* consul.setCheck(id, action.status, action.reason)) yield* Effect.log(`${id} set ${action.status} in Consul: ${action.reason}`)
+          break
+        }
+        case "Register": {
+          const o = own[action.check]
+          yield* consul.register({ id: o.serviceId, name: o.service, address: self.host, port: o.port, ttl: settings.health.ttl, status: action.status })
+          everRegistered.add(action.check)
+          yield* Effect.log(`registered ${o.serviceId} (${action.status}), missing from Consul: ${action.reason}`)
+          break
+        }
+      }
+    }
+    yield* Ref.update(state, (x) => ({ ...x, consul: { ...x.consul, everRegistered } }))
+  })
+
+/** Keep the founding session until Consul shows this node passing as master, then release it. */
+const careForBootstrapLock = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceInstance>) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const marker = bootstrapSessionFile(settings)
+    const recorded = yield* readOptional(marker)
+    const s = yield* Ref.get(state)
+    if (Option.isNone(recorded) || Option.isNone(s.verdicts)) return
+    const session = recorded.value.trim()
+    const names = consulNames(settings.serviceName)
+    const self = selfRedis(settings)
+    const lock = yield* consul.get(names.masterLock)
+    const care = bootstrapLockCare({
+      verdict: s.verdicts.value.master,
+      stillHeld: Option.exists(lock, (entry) => Option.contains(entry.session, session)),
+      registeredPassing: masters.some((m) => m.passing && sameEndpoint(endpointOf(m), self)),
+      self
+    })
+    switch (care._tag) {
+      case "Renew":
+        if (!(yield* consul.renewSession(session))) yield* removeIfPresent(marker)
+        return
+      case "Release":
+        yield* consul.release(names.masterLock, Option.match(lock, { onNone: () => "", onSome: (e) => e.value ?? "" }), session)
+        yield* consul.destroySession(session)
+        yield* removeIfPresent(marker)
+        return yield* Effect.log(care.reason)
+      case "Forget":
+        yield* removeIfPresent(marker)
+        return yield* Effect.log(care.reason)
+      case "LetLapse":
+        return
+    }
+  })
+
+/** What the other loops read from Consul and the local Sentinel, refreshed at rest. */
+const refreshViews = (state: Ref.Ref<AgentState>) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const sentinel = yield* Sentinel
+    const names = consulNames(settings.serviceName)
+    const local = selfSentinel(settings)
+    const [known, registered, paused, backup] = yield* Effect.all([
+      sentinel.sentinels(local, settings.masterName).pipe(Effect.map((peers) => peers.map((p) => p.endpoint)), Effect.orElseSucceed((): ReadonlyArray<Endpoint> => [])),
+      consul.instances(names.sentinelService).pipe(Effect.map((list) => list.map(endpointOf))),
+      consul.get(names.paused).pipe(Effect.map(Option.isSome)),
+      consul.get(names.lastBackup).pipe(Effect.map((e) => Option.flatMap(e, (x) => Schema.decodeUnknownOption(ManifestFromJson)(x.value ?? ""))))
+    ], { concurrency: "unbounded" })
+    const peers = uniqueEndpoints([...known, ...registered]).filter((p) => !sameEndpoint(p, local))
+    const before = yield* Ref.getAndUpdate(state, (s) => ({ ...s, peers, consul: { ...s.consul, paused, lastBackup: backup } }))
+    if (before.consul.paused !== paused) yield* Effect.log(paused ? `${names.paused} is set: paused, this agent changes nothing in Redis or Sentinel` : `${names.paused} is gone: resuming`)
+  })
+
+export const syncRegistry = (state: Ref.Ref<AgentState>) => (full: boolean) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const fs = yield* FileSystem.FileSystem
+    const names = consulNames(settings.serviceName)
+    const run = Effect.gen(function*() {
+      const masters = yield* consul.instances(names.masterService)
+      yield* syncChecks(state, masters)
+      yield* careForBootstrapLock(state, masters).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+      if (full) yield* refreshViews(state)
+    })
+    const outcome = yield* Effect.result(run)
+    const now = yield* Clock.currentTimeMillis
+    const problem = outcome._tag === "Failure" ? Option.some(outcome.failure.message) : Option.none<string>()
+    const before = yield* Ref.getAndUpdate(state, (s) => ({ ...s, consul: { ...s.consul, lastSync: Option.some({ at: now, problem }) } }))
+    const hadProblem = Option.exists(before.consul.lastSync, (l) => Option.isSome(l.problem))
+    if (Option.isSome(problem) && !hadProblem) yield* Effect.logWarning(`Consul: ${problem.value}; verdicts go on, Consul is updated once it answers`)
+    if (Option.isNone(problem) && hadProblem) yield* Effect.log("Consul answers again")
+  })

@@ -1,0 +1,56 @@
+// One look at this node as its health verdicts need it: the local Redis's ROLE, what
+// the local Sentinel monitors, and the master every known sentinel names. A dependency
+// that does not answer becomes an "Unseen" observation, never a failure, and the whole
+// look is bounded so a hanging peer cannot stall the caller.
+import { Duration, Effect, Option } from "effect"
+import { type Endpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
+import { type NodeObservation, type Observed } from "../domain/Health.ts"
+import { selfRedis, selfSentinel } from "../domain/Settings.ts"
+import { Timings } from "../domain/Timings.ts"
+import { Redis } from "../layers/Redis.ts"
+import { Sentinel } from "../layers/Sentinel.ts"
+import { Settings } from "../layers/Settings.ts"
+
+const seen = <A, E extends { readonly message: string }, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Observed<A>, never, R> =>
+  effect.pipe(
+    Effect.map((value): Observed<A> => ({ _tag: "Seen", value })),
+    Effect.catch((e) => Effect.succeed<Observed<A>>({ _tag: "Unseen", reason: e.message }))
+  )
+
+/**
+ * `peers`: the other sentinels to ask (the local one is always asked). Every sentinel
+ * asked counts as known, so one that does not answer weighs against a majority.
+ */
+export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeObservation, never, Settings | Redis | Sentinel> =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const redis = yield* Redis
+    const sentinel = yield* Sentinel
+    const { observation } = yield* Timings
+    const local = selfSentinel(settings)
+    const asked = uniqueEndpoints([local, ...peers])
+    const bounded = <A>(effect: Effect.Effect<Observed<A>>): Effect.Effect<Observed<A>> =>
+      effect.pipe(
+        Effect.timeoutOrElse({
+          duration: observation,
+          orElse: () => Effect.succeed<Observed<A>>({ _tag: "Unseen", reason: `no answer within ${Duration.format(observation)}` })
+        })
+      )
+
+    const [role, localSentinel, answers] = yield* Effect.all([
+      bounded(seen(redis.role(selfRedis(settings)))),
+      bounded(seen(sentinel.master(local, settings.masterName))),
+      Effect.forEach(asked, (at) => bounded(seen(sentinel.masterAddress(at, settings.masterName))), { concurrency: "unbounded" })
+    ], { concurrency: "unbounded" })
+
+    return {
+      self: selfRedis(settings),
+      masterName: settings.masterName,
+      role,
+      localSentinel,
+      sentinels: {
+        known: asked.length,
+        answers: answers.flatMap((a): ReadonlyArray<Option.Option<Endpoint>> => (a._tag === "Seen" ? [a.value] : []))
+      }
+    }
+  })

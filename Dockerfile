@@ -66,20 +66,24 @@ COPY --from=node-base /usr/local/bin/node /usr/local/bin/node
 COPY --from=containerpilot /out/containerpilot /usr/local/bin/containerpilot
 # The bundle starts with `#!/usr/bin/env node`, so it runs as a plain command.
 COPY --from=build /app/dist/manage.mjs /usr/local/bin/manage
+# The health checks' thin client of the agent's API: bash and its /dev/tcp, no curl.
+COPY scripts/agent-check /usr/local/bin/agent-check
 COPY containerpilot.json5 /etc/containerpilot.json5
+RUN chmod 0755 /usr/local/bin/agent-check
 
 USER redis
 
-# Fail the build, not the first start, when node cannot run here or the bundle is broken.
-RUN node --version && manage --help > /dev/null
+# Fail the build, not the first start, when node cannot run here, the bundle is
+# broken, or bash cannot open TCP connections (the health checks need /dev/tcp).
+RUN node --version && manage --help > /dev/null && bash -c ': </dev/tcp/127.0.0.1/1' 2>&1 | grep -q 'Connection refused'
 
-# ContainerPilot starts a handler every few seconds (two health checks and the
-# sentinel check per HEALTH_INTERVAL). V8's compile cache lets each run skip
-# compiling the bundle again; it is set after the smoke test above so the first
-# real handler run, not `--help`, fills it.
+# One-shot handlers (backup every BACKUP_CHECK_INTERVAL, pre-start, an operator's
+# status) skip compiling the bundle again with V8's compile cache; it is set after
+# the smoke test above so a real handler run, not `--help`, fills it.
 ENV NODE_COMPILE_CACHE=/var/cache/manage
 
-EXPOSE 6379 26379
+# Redis, Sentinel, and the agent's read-only HTTP API (API_PORT).
+EXPOSE 6379 26379 8008
 
 # ContainerPilot is PID 1 and reaps every handler. The redis image's entrypoint
 # exists to drop root before a bare redis-server; USER redis makes it moot, so it

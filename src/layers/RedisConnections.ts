@@ -97,6 +97,13 @@ export const makeConnections = (options: {
       made.delete(client)
     }
 
+    /** The next command to `endpoint` opens a fresh connection. */
+    const forget = (endpoint: Endpoint, client: Redis) => {
+      const key = formatEndpoint(endpoint)
+      if (clients.get(key)?.client === client) clients.delete(key)
+      discard(client)
+    }
+
     // Built when run, not when constructed: a retry re-runs this Effect and must get a
     // fresh client, not connect() twice.
     const connect = (endpoint: Endpoint): Effect.Effect<Redis, RedisError> =>
@@ -142,7 +149,11 @@ export const makeConnections = (options: {
               if (name === "ReplyError") return failure(endpoint, label, "refused", message)
               return failure(endpoint, label, "unreachable", message)
             }
-          })
+          }).pipe(
+            // A command that timed out may still be answered later, and ioredis pairs
+            // replies with commands in order: the connection is out of step for good.
+            Effect.tapError((e) => (e.reason === "timeout" ? Effect.sync(() => forget(endpoint, client)) : Effect.void))
+          )
         ),
         // Also bounds the connect of a server that accepts TCP and never answers.
         Effect.timeoutOrElse({

@@ -125,11 +125,21 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
       const sentinel = world.sentinels.get(formatEndpoint(at))
       return sentinel === undefined ? Effect.fail(refused("Sentinel", at, command)) : Effect.sync(() => f(sentinel))
     })
+  // Sentinels find each other through the master they monitor: unless a test says
+  // otherwise, each knows every other sentinel of the world that monitors `name`.
+  const peers = (at: Endpoint, s: MemorySentinel, name: string): ReadonlyArray<SentinelPeer> =>
+    s.sentinels.length > 0
+      ? s.sentinels
+      : [...world.sentinels].filter(([key, other]) => key !== formatEndpoint(at) && other.masters.has(name)).map(([key]) => {
+        const [host = "", port = "0"] = key.split(":")
+        return { endpoint: { host, port: Number(port) }, runId: key, flags: ["sentinel"] }
+      })
   return {
     masterAddress: (at, name) => on(at, "SENTINEL GET-MASTER-ADDR-BY-NAME", (s) => Option.map(Option.fromUndefinedOr(s.masters.get(name)), (m) => m.endpoint)),
-    master: (at, name) => on(at, "SENTINEL MASTER", (s) => Option.fromUndefinedOr(s.masters.get(name))),
+    master: (at, name) =>
+      on(at, "SENTINEL MASTER", (s) => Option.map(Option.fromUndefinedOr(s.masters.get(name)), (m) => ({ ...m, otherSentinels: peers(at, s, name).length }))),
     replicas: (at) => on(at, "SENTINEL REPLICAS", (s) => s.replicas),
-    sentinels: (at) => on(at, "SENTINEL SENTINELS", (s) => s.sentinels),
+    sentinels: (at, name) => on(at, "SENTINEL SENTINELS", (s) => peers(at, s, name)),
     failover: (at, name) => on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name)),
     reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1)),
     events: (at) =>

@@ -13,7 +13,7 @@ import { Timings } from "../domain/Timings.ts"
 import { Sentinel, type SentinelEvent } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { apiLayer } from "./agent/api.ts"
-import { type AgentState, initialState } from "./agent/AgentState.ts"
+import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
 import { careForReplica, careForSentinel } from "./agent/care.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
 import { syncRegistry } from "./agent/registrar.ts"
@@ -44,8 +44,7 @@ const subscriptions = (state: Ref.Ref<AgentState>, heard: Queue.Queue<Heard>) =>
         Effect.forever
       )
     const reconcile = Effect.gen(function*() {
-      const { peers } = yield* Ref.get(state)
-      const wanted = new Map([selfSentinel(settings), ...peers].map((e) => [formatEndpoint(e), e] as const))
+      const wanted = new Map([selfSentinel(settings), ...peersOf(yield* Ref.get(state))].map((e) => [formatEndpoint(e), e] as const))
       for (const [key, at] of wanted) {
         if (running.has(key)) continue
         running.add(key)

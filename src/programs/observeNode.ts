@@ -19,7 +19,8 @@ const seen = <A, E extends { readonly message: string }, R>(effect: Effect.Effec
 
 /**
  * `peers`: the other sentinels to ask (the local one is always asked). Every sentinel
- * asked counts as known, so one that does not answer weighs against a majority.
+ * asked counts as known, and so does every one the local Sentinel counts, so one that
+ * does not answer (or was not asked) weighs against a majority.
  */
 export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeObservation, never, Settings | Redis | Sentinel> =>
   Effect.gen(function*() {
@@ -49,7 +50,7 @@ export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeO
       role,
       localSentinel,
       sentinels: {
-        known: asked.length,
+        known: Math.max(asked.length, localSentinel._tag === "Seen" ? Option.match(localSentinel.value, { onNone: () => 1, onSome: (m) => 1 + m.otherSentinels }) : 1),
         answers: answers.flatMap((a): ReadonlyArray<Option.Option<Endpoint>> => (a._tag === "Seen" ? [a.value] : []))
       }
     }

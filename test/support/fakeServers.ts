@@ -54,3 +54,151 @@ export const closedPort = async (): Promise<number> => {
 /** Answers every command as `ROLE` of a master with no replicas would. */
 export const masterRespServer = (): Promise<FakeServer> =>
   serve((socket) => socket.on("data", (chunk: Buffer) => socket.write("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n".repeat(commandsIn(chunk)))))
+
+/** A RESP reply: simple string, error, integer, bulk string (null: nil), or array. */
+export type Resp =
+  | { readonly simple: string }
+  | { readonly error: string }
+  | number
+  | string
+  | null
+  | ReadonlyArray<Resp>
+
+const isArray = (r: Resp): r is ReadonlyArray<Resp> => Array.isArray(r)
+
+const encode = (r: Resp): string => {
+  if (r === null) return "$-1\r\n"
+  if (typeof r === "number") return `:${r}\r\n`
+  if (typeof r === "string") return `$${Buffer.byteLength(r)}\r\n${r}\r\n`
+  if (isArray(r)) return `*${r.length}\r\n${r.map(encode).join("")}`
+  return "simple" in r ? `+${r.simple}\r\n` : `-${r.error}\r\n`
+}
+
+/** Complete RESP commands (arrays of bulk strings) at the front of `buffer`, and what is left. */
+const parseCommands = (buffer: string): { readonly commands: ReadonlyArray<ReadonlyArray<string>>; readonly rest: string } => {
+  const commands: Array<ReadonlyArray<string>> = []
+  let at = 0
+  for (;;) {
+    const head = /^\*(\d+)\r\n/.exec(buffer.slice(at))
+    if (head === null) break
+    let i = at + head[0].length
+    const args: Array<string> = []
+    let complete = true
+    for (let n = 0; n < Number(head[1]); n++) {
+      const len = /^\$(\d+)\r\n/.exec(buffer.slice(i))
+      if (len === null) {
+        complete = false
+        break
+      }
+      const start = i + len[0].length
+      const end = start + Number(len[1])
+      if (buffer.length < end + 2) {
+        complete = false
+        break
+      }
+      args.push(buffer.slice(start, end))
+      i = end + 2
+    }
+    if (!complete) break
+    commands.push(args)
+    at = i
+  }
+  return { commands, rest: buffer.slice(at) }
+}
+
+export type FakeMode = "good" | "down" | "hang" | "garbage"
+
+export interface ControllableServer extends FakeServer {
+  /** good: answers with the handler; down: refuses connections; hang: accepts, never answers; garbage: `+GARBAGE` to everything. */
+  setMode(mode: FakeMode): Promise<void>
+  /** Sends a Pub/Sub message to every connection that subscribed. */
+  publish(channel: string, message: string): void
+}
+
+/**
+ * A Redis or Sentinel stand-in on a fixed loopback address whose failure mode can
+ * change while clients stay pointed at it: "down" stops listening and drops every
+ * connection, coming back on the same port.
+ */
+export const controllableServer = async (host: string, answer: (args: ReadonlyArray<string>) => Resp, port = 0): Promise<ControllableServer> => {
+  let mode: FakeMode = "good"
+  const sockets = new Set<Socket>()
+  const subscribers = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on("close", () => {
+      sockets.delete(socket)
+      subscribers.delete(socket)
+    })
+    socket.on("error", () => {})
+    let buffer = ""
+    socket.on("data", (chunk: Buffer) => {
+      if (mode === "hang") return
+      if (mode === "garbage") return void socket.write("+GARBAGE\r\n".repeat(commandsIn(chunk)))
+      const parsed = parseCommands(buffer + chunk.toString("latin1"))
+      buffer = parsed.rest
+      for (const args of parsed.commands) {
+        if (args[0]?.toUpperCase() === "PSUBSCRIBE") {
+          subscribers.add(socket)
+          socket.write(encode(["psubscribe", args[1] ?? "*", 1]))
+        } else {
+          socket.write(encode(answer(args)))
+        }
+      }
+    })
+  })
+  const listen = (p: number) => new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(p, host, () => {
+      server.off("error", reject)
+      resolve()
+    })
+  })
+  await listen(port)
+  const address = server.address()
+  const bound = typeof address === "object" && address !== null ? address.port : port
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy()
+      if (!server.listening) return resolve()
+      server.close(() => resolve())
+    })
+  return {
+    host,
+    port: bound,
+    openConnections: () => sockets.size,
+    setMode: async (next) => {
+      const wasDown = mode === "down"
+      mode = next
+      if (next === "down") await stop()
+      else if (wasDown) await listen(bound)
+    },
+    publish: (channel, message) => {
+      if (mode !== "good") return
+      for (const s of subscribers) s.write(encode(["pmessage", "*", channel, message]))
+    },
+    close: stop
+  }
+}
+
+/** What a Redis master answers to the agent: ROLE master with no replicas, INFO empty. */
+export const redisMaster = (args: ReadonlyArray<string>): Resp =>
+  args[0]?.toUpperCase() === "ROLE" ? ["master", 0, []] : args[0]?.toUpperCase() === "INFO" ? "" : { simple: "OK" }
+
+/** What a Sentinel that monitors `name` with `master` (and knows no peers) answers. */
+export const sentinelOf = (name: string, master: { readonly host: string; readonly port: number }) => (args: ReadonlyArray<string>): Resp => {
+  const [command, sub, of] = args.map((a) => a.toLowerCase())
+  if (command !== "sentinel") return { error: "ERR unknown command" }
+  if (of !== name.toLowerCase() && sub !== "reset") return { error: "ERR No such master with that name" }
+  switch (sub) {
+    case "get-master-addr-by-name":
+      return [master.host, String(master.port)]
+    case "master":
+      return ["name", name, "ip", master.host, "port", String(master.port), "runid", "r", "flags", "master", "num-slaves", "0", "num-other-sentinels", "0", "quorum", "1"]
+    case "sentinels":
+    case "replicas":
+      return []
+    default:
+      return { simple: "OK" }
+  }
+}

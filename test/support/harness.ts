@@ -33,7 +33,16 @@ export const fastTimings = {
   replicaCatchUp: Duration.millis(500),
   handoverPause: Duration.seconds(1),
   sentinelDiscovery: Duration.millis(300),
-  storeRequest: Duration.millis(500)
+  storeRequest: Duration.millis(500),
+  observeEvery: Duration.millis(50),
+  observation: Duration.millis(700),
+  registrySyncEvery: Duration.millis(200),
+  careEvery: Duration.millis(100),
+  careStep: Duration.seconds(1),
+  strandedGrace: Duration.millis(400),
+  resubscribeEvery: Duration.millis(50),
+  agentStall: Duration.seconds(10),
+  sentinelResetSpacing: Duration.millis(500)
 }
 
 export interface TestNode {

@@ -4,7 +4,7 @@
 // reads it.
 import { Option } from "effect"
 import { type Manifest } from "../../domain/Backup.ts"
-import { type Endpoint } from "../../domain/Endpoint.ts"
+import { type Endpoint, uniqueEndpoints } from "../../domain/Endpoint.ts"
 import { type CheckName, type CheckState, type NodeObservation } from "../../domain/Health.ts"
 
 export interface Switch {
@@ -20,8 +20,12 @@ export interface AgentState {
   readonly lastCycle: Option.Option<{ readonly at: number; readonly trigger: string; readonly tookMs: number }>
   readonly observation: Option.Option<NodeObservation>
   readonly verdicts: Option.Option<Readonly<Record<CheckName, CheckState>>>
-  /** Sentinels besides the local one: its known peers and those registered in Consul. */
-  readonly peers: ReadonlyArray<Endpoint>
+  /** Sentinels besides the local one: the peers it knows (refreshed by the observer) and those registered in Consul (by the registrar). */
+  readonly peers: {
+    readonly fromSentinel: ReadonlyArray<Endpoint>
+    readonly fromConsul: ReadonlyArray<Endpoint>
+    readonly refreshedAt: number
+  }
   /** Since when this replica follows another master than the sentinels name. */
   readonly strandedSince: Option.Option<number>
   readonly consul: {
@@ -37,13 +41,16 @@ export interface AgentState {
   readonly failovers: { readonly seen: number; readonly last: Option.Option<Switch> }
 }
 
+/** Every sentinel to ask besides the local one. */
+export const peersOf = (s: AgentState): ReadonlyArray<Endpoint> => uniqueEndpoints([...s.peers.fromSentinel, ...s.peers.fromConsul])
+
 export const initialState = (now: number): AgentState => ({
   startedAt: now,
   cycles: 0,
   lastCycle: Option.none(),
   observation: Option.none(),
   verdicts: Option.none(),
-  peers: [],
+  peers: { fromSentinel: [], fromConsul: [], refreshedAt: 0 },
   strandedSince: Option.none(),
   consul: { lastSync: Option.none(), everRegistered: new Set(), paused: false, lastBackup: Option.none() },
   failovers: { seen: 0, last: Option.none() }

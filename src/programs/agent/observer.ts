@@ -7,18 +7,37 @@ import { Clock, Duration, Effect, Option, Ref } from "effect"
 import { type CheckName, checkNames, type CheckState, findings, sentinelsSay, settle } from "../../domain/Health.ts"
 import { strandedSince } from "../../domain/ReplicaReconcile.ts"
 import { isNewSwitch, type MasterSwitch } from "../../domain/SentinelEvents.ts"
+import { selfSentinel } from "../../domain/Settings.ts"
+import { Timings } from "../../domain/Timings.ts"
+import { Sentinel } from "../../layers/Sentinel.ts"
 import { Settings } from "../../layers/Settings.ts"
 import { observeNode } from "../observeNode.ts"
-import { type AgentState } from "./AgentState.ts"
+import { type AgentState, peersOf } from "./AgentState.ts"
 
 const label: Record<CheckName, string> = { master: "master check", replica: "replica check", sentinel: "sentinel check" }
+
+/** The peers the local Sentinel knows, asked again every few seconds (best effort: on failure the last list stays). */
+const refreshPeers = (state: Ref.Ref<AgentState>, now: number) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const sentinel = yield* Sentinel
+    const { registrySyncEvery } = yield* Timings
+    const { peers } = yield* Ref.get(state)
+    if (now - peers.refreshedAt < Duration.toMillis(registrySyncEvery)) return
+    const known = yield* sentinel.sentinels(selfSentinel(settings), settings.masterName).pipe(Effect.option)
+    yield* Ref.update(state, (s) => ({
+      ...s,
+      peers: { ...s.peers, refreshedAt: now, fromSentinel: Option.match(known, { onNone: () => s.peers.fromSentinel, onSome: (ps) => ps.map((p) => p.endpoint) }) }
+    }))
+  })
 
 export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.Effect<void>) => (trigger: string) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const started = yield* Clock.currentTimeMillis
+    yield* refreshPeers(state, started)
     const before = yield* Ref.get(state)
-    const observation = yield* observeNode(before.peers)
+    const observation = yield* observeNode(peersOf(before))
     const now = yield* Clock.currentTimeMillis
     const found = findings(observation)
     const hold = Duration.toMillis(settings.health.interval)

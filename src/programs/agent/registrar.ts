@@ -8,17 +8,16 @@
 import { Clock, Effect, FileSystem, Option, Ref, Schema } from "effect"
 import { ManifestFromJson } from "../../domain/Backup.ts"
 import { consulNames } from "../../domain/ConsulNames.ts"
-import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../../domain/Endpoint.ts"
+import { formatEndpoint, sameEndpoint } from "../../domain/Endpoint.ts"
 import { bootstrapLockCare, type CheckName, masterFinding } from "../../domain/Health.ts"
 import { bootstrapSessionFile } from "../../domain/RedisConf.ts"
 import { decideRegistry, type OwnService, ownServices } from "../../domain/Registry.ts"
 import { selfRedis, selfSentinel, type Settings as SettingsData } from "../../domain/Settings.ts"
 import { Consul, endpointOf, type ServiceInstance } from "../../layers/Consul.ts"
-import { Sentinel } from "../../layers/Sentinel.ts"
 import { Settings } from "../../layers/Settings.ts"
 import { readOptional, removeIfPresent } from "../files.ts"
 import { observeNode } from "../observeNode.ts"
-import { type AgentState } from "./AgentState.ts"
+import { type AgentState, peersOf } from "./AgentState.ts"
 
 export const ownServicesOf = (settings: SettingsData): Readonly<Record<CheckName, OwnService>> => {
   const names = consulNames(settings.serviceName)
@@ -53,7 +52,7 @@ const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceIn
     // Failing another node rests on a verdict up to a second old: confirm it first, so
     // a master that has just been replaced never fails its successor.
     const confirmed = actions.some((a) => a._tag === "FailOther")
-      ? masterFinding(yield* observeNode(s.peers))._tag === "Pass"
+      ? masterFinding(yield* observeNode(peersOf(s)))._tag === "Pass"
       : true
     for (const action of actions) {
       switch (action._tag) {
@@ -114,22 +113,20 @@ const careForBootstrapLock = (state: Ref.Ref<AgentState>, masters: ReadonlyArray
     }
   })
 
-/** What the other loops read from Consul and the local Sentinel, refreshed at rest. */
+/** What the other loops read from Consul, refreshed at rest. */
 const refreshViews = (state: Ref.Ref<AgentState>) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const consul = yield* Consul
-    const sentinel = yield* Sentinel
     const names = consulNames(settings.serviceName)
     const local = selfSentinel(settings)
-    const [known, registered, paused, backup] = yield* Effect.all([
-      sentinel.sentinels(local, settings.masterName).pipe(Effect.map((peers) => peers.map((p) => p.endpoint)), Effect.orElseSucceed((): ReadonlyArray<Endpoint> => [])),
+    const [registered, paused, backup] = yield* Effect.all([
       consul.instances(names.sentinelService).pipe(Effect.map((list) => list.map(endpointOf))),
       consul.get(names.paused).pipe(Effect.map(Option.isSome)),
       consul.get(names.lastBackup).pipe(Effect.map((e) => Option.flatMap(e, (x) => Schema.decodeUnknownOption(ManifestFromJson)(x.value ?? ""))))
     ], { concurrency: "unbounded" })
-    const peers = uniqueEndpoints([...known, ...registered]).filter((p) => !sameEndpoint(p, local))
-    const before = yield* Ref.getAndUpdate(state, (s) => ({ ...s, peers, consul: { ...s.consul, paused, lastBackup: backup } }))
+    const fromConsul = registered.filter((p) => !sameEndpoint(p, local))
+    const before = yield* Ref.getAndUpdate(state, (s) => ({ ...s, peers: { ...s.peers, fromConsul }, consul: { ...s.consul, paused, lastBackup: backup } }))
     if (before.consul.paused !== paused) yield* Effect.log(paused ? `${names.paused} is set: paused, this agent changes nothing in Redis or Sentinel` : `${names.paused} is gone: resuming`)
   })
 

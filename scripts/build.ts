@@ -31,7 +31,7 @@ await build({
   format: "esm",
   platform: "node",
   target: "node24",
-  minify: true,
+  minify: process.env.MINIFY !== "0",
   legalComments: "none",
   logLevel: "warning",
   // bunyan (through manta) requires these inside try/catch as optional extras.

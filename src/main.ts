@@ -6,6 +6,7 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Layer, Logger, type LogLevel, References, Runtime } from "effect"
 import { type Command, parseCommand, usage } from "./domain/Cli.ts"
+import { agentTimings, Timings } from "./domain/Timings.ts"
 import { AgentApi } from "./layers/AgentApi.ts"
 import { BackupStore } from "./layers/BackupStore.ts"
 import { Consul } from "./layers/Consul.ts"
@@ -27,6 +28,10 @@ const logging = Layer.unwrap(Effect.gen(function*() {
 const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
 const clients = Layer.mergeAll(Consul.layer, Redis.layer, Sentinel.layer, AgentApi.layer)
 const live = Layer.mergeAll(clients, logging).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layer, platform)))
+/** The agent's clients never retry within a call: its next round is the retry (Timings.ts). */
+const agentLive = Layer.mergeAll(clients, logging).pipe(
+  Layer.provideMerge(Layer.mergeAll(Settings.layer, platform, Layer.succeed(Timings, agentTimings)))
+)
 const withStore = BackupStore.layer.pipe(Layer.provideMerge(live))
 
 /** Handlers are imported on dispatch: a run evaluates only the code its handler needs. */
@@ -44,7 +49,7 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
     case "pre-start":
       return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(withStore))
     case "agent":
-      return load(() => import("./programs/agent.ts"), (m) => m.agent).pipe(Effect.provide(live))
+      return load(() => import("./programs/agent.ts"), (m) => m.agent).pipe(Effect.provide(agentLive))
     case "health":
       return load(() => import("./programs/health.ts"), (m) => m.health(command.role)).pipe(Effect.provide(live))
     case "health-sentinel":

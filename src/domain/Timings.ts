@@ -10,6 +10,10 @@ export interface Timings {
   readonly consulCall: Duration.Duration
   /** First delay of the retry Schedule for a retryable Consul/Redis failure. */
   readonly retryBase: Duration.Duration
+  /** Retries of a Consul call that failed on the way: a one-shot handler has this one run to get an answer. */
+  readonly consulRetries: number
+  /** Likewise for Redis and Sentinel commands. */
+  readonly redisRetries: number
   /** Bootstrap-lock session TTL: Consul invalidates only after 2×TTL, so a crashed winner frees the lock within 30 s. 10 s is Consul's minimum. */
   readonly lockSessionTtl: Duration.Duration
   /** Lock-delay after the winner's session is invalidated: long enough for the winner's Redis to appear as master before anyone else may found. */
@@ -60,6 +64,8 @@ export const defaultTimings: Timings = {
   redisCommand: Duration.seconds(1),
   consulCall: Duration.seconds(1),
   retryBase: Duration.millis(100),
+  consulRetries: 2,
+  redisRetries: 1,
   lockSessionTtl: Duration.seconds(15),
   lockDelay: Duration.seconds(5),
   lockRenewEvery: Duration.seconds(5),
@@ -84,7 +90,14 @@ export const defaultTimings: Timings = {
   agentStall: Duration.seconds(30)
 }
 
-/** Tests shrink these; production always runs with the defaults. */
+/**
+ * The agent's: no retries inside a call. It observes every second and syncs Consul
+ * every few seconds, so its next round is the retry; retrying within one would only
+ * delay a verdict (a dead peer sentinel cost every observation 100 ms).
+ */
+export const agentTimings: Timings = { ...defaultTimings, consulRetries: 0, redisRetries: 0 }
+
+/** Tests shrink these; production always runs with the defaults (the agent with agentTimings). */
 export const Timings = Context.Reference<Timings>("autopilot-redis/Timings", {
   defaultValue: () => defaultTimings
 })

@@ -16,12 +16,25 @@ const callErrors = Metric.counter("autopilot_redis_call_errors_total", {
   incremental: true
 })
 
+/** One pair of series per (system, operation), made once: the agent calls every second. */
+const series = new Map<string, { readonly duration: Metric.Metric<Duration.Duration, unknown>; readonly errors: Metric.Metric<number, unknown> }>()
+const seriesOf = (system: System, operation: string) => {
+  const key = `${system} ${operation}`
+  let found = series.get(key)
+  if (found === undefined) {
+    const attributes = { system, operation }
+    found = { duration: Metric.withAttributes(callDuration, attributes), errors: Metric.withAttributes(callErrors, attributes) }
+    series.set(key, found)
+  }
+  return found
+}
+
 export const measured = <A, E, R>(system: System, operation: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(effect)
-    const attributes = { system, operation }
-    yield* Metric.update(Metric.withAttributes(callDuration, attributes), Duration.millis((yield* Clock.currentTimeMillis) - started))
-    if (Exit.isFailure(exit)) yield* Metric.update(Metric.withAttributes(callErrors, attributes), 1)
+    const { duration, errors } = seriesOf(system, operation)
+    yield* Metric.update(duration, Duration.millis((yield* Clock.currentTimeMillis) - started))
+    if (Exit.isFailure(exit)) yield* Metric.update(errors, 1)
     return yield* exit
   })

@@ -116,17 +116,17 @@ export class Consul extends Context.Service<Consul, {
       return created
     }))
     yield* Effect.addFinalizer(() => Effect.sync(() => created?.destroy()))
-    return makeConsul(client, timings.consulCall, timings.retryBase)
+    return makeConsul(client, timings.consulCall, consulRetry(timings.retryBase, timings.consulRetries))
   }))
 
   /** In memory, shared by every simulated node given the same world. */
   static readonly layerTest = (world: ConsulWorld): Layer.Layer<Consul> => Layer.succeed(Consul, makeMemoryConsul(world))
 }
 
-/** Retries transport failures twice, quickly: callers bound the whole operation with their own deadline. */
-export const consulRetry = (base: Duration.Duration) =>
+/** Retries transport failures `times` times, quickly: callers bound the whole operation with their own deadline. */
+export const consulRetry = (base: Duration.Duration, times: number) =>
   Schedule.exponential(base).pipe(
-    Schedule.upTo({ times: 2 }),
+    Schedule.upTo({ times }),
     Schedule.setInputType<ConsulError>(),
     Schedule.while(({ input }) => input.retryable)
   )
@@ -201,7 +201,7 @@ const goDuration = (d: Duration.Duration): string => `${Math.max(1, Math.round(D
 export const makeConsul = (
   connect: Effect.Effect<ConsulClient>,
   callTimeout: Duration.Duration,
-  retryBase: Duration.Duration
+  retry: ReturnType<typeof consulRetry>
 ): Consul["Service"] => {
   const timeout = Duration.toMillis(callTimeout)
 
@@ -216,7 +216,7 @@ export const makeConsul = (
           orElse: () => Effect.fail(new ConsulError({ operation, reason: "timeout", detail: `no answer within ${Duration.format(callTimeout)}` }))
         })
       )
-    ).pipe(Effect.retry(consulRetry(retryBase)))
+    ).pipe(Effect.retry(retry))
 
   /** A call whose reply is decoded; `refusal` turns an expected HTTP refusal into a value. */
   const call = <S extends Schema.Top & { readonly DecodingServices: never }>(

@@ -19,9 +19,9 @@ import { Settings } from "./Settings.ts"
 
 export { RedisError } from "./RedisConnections.ts"
 
-export const redisRetry = (base: Duration.Duration) =>
+export const redisRetry = (base: Duration.Duration, times: number) =>
   Schedule.exponential(base).pipe(
-    Schedule.upTo({ times: 1 }),
+    Schedule.upTo({ times }),
     Schedule.setInputType<RedisError>(),
     Schedule.while(({ input }) => input.retryable)
   )
@@ -50,7 +50,7 @@ export class Redis extends Context.Service<Redis, {
       password: Option.map(settings.redis.password, Redacted.value),
       timeout: timings.redisCommand
     })
-    return makeRedis(connections, timings.retryBase)
+    return makeRedis(connections, redisRetry(timings.retryBase, timings.redisRetries))
   }))
 
   /** In memory: what each simulated server answers. */
@@ -69,9 +69,9 @@ const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>
     )
   )
 
-export const makeRedis = (connections: Connections, retryBase: Duration.Duration): Redis["Service"] => {
+export const makeRedis = (connections: Connections, retry: ReturnType<typeof redisRetry>): Redis["Service"] => {
   const send = (at: Endpoint, command: string, ...args: ReadonlyArray<string | number>) =>
-    connections.run(at, command, args).pipe(Effect.retry(redisRetry(retryBase)))
+    connections.run(at, command, args).pipe(Effect.retry(retry))
 
   const info = (at: Endpoint, section: InfoSection) =>
     send(at, "INFO", section).pipe(Effect.flatMap(decodeWith(at, `INFO ${section}`, Schema.String)), Effect.map(parseInfo))

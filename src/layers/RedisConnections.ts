@@ -139,10 +139,23 @@ export const makeConnections = (options: {
       const label = command.toUpperCase() === "SENTINEL" || command.toUpperCase() === "CLIENT" || command.toUpperCase() === "INFO"
         ? [command, args[0]].join(" ").toUpperCase()
         : command.toUpperCase()
-      return measured(options.server === "Redis" ? "redis" : "sentinel", label, connect(endpoint).pipe(
-        Effect.flatMap((client) =>
+      const ready = clients.get(formatEndpoint(endpoint))
+      // A connected client's commands are bounded by its own commandTimeout; only a new
+      // connection needs the outer deadline (a server that accepts TCP and never answers).
+      const client = ready !== undefined && ready.client.status === "ready"
+        ? Effect.succeed(ready.client)
+        : connect(endpoint).pipe(
+          Effect.timeoutOrElse({
+            duration: Duration.times(options.timeout, 2),
+            orElse: () => Effect.fail(failure(endpoint, label, "timeout", `no connection within ${Duration.format(Duration.times(options.timeout, 2))}`))
+          })
+        )
+      return measured(
+        options.server === "Redis" ? "redis" : "sentinel",
+        label,
+        Effect.flatMap(client, (c) =>
           Effect.tryPromise({
-            try: () => client.call(command, ...args),
+            try: () => c.call(command, ...args),
             catch: (cause) => {
               const { name, message } = describe(cause)
               if (/timed out/i.test(message)) return failure(endpoint, label, "timeout", message)
@@ -152,15 +165,9 @@ export const makeConnections = (options: {
           }).pipe(
             // A command that timed out may still be answered later, and ioredis pairs
             // replies with commands in order: the connection is out of step for good.
-            Effect.tapError((e) => (e.reason === "timeout" ? Effect.sync(() => forget(endpoint, client)) : Effect.void))
-          )
-        ),
-        // Also bounds the connect of a server that accepts TCP and never answers.
-        Effect.timeoutOrElse({
-          duration: Duration.times(options.timeout, 2),
-          orElse: () => Effect.fail(failure(endpoint, label, "timeout", `no answer within ${Duration.format(Duration.times(options.timeout, 2))}`))
-        })
-      ))
+            Effect.tapError((e) => (e.reason === "timeout" ? Effect.sync(() => forget(endpoint, c)) : Effect.void))
+          ))
+      )
     }
 
     const subscribe: Connections["subscribe"] = (endpoint, pattern) =>

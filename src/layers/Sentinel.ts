@@ -2,7 +2,7 @@
 // MASTER_NAME, the two commands that change its state (FAILOVER, RESET), and its
 // Pub/Sub event stream. Replies are decoded into domain data; an unknown master name
 // is None, not an error.
-import { Context, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
   decodeMasterAddress,
@@ -35,7 +35,7 @@ export class Sentinel extends Context.Service<Sentinel, {
     const timings = yield* Timings
     // Sentinels are not password protected here: clients must reach them to find the master.
     const connections = yield* makeConnections({ server: "Sentinel", password: Option.none(), timeout: timings.redisCommand })
-    return makeSentinel(connections, timings.retryBase)
+    return makeSentinel(connections, redisRetry(timings.retryBase, timings.redisRetries))
   }))
 
   /** In memory: what each simulated Sentinel reports. */
@@ -46,10 +46,10 @@ export type SentinelEvent = PubSubMessage
 
 const unknownMaster = (e: RedisError) => e.reason === "refused" && /no such master/i.test(e.detail)
 
-export const makeSentinel = (connections: Connections, retryBase: Duration.Duration): Sentinel["Service"] => {
+export const makeSentinel = (connections: Connections, retry: ReturnType<typeof redisRetry>): Sentinel["Service"] => {
   const ask = <A>(at: Endpoint, decode: (raw: unknown) => import("effect").Result.Result<A, Schema.SchemaError>, ...args: ReadonlyArray<string>) =>
     connections.run(at, "SENTINEL", args).pipe(
-      Effect.retry(redisRetry(retryBase)),
+      Effect.retry(retry),
       Effect.flatMap((raw) =>
         Effect.fromResult(decode(raw)).pipe(
           Effect.mapError((e) =>

@@ -30,19 +30,21 @@ export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeO
     const { observation } = yield* Timings
     const local = selfSentinel(settings)
     const asked = uniqueEndpoints([local, ...peers])
-    const bounded = <A>(effect: Effect.Effect<Observed<A>>): Effect.Effect<Observed<A>> =>
-      effect.pipe(
-        Effect.timeoutOrElse({
-          duration: observation,
-          orElse: () => Effect.succeed<Observed<A>>({ _tag: "Unseen", reason: `no answer within ${Duration.format(observation)}` })
-        })
-      )
 
+    // Each call is bounded by its layer; the whole look once more, as a guard.
     const [role, localSentinel, answers] = yield* Effect.all([
-      bounded(seen(redis.role(selfRedis(settings)))),
-      bounded(seen(sentinel.master(local, settings.masterName))),
-      Effect.forEach(asked, (at) => bounded(seen(sentinel.masterAddress(at, settings.masterName))), { concurrency: "unbounded" })
-    ], { concurrency: "unbounded" })
+      seen(redis.role(selfRedis(settings))),
+      seen(sentinel.master(local, settings.masterName)),
+      Effect.forEach(asked, (at) => seen(sentinel.masterAddress(at, settings.masterName)), { concurrency: "unbounded" })
+    ], { concurrency: "unbounded" }).pipe(
+      Effect.timeoutOrElse({
+        duration: observation,
+        orElse: () => {
+          const silent = { _tag: "Unseen" as const, reason: `no answer within ${Duration.format(observation)}` }
+          return Effect.succeed([silent, silent, []] as const)
+        }
+      })
+    )
 
     return {
       self: selfRedis(settings),

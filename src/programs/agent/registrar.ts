@@ -13,7 +13,7 @@ import { bootstrapLockCare, type CheckName, masterFinding } from "../../domain/H
 import { bootstrapSessionFile } from "../../domain/RedisConf.ts"
 import { decideRegistry, type OwnService, ownServices } from "../../domain/Registry.ts"
 import { selfRedis, selfSentinel, type Settings as SettingsData } from "../../domain/Settings.ts"
-import { Consul, endpointOf, type ServiceInstance } from "../../layers/Consul.ts"
+import { type AgentCheck, Consul, endpointOf, type ServiceInstance } from "../../layers/Consul.ts"
 import { Settings } from "../../layers/Settings.ts"
 import { readOptional, removeIfPresent } from "../files.ts"
 import { observeNode } from "../observeNode.ts"
@@ -32,7 +32,7 @@ export const ownServicesOf = (settings: SettingsData): Readonly<Record<CheckName
 }
 
 /** Pass, fail and re-register this node's checks; fail a stale master elsewhere. */
-const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceInstance>) =>
+const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceInstance>, checks: ReadonlyArray<AgentCheck>) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const consul = yield* Consul
@@ -40,7 +40,6 @@ const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceIn
     const self = selfRedis(settings)
     const s = yield* Ref.get(state)
     if (Option.isNone(s.verdicts)) return
-    const checks = yield* consul.agentChecks
     const agentChecks = new Map(checks.map((c) => [c.checkId, c.status] as const))
     const present = (Object.values(own) as ReadonlyArray<OwnService>).filter((o) => agentChecks.has(o.checkId)).map((o) => o.check)
     const otherPassingMasters = masters
@@ -137,8 +136,8 @@ export const syncRegistry = (state: Ref.Ref<AgentState>) => (full: boolean) =>
     const fs = yield* FileSystem.FileSystem
     const names = consulNames(settings.serviceName)
     const run = Effect.gen(function*() {
-      const masters = yield* consul.instances(names.masterService)
-      yield* syncChecks(state, masters)
+      const [masters, checks] = yield* Effect.all([consul.instances(names.masterService), consul.agentChecks], { concurrency: 2 })
+      yield* syncChecks(state, masters, checks)
       yield* careForBootstrapLock(state, masters).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       if (full) yield* refreshViews(state)
     })

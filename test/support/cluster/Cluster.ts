@@ -57,6 +57,8 @@ export interface Cluster {
   stopNode(i: number): Promise<void>
   killNode(i: number): Promise<void>
   killProcess(i: number, job: string): void
+  /** SIGSTOP (a frozen process: a stuck VM, a long GC pause) or SIGCONT of one job's process. */
+  freezeProcess(i: number, job: string, frozen: boolean): void
   startNode(i: number, options?: { readonly wipeData?: boolean }): Promise<void>
   status(json?: boolean): Promise<string>
   close(): Promise<void>
@@ -184,7 +186,8 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
     addNode,
     stopNode: (i) => get(i).stop(),
     killNode: (i) => get(i).kill(),
-    killProcess: (i, job) => get(i).killProcess(job),
+    killProcess: (i, job) => get(i).signalProcess(job, "SIGKILL"),
+    freezeProcess: (i, job, frozen) => get(i).signalProcess(job, frozen ? "SIGSTOP" : "SIGCONT"),
     startNode: (i, o) => get(i).start(o ?? {}),
     status: (json = false) => {
       const first = [...nodes.keys()].sort((a, b) => a - b)[0]

@@ -87,9 +87,9 @@ export class ClusterNode {
     await this.pilot?.kill()
   }
 
-  killProcess(job: string): void {
+  signalProcess(job: string, signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): void {
     if (this.pilot === undefined) throw new Error(`node ${this.layout.index} is not running`)
-    if (!this.pilot.killProcess(job)) throw new Error(`node ${this.layout.index}: job ${job} has no running process`)
+    if (!this.pilot.signalProcess(job, signal)) throw new Error(`node ${this.layout.index}: job ${job} has no running process`)
   }
 
   private launch(): void {

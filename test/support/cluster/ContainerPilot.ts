@@ -127,12 +127,12 @@ export class ContainerPilot {
     return this.jobs.find((j) => j.name === job)?.pid()
   }
 
-  /** SIGKILL of one job's process group; false when it was not running. */
-  killProcess(job: string): boolean {
+  /** A signal to one job's process group (SIGKILL a crash, SIGSTOP/SIGCONT a freeze); false when it was not running. */
+  signalProcess(job: string, signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): boolean {
     const runner = this.jobs.find((j) => j.name === job)
     if (runner === undefined) throw new Error(`no job named ${JSON.stringify(job)} (jobs: ${this.jobs.map((j) => j.name).join(", ")})`)
-    this.log(`operator: SIGKILL ${job}`)
-    return runner.killProcess()
+    this.log(`operator: ${signal} ${job}`)
+    return runner.signalProcess(signal)
   }
 
   /** Graceful, like `docker stop`: pre-stop style jobs run, every job is cleaned up, then stopTimeout bounds the rest. */

@@ -98,10 +98,10 @@ export class JobRunner {
     this.completeResolve()
   }
 
-  /** SIGKILL of the job's own process only; the restart policy then applies as to any exit. */
-  killProcess(): boolean {
+  /** A signal to the job's own process group only; after SIGKILL the restart policy applies as to any exit. */
+  signalProcess(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): boolean {
     if (this.exec?.running() !== true) return false
-    this.exec.signal("SIGKILL")
+    this.exec.signal(signal)
     return true
   }
 

@@ -27,7 +27,7 @@ export interface ProcessGroup {
   readonly exited: Promise<ProcessExit>
   running(): boolean
   /** Signals the whole group; a no-op once the leader has exited. */
-  signal(signal: "SIGTERM" | "SIGKILL"): void
+  signal(signal: "SIGTERM" | "SIGKILL" | "SIGSTOP" | "SIGCONT"): void
 }
 
 export interface SpawnOptions {

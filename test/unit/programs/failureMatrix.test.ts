@@ -3,7 +3,8 @@
 // and Sentinel down, hanging or answering garbage (fake servers registered in Consul
 // so the handlers reach them), and an invalid environment. Whatever happens, a run
 // ends within its bound, fails only with a typed error (never a defect), and the
-// best-effort handlers (pre-stop, status) still succeed. The agent has its own matrix
+// best-effort pre-stop still succeeds; `status` fails (exit 1, after printing what it
+// saw) when Consul or every Redis is unreachable. The agent has its own matrix
 // (agentFaults.test.ts): it runs on, so "ends in time" is not its contract.
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
@@ -40,7 +41,7 @@ const handlers = {
   "health-sentinel": handler(health("sentinel"), false),
   "backup --now": handler(backup(true), false),
   "pre-stop": handler(preStop, true),
-  status: handler(status(true), true)
+  status: handler(status(true), false)
 }
 
 /** Registers a passing service in the emulator, so handlers find the faulty servers. */
@@ -93,6 +94,10 @@ describe("failure matrix: every handler, every failing dependency", () => {
           if (Exit.isFailure(exit)) {
             assert.isFalse(Cause.hasDies(exit.cause), `a defect, not a typed error: ${String(exit.cause)}`)
             assert.isFalse(h.alwaysSucceeds && fault !== "invalid environment", `${name} must not fail: ${String(exit.cause)}`)
+          }
+          // Every fault here leaves nothing to see: Consul unreadable, or no Redis answering.
+          if (name === "status" && fault !== "invalid environment") {
+            assert.match(Exit.isFailure(exit) ? String(exit.cause) : "succeeded", /status: could not see the cluster/)
           }
           if (fault === "invalid environment") assert.match(String(Exit.isFailure(exit) ? exit.cause : ""), /REDIS_PORT="abc".*SENTINEL_DOWN_AFTER="soon"/)
         }))

@@ -40,7 +40,7 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
     case "config-docs":
       return load(() => import("./programs/configDocs.ts"), (m) => m.configDocs)
     case "setup-env":
-      return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out)).pipe(Effect.provide(platform))
+      return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out, { followSymlinks: command.followSymlinks })).pipe(Effect.provide(platform))
     case "pre-start":
       return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(withStore))
     case "agent":

@@ -1,6 +1,8 @@
 // `manage <handler> [args]`: the only composition root. Parses the command line,
-// provides the live layers once, logs a failure as one line for the operator, and
-// leaves the exit code to the error (1 by default, 2 for usage and environment).
+// provides the live layers once, logs a failure as one line for the operator (in
+// LOG_FORMAT, even when the rest of the environment is invalid), and leaves the exit
+// code to the error (1 by default, 2 for usage and environment), exiting only once
+// that line and everything before it have been written.
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -12,6 +14,7 @@ import { Consul } from "./layers/Consul.ts"
 import { Redis } from "./layers/Redis.ts"
 import { Sentinel } from "./layers/Sentinel.ts"
 import { Settings } from "./layers/Settings.ts"
+import { exitAfterFlush } from "./programs/exitAfterFlush.ts"
 import { UsageError } from "./programs/UsageError.ts"
 
 const levels: Record<Settings["Service"]["log"]["level"], LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
@@ -73,7 +76,7 @@ const main = parsed._tag === "Usage"
 
 main.pipe(
   Effect.tapCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : report(cause))),
-  Effect.provide(stderrLogger("text")),
+  Effect.provide(stderrLogger(Settings.logFormat())),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     // Exit as soon as the handler is done, also on success: ContainerPilot starts Redis
@@ -81,7 +84,7 @@ main.pipe(
     // the process (and the node) waiting.
     teardown: (exit, onExit) => Runtime.defaultTeardown(exit, (code) => {
       onExit(code)
-      process.exit(code)
+      exitAfterFlush(code)
     })
   })
 )

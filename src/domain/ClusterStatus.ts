@@ -68,7 +68,8 @@ export const renderStatus = (s: ClusterStatus): string => {
  * script cannot mistake "nothing reachable" for a healthy cluster.
  */
 export const unseen = (s: ClusterStatus): Option.Option<string> => {
-  if (s.problems.length > 0) return Option.some(`Consul could not be read (${s.problems.join(", ")})`)
+  const [first, ...more] = s.problems
+  if (first !== undefined) return Option.some(`Consul could not be read (${first}${more.length > 0 ? ` and ${more.length} more` : ""})`)
   if (s.nodes.length === 0) return Option.some("no Redis node is registered in Consul")
   if (s.nodes.every((n) => n.role === notAnswering)) return Option.some("no registered Redis node answered")
   return Option.none()

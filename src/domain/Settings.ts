@@ -27,7 +27,6 @@ import {
 // Type-only: sshpk is loaded when a key is present (Settings layer), not by every handler.
 import type { InspectedKey } from "./MantaKey.ts"
 
-export { formatProblems, type Problem } from "./EnvProblems.ts"
 
 export type Group = "Consul" | "Node" | "Redis" | "Sentinel" | "Handlers" | "Backups" | "Manta"
 
@@ -426,11 +425,18 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
   const problems: Array<CrossProblem> = []
   const bad = (variable: VariableName, involves: ReadonlyArray<VariableName>, expected: string) =>
     problems.push({ variable, involves, message: `${subject(variable, raw[variable], isSecret(variable))}: expected ${expected}` })
-  // Every port this node listens on; a later one equal to an earlier one is the problem.
+  // Every port this node listens on. Of two equal ones, the one the operator set is
+  // named (SENTINEL_PORT=8008 collides with API_PORT's default); of two set, the later.
   const ports = ["REDIS_PORT", "SENTINEL_PORT", "API_PORT"] as const
-  ports.forEach((name, i) => {
-    const taken = ports.slice(0, i).find((other) => e[other] === e[name])
-    if (taken !== undefined) bad(name, [name, taken], `a port other than ${taken}'s (${e[taken]}): both listen on this node`)
+  const blamed = new Set<VariableName>()
+  ports.forEach((first, i) => {
+    for (const second of ports.slice(i + 1)) {
+      const [named, kept] = raw[second] !== undefined ? [second, first] : [first, second]
+      if (e[first] === e[second] && !blamed.has(named)) {
+        blamed.add(named)
+        bad(named, [first, second], `a port other than ${kept}'s (${e[kept]}): both listen on this node`)
+      }
+    }
   })
   // A loopback address announced is reachable only on this host, and only if something
   // listens on it. (The reverse, binding loopback behind a proxy that forwards the

@@ -7,7 +7,8 @@ import { type Manifest } from "../../src/domain/Backup.ts"
 import { type Endpoint, endpoint } from "../../src/domain/Endpoint.ts"
 import { type LockState, type ProbedRole, type RoleObservation } from "../../src/domain/RoleDecision.ts"
 import { inspectPrivateKey } from "../../src/domain/MantaKey.ts"
-import { decodeSettings, formatProblems, type HostFacts, type Settings } from "../../src/domain/Settings.ts"
+import { formatProblems } from "../../src/domain/EnvProblems.ts"
+import { decodeSettings, type HostFacts, type Settings } from "../../src/domain/Settings.ts"
 
 export const REDIS_PORT = 6379
 /** This node's advertised address in every role scenario. */

@@ -32,7 +32,7 @@ const loads = (env: Readonly<Record<string, string>>): Result.Result<ContainerPi
 /** A value that decodes, for each variable the template reads. */
 const valid: Readonly<Record<string, string>> = {
   CONSUL: "consul.internal:8600", LOG_LEVEL: "Debug", LOG_FORMAT: "JSON", SERVICE_NAME: "cache", SENTINEL_PORT: "27000",
-  REDIS_PORT: "7000", ANNOUNCE_IP: "10.1.2.3", HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms",
+  REDIS_PORT: "7000", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008", HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms",
   CONFIG_DIR: "/srv/redis conf", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m"
 }
 
@@ -75,6 +75,8 @@ describe("manage and ContainerPilot read the same environment", () => {
           assert.strictEqual(c.logging?.level?.toLowerCase(), s.log.level)
           assert.strictEqual(c.logging?.format?.toLowerCase(), s.log.format)
           assert.deepStrictEqual(c.jobs.find((j) => j.name === "redis-server")?.exec, ["redis-server", `${s.configDir}/redis.conf`])
+          const check = role?.health?.exec ?? []
+          assert.includeMembers(typeof check === "string" ? check.split(" ") : [...check], [String(s.node.apiPort)])
         }),
         { numRuns: 200 }
       )

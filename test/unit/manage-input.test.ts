@@ -82,7 +82,7 @@ const sha256Of = (k: typeof key) => Result.getOrThrow(inspectPrivateKey(k.privat
 /** One value every variable accepts: the classes below break it in one way each. */
 const valid: Readonly<Record<VariableName, string>> = {
   CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "text",
-  SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3",
+  SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008",
   REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret pw", REDIS_MIN_REPLICAS_TO_WRITE: "1",
   REDIS_MIN_REPLICAS_MAX_LAG: "10s", SENTINEL_QUORUM: "3", SENTINEL_DOWN_AFTER: "3s", SENTINEL_FAILOVER_TIMEOUT: "1m",
   SENTINEL_PARALLEL_SYNCS: "2", MASTER_WAIT_TIMEOUT: "2m", DATA_DIR: "/srv/redis/data", CONFIG_DIR: "/srv/redis/conf",
@@ -176,11 +176,12 @@ describe("every variable, every class of bad value, through the built manage", (
     rejects(await run(["health", "master"], { ANNOUNCE_IP: "224.0.0.1" }), ["ANNOUNCE_IP"])
   })
 
-  it("rules between variables: ports distinct, loopback only as itself, bucket under /<user>/stor, URL ports, bounded TTL", async () => {
+  it("rules between variables: ports distinct, a loopback announced address listened on, bucket under /<user>/stor, URL ports, bounded TTL", async () => {
     const manta = { MANTA_USER: "alice", MANTA_PRIVATE_KEY: envLine(key.privateKey) }
-    rejects(await run(["health", "master"], { REDIS_PORT: "6379", SENTINEL_PORT: "6379", HEALTH_TTL: "5", ANNOUNCE_IP: "10.0.0.1", BIND_ADDRESS: "127.0.0.1" }), [
-      "SENTINEL_PORT", "HEALTH_TTL", "BIND_ADDRESS"
+    rejects(await run(["health", "master"], { REDIS_PORT: "6379", SENTINEL_PORT: "6379", API_PORT: "6379", HEALTH_TTL: "5", ANNOUNCE_IP: "127.0.0.1", BIND_ADDRESS: "10.0.0.5" }), [
+      "SENTINEL_PORT", "API_PORT", "HEALTH_TTL", "BIND_ADDRESS"
     ])
+    rejects(await run(["health", "master"], { SENTINEL_PORT: "8008" }), ["SENTINEL_PORT"])
     rejects(await run(["health", "master"], { ...manta, MANTA_BUCKET: "/alice/../../etc" }), ["MANTA_BUCKET"])
     rejects(await run(["health", "master"], { ...manta, MANTA_BUCKET: "/bob/stor/x" }), ["MANTA_BUCKET"])
     rejects(await run(["health", "master"], { ...manta, MANTA_URL: "https://manta:0" }), ["MANTA_URL"])

@@ -5,12 +5,11 @@ import { inspect } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Option, Redacted, Result } from "effect"
 import fc from "fast-check"
+import { formatProblems, type Problem } from "../../../src/domain/EnvProblems.ts"
 import { inspectPrivateKey } from "../../../src/domain/MantaKey.ts"
 import {
   decodeSettings,
-  formatProblems,
   type HostFacts,
-  type Problem,
   selfRedis,
   selfSentinel,
   type Settings,
@@ -162,6 +161,21 @@ describe("cross-variable rules", () => {
     const problems = problemsOf({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "garbage" })
     assert.deepStrictEqual(problems.map((p) => p.variable), ["MANTA_PRIVATE_KEY"])
     assert.notInclude(formatProblems(problems), "is not set")
+  })
+
+  it("Redis, Sentinel and the agent API listen on distinct ports; the one the operator set is named", () => {
+    assert.deepStrictEqual(named({ REDIS_PORT: "7000", SENTINEL_PORT: "7000" }), ["SENTINEL_PORT"])
+    assert.deepStrictEqual(named({ SENTINEL_PORT: "8008" }), ["SENTINEL_PORT"])
+    assert.deepStrictEqual(named({ API_PORT: "6379" }), ["API_PORT"])
+    assert.deepStrictEqual(named({ REDIS_PORT: "7000", SENTINEL_PORT: "7000", API_PORT: "7000" }), ["SENTINEL_PORT", "API_PORT"])
+    assert.include(messageOf({ SENTINEL_PORT: "6379" }), `SENTINEL_PORT="6379": expected a port other than REDIS_PORT's (6379)`)
+  })
+
+  it("a loopback announced address needs BIND_ADDRESS 0.0.0.0 or that address; a loopback bind behind a proxy is allowed", () => {
+    assert.deepStrictEqual(named({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: "127.0.0.12" }), ["BIND_ADDRESS"])
+    assert.deepStrictEqual(named({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: "10.0.0.5" }), ["BIND_ADDRESS"])
+    for (const bind of ["0.0.0.0", "127.0.0.11"]) assert.strictEqual(settingsFrom({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: bind }).node.bindAddress, bind)
+    assert.strictEqual(settingsFrom({ ANNOUNCE_IP: "10.0.0.5", BIND_ADDRESS: "127.0.0.1" }).node.address, "10.0.0.5")
   })
 
   it("HEALTH_TTL must exceed HEALTH_INTERVAL", () => {

@@ -1,6 +1,8 @@
 // `manage <handler> [args]`: the only composition root. Parses the command line,
-// provides the live layers once, logs a failure as one line for the operator, and
-// leaves the exit code to the error (1 by default, 2 for usage and environment).
+// provides the live layers once, logs a failure as one line for the operator (in
+// LOG_FORMAT, even when the rest of the environment is invalid), and leaves the exit
+// code to the error (1 by default, 2 for usage and environment), exiting only once
+// that line and everything before it have been written.
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -13,6 +15,7 @@ import { Consul } from "./layers/Consul.ts"
 import { Redis } from "./layers/Redis.ts"
 import { Sentinel } from "./layers/Sentinel.ts"
 import { Settings } from "./layers/Settings.ts"
+import { exitAfterFlush } from "./programs/exitAfterFlush.ts"
 import { UsageError } from "./programs/UsageError.ts"
 
 const levels: Record<Settings["Service"]["log"]["level"], LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
@@ -45,7 +48,7 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
     case "config-docs":
       return load(() => import("./programs/configDocs.ts"), (m) => m.configDocs)
     case "setup-env":
-      return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out)).pipe(Effect.provide(platform))
+      return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out, { followSymlinks: command.followSymlinks })).pipe(Effect.provide(platform))
     case "pre-start":
       return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(withStore))
     case "agent":
@@ -78,7 +81,7 @@ const main = parsed._tag === "Usage"
 
 main.pipe(
   Effect.tapCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : report(cause))),
-  Effect.provide(stderrLogger("text")),
+  Effect.provide(stderrLogger(Settings.logFormat())),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     // Exit as soon as the handler is done, also on success: ContainerPilot starts Redis
@@ -86,7 +89,7 @@ main.pipe(
     // the process (and the node) waiting.
     teardown: (exit, onExit) => Runtime.defaultTeardown(exit, (code) => {
       onExit(code)
-      process.exit(code)
+      exitAfterFlush(code)
     })
   })
 )

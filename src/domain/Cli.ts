@@ -9,7 +9,7 @@ export type Command =
   | { readonly _tag: "pre-stop" }
   | { readonly _tag: "status"; readonly json: boolean }
   | { readonly _tag: "config-docs" }
-  | { readonly _tag: "setup-env"; readonly key: string; readonly out: string }
+  | { readonly _tag: "setup-env"; readonly key: string; readonly out: string; readonly followSymlinks: boolean }
   | { readonly _tag: "help" }
 
 export interface Handler {
@@ -27,7 +27,10 @@ export const handlers = {
   "pre-stop": { usage: "pre-stop", summary: "hand the master role to a caught-up replica before Redis stops" },
   status: { usage: "status [--json]", summary: "print the cluster: master, replicas and lag, sentinels, last backup" },
   config: { usage: "config --docs", summary: "print every environment variable, its default and what it expects (markdown)" },
-  "setup-env": { usage: "setup-env --key <ssh private key> [--out _env]", summary: "write MANTA_KEY_ID and MANTA_PRIVATE_KEY for that key into _env" }
+  "setup-env": {
+    usage: "setup-env --key <ssh private key> [--out _env] [--follow-symlinks]",
+    summary: "write MANTA_KEY_ID and MANTA_PRIVATE_KEY for that key into _env (a regular file; a symlink only with --follow-symlinks)"
+  }
 } as const satisfies Record<string, Handler>
 
 export const usage = (): string =>
@@ -77,16 +80,25 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
     case "config":
       return rest.length === 1 && rest[0] === "--docs" ? ok({ _tag: "config-docs" }) : bad("config takes --docs")
     case "setup-env": {
+      const usage = bad("setup-env takes --key <file> [--out <file>] [--follow-symlinks]")
       const options = new Map<string, string>()
-      for (let i = 0; i < rest.length; i += 2) {
+      let followSymlinks = false
+      let i = 0
+      while (i < rest.length) {
         const [name, value] = [rest[i], rest[i + 1]]
-        if ((name !== "--key" && name !== "--out") || value === undefined || value.startsWith("--")) {
-          return bad("setup-env takes --key <file> [--out <file>]")
+        if (name === "--follow-symlinks") {
+          followSymlinks = true
+          i += 1
+          continue
+        }
+        if ((name !== "--key" && name !== "--out") || value === undefined || value.startsWith("--") || value === "" || options.has(name)) {
+          return usage
         }
         options.set(name, value)
+        i += 2
       }
       const key = options.get("--key")
-      return key === undefined ? bad("setup-env takes --key <file> [--out <file>]") : ok({ _tag: "setup-env", key, out: options.get("--out") ?? "_env" })
+      return key === undefined ? usage : ok({ _tag: "setup-env", key, out: options.get("--out") ?? "_env", followSymlinks })
     }
     default:
       return bad(`unknown handler ${JSON.stringify(name)}`)

@@ -61,6 +61,23 @@ export const renderStatus = (s: ClusterStatus): string => {
   return [master, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
 }
 
+/**
+ * Why the snapshot does not show the cluster, if it does not: Consul could not be
+ * read (what it shows may be stale or empty), nothing is registered, or no registered
+ * Redis answered. `status` then still prints what it saw, and exits non-zero so a
+ * script cannot mistake "nothing reachable" for a healthy cluster.
+ */
+export const unseen = (s: ClusterStatus): Option.Option<string> => {
+  const [first, ...more] = s.problems
+  if (first !== undefined) return Option.some(`Consul could not be read (${first}${more.length > 0 ? ` and ${more.length} more` : ""})`)
+  if (s.nodes.length === 0) return Option.some("no Redis node is registered in Consul")
+  if (s.nodes.every((n) => n.role === notAnswering)) return Option.some("no registered Redis node answered")
+  return Option.none()
+}
+
+/** The role shown for a node whose Redis did not answer. */
+export const notAnswering = "not answering"
+
 /** The snapshot as plain JSON for `status --json`: unknowns are null, endpoints `host:port`. */
 export const statusJson = (s: ClusterStatus) => ({
   masterName: s.masterName,

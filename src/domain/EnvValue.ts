@@ -1,8 +1,63 @@
 // Schemas for single environment values: each decodes the raw string an operator
-// wrote into the typed value the handlers use, and rejects anything else. Durations
-// follow Go's syntax (`500ms`, `5s`, `1h30m`) because ContainerPilot reads some of
-// the same variables as Go durations.
+// wrote into the one value every consumer reads the same way (the handlers,
+// ContainerPilot's Go template and JSON5 parser, redis.conf, sentinel.conf), or
+// rejects it. Nothing is trimmed: ContainerPilot renders values verbatim, so a value
+// the handlers would trim could still break its configuration. Durations follow Go's
+// syntax (`500ms`, `5s`, `1h30m`) because ContainerPilot reads some of them too.
 import { Duration, Option, Schema, SchemaGetter } from "effect"
+
+// ---------------------------------------------------------------- text every value must be
+
+export interface TextRules {
+  readonly maxLength: number
+  /**
+   * Only a private key may span lines (an `_env` file writes them as '#'); its parser
+   * ignores the blank lines around it, so they are allowed too.
+   */
+  readonly multiline?: boolean
+}
+
+// C0 controls (tab and line breaks included), DEL and C1 controls: ContainerPilot's
+// JSON5 parser rejects them inside strings, and in redis.conf they split or hide text.
+const control = /[\u0000-\u001f\u007f-\u009f]/
+const loneSurrogate = /\p{Cs}/u
+const controlButNewline = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/
+
+/**
+ * Why `text` cannot be any variable's value, as short phrases naming no part of it;
+ * empty when it can. Node decodes invalid UTF-8 in the environment to U+FFFD, so a
+ * value holding one is not the bytes the operator wrote.
+ */
+export const textFlaws = (text: string, rules: TextRules): ReadonlyArray<string> => {
+  const flaws: Array<string> = []
+  if (text.trim() === "") flaws.push("is only whitespace (an empty value means unset)")
+  else if (text !== text.trim() && rules.multiline !== true) flaws.push("has leading or trailing whitespace")
+  if ((rules.multiline === true ? controlButNewline : control).test(text)) flaws.push("holds a control character")
+  if (loneSurrogate.test(text) || text.includes("\uFFFD")) flaws.push("is not valid UTF-8")
+  if (text.length > rules.maxLength) flaws.push(`is longer than ${rules.maxLength} characters`)
+  return flaws
+}
+
+/** A string that passes `textFlaws`: the base of every value schema below. */
+export const Text = (rules: TextRules) => Schema.String.check(Schema.makeFilter((text: string) => textFlaws(text, rules).length === 0))
+
+const matching = (pattern: RegExp, maxLength: number) => Text({ maxLength }).check(Schema.isPattern(pattern))
+
+// ---------------------------------------------------------------- numbers and durations
+
+/** Plain decimal without sign or leading zero: JSON5 (ContainerPilot) rejects `06379`. */
+const canonicalInteger = /^(?:0|[1-9][0-9]*)$/
+
+export const IntegerBetween = (minimum: number, maximum: number) =>
+  matching(canonicalInteger, 10).pipe(
+    Schema.decodeTo(Schema.Int, {
+      decode: SchemaGetter.transform((text: string) => Number(text)),
+      encode: SchemaGetter.transform((n: number) => String(n))
+    }),
+    Schema.check(Schema.isBetween({ minimum, maximum }))
+  )
+
+export const Port = IntegerBetween(1, 65_535)
 
 const durationUnits = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const
 const durationPart = /(\d+)(ms|s|m|h)/g
@@ -27,11 +82,12 @@ export const formatGoDuration = (d: Duration.Duration): string => {
   return `${ms}ms`
 }
 
+/** Go's time.ParseDuration and ours agree on every string this accepts (a subset of Go's). */
 export const GoDuration = (bounds: { readonly min: Duration.Duration; readonly max: Duration.Duration }) =>
-  Schema.String.pipe(
-    Schema.check(Schema.makeFilter((text: string) => Option.isSome(parseGoDuration(text.trim())))),
+  Text({ maxLength: 32 }).pipe(
+    Schema.check(Schema.makeFilter((text: string) => Option.isSome(parseGoDuration(text)))),
     Schema.decodeTo(Schema.Duration, {
-      decode: SchemaGetter.transform((text: string) => Duration.millis(Option.getOrElse(parseGoDuration(text.trim()), () => 0))),
+      decode: SchemaGetter.transform((text: string) => Duration.millis(Option.getOrElse(parseGoDuration(text), () => 0))),
       encode: SchemaGetter.transform(formatGoDuration)
     }),
     Schema.check(
@@ -41,61 +97,70 @@ export const GoDuration = (bounds: { readonly min: Duration.Duration; readonly m
     )
   )
 
-export const IntegerBetween = (minimum: number, maximum: number) =>
-  Schema.String.pipe(
-    Schema.check(Schema.isPattern(/^\s*-?\d+\s*$/)),
-    Schema.decodeTo(Schema.Int, {
-      decode: SchemaGetter.transform((text: string) => Number(text.trim())),
-      encode: SchemaGetter.transform((n: number) => String(n))
-    }),
-    Schema.check(Schema.isBetween({ minimum, maximum }))
-  )
-
-export const Port = IntegerBetween(1, 65_535)
-
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
-export const IPv4 = Schema.String.check(Schema.isPattern(ipv4))
-export const isIPv4 = (text: string): boolean => ipv4.test(text)
-
-const hostname = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
-
-/** `host[:port]`; the port defaults to Consul's HTTP port. */
-export const HostPort = (defaultPort: number) =>
-  Schema.String.pipe(
-    Schema.check(
-      Schema.makeFilter((text: string) => {
-        const [host = "", port, ...rest] = text.split(":")
-        if (rest.length > 0 || !(hostname.test(host) || ipv4.test(host))) return false
-        if (port === undefined) return true
-        return /^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535
-      })
-    ),
-    Schema.decodeTo(Schema.Struct({ host: Schema.String, port: Schema.Number }), {
-      decode: SchemaGetter.transform((text: string) => {
-        const [host = "", port] = text.split(":")
-        return { host, port: port === undefined ? defaultPort : Number(port) }
-      }),
-      encode: SchemaGetter.transform((hp: { readonly host: string; readonly port: number }) => `${hp.host}:${hp.port}`)
-    })
-  )
-
-/** A name usable as a ContainerPilot job and a Consul service (`^[a-z][a-zA-Z0-9\-]+$`). */
-export const ServiceName = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9-]{0,62}$/))
-
-/** Sentinel master names appear unquoted in sentinel.conf. */
-export const MasterName = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]{1,64}$/))
-
-export const AbsolutePath = Schema.String.check(Schema.isPattern(/^\/[^\0\n\r]*$/))
-
-export const HttpUrl = Schema.String.check(Schema.isPattern(/^https?:\/\/[^\s/:]+(:\d+)?(\/\S*)?$/))
-
-/** Values written into redis.conf / sentinel.conf must not break out of their line. */
-export const SingleLine = Schema.String.check(Schema.isPattern(/^[^\r\n]+$/))
-
+/** One of a few words, in any case (ContainerPilot lower-cases its log settings too). */
 export const Literal = <const L extends ReadonlyArray<string>>(...literals: L) =>
-  Schema.String.pipe(
+  Text({ maxLength: 16 }).pipe(
     Schema.decodeTo(Schema.Literals(literals), {
-      decode: SchemaGetter.transform((text: string) => text.trim().toLowerCase()),
+      decode: SchemaGetter.transform((text: string) => text.toLowerCase()),
       encode: SchemaGetter.transform((l: string) => l)
     })
   )
+
+// ---------------------------------------------------------------- names
+
+/**
+ * A ContainerPilot job and Consul service name (`^[a-z][a-zA-Z0-9\-]+$`, so at least
+ * two characters) that stays a DNS label (63) with `-sentinel` appended.
+ */
+export const ServiceName = matching(/^[a-z](?:[a-z0-9-]{0,52}[a-z0-9])$/, 54)
+
+/** Sentinel master names appear unquoted in sentinel.conf. */
+export const MasterName = matching(/^[A-Za-z0-9._-]{1,64}$/, 64)
+
+/** A host name: part of Consul service and check IDs, which appear in URL paths. */
+export const NodeName = matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 253)
+
+/** A Triton login (account or subuser): a letter, then letters, digits, '_', '.' or '@'. */
+export const Login = matching(/^[A-Za-z][A-Za-z0-9_.@]{1,63}$/, 64)
+
+export const RoleList = matching(/^[A-Za-z0-9._-]{1,64}(?:,[A-Za-z0-9._-]{1,64})*$/, 1024)
+
+/** Sent as an HTTP header by Node and by ContainerPilot's Go client: visible ASCII only. */
+export const AclToken = matching(/^[\x21-\x7e]+$/, 256)
+
+/** Any printable text; redis.conf quotes it and Redis compares it byte for byte. */
+export const Password = Text({ maxLength: 1024 })
+
+// ---------------------------------------------------------------- Manta keys
+
+const md5KeyId = /^(?:MD5:)?((?:[0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2})$/
+const sha256KeyId = /^SHA256:([A-Za-z0-9+/]{43})=?$/
+
+/**
+ * A key fingerprint as `ssh-keygen -l` prints it: MD5 `aa:bb:…` (the `MD5:` prefix
+ * optional, any case) or `SHA256:…` (padding optional). Decodes to `aa:bb:…` in lower
+ * case or `SHA256:…` unpadded, the forms MantaKey computes.
+ */
+export const KeyId = Text({ maxLength: 64 }).pipe(
+  Schema.check(Schema.makeFilter((text: string) => md5KeyId.test(text) || sha256KeyId.test(text))),
+  Schema.decodeTo(Schema.String, {
+    decode: SchemaGetter.transform((text: string) => {
+      const md5 = md5KeyId.exec(text)?.[1]
+      return md5 !== undefined ? md5.toLowerCase() : `SHA256:${sha256KeyId.exec(text)?.[1] ?? ""}`
+    }),
+    encode: SchemaGetter.transform((id: string) => id)
+  })
+)
+
+/**
+ * A private key's text with newlines written as '#' (an `_env` line) or as real
+ * newlines; decodes to the text with newlines. Whether it is a usable key is
+ * MantaKey's question, asked with the rest of the environment.
+ */
+export const PrivateKeyText = Text({ maxLength: 16 * 1024 + 512, multiline: true }).pipe(
+  Schema.decodeTo(Schema.String, {
+    decode: SchemaGetter.transform((text: string) => text.trim().replaceAll("#", "\n").replaceAll("\r\n", "\n").replaceAll("\r", "\n")),
+    encode: SchemaGetter.transform((text: string) => text.replaceAll("\n", "#"))
+  }),
+  Schema.check(Schema.isPattern(/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n/))
+)

@@ -3,7 +3,7 @@
 // `+switch-master`, so one failover arrives once per sentinel: it counts once.
 import { Option } from "effect"
 import { type Endpoint, sameEndpoint } from "./Endpoint.ts"
-import { isIPv4 } from "./EnvValue.ts"
+import { isIPv4 } from "./EnvAddress.ts"
 
 export interface MasterSwitch {
   readonly from: Endpoint

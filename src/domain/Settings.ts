@@ -1,23 +1,32 @@
 // The whole configuration: one Schema over the environment (DESIGN.md §8), its
-// documentation table (the source of `manage config --docs`), and the pure decoding
-// into the structured Settings the handlers use. Invalid input yields every bad
-// variable at once; secret values never appear in any message.
+// documentation table (the source of `manage config --docs`), the rules between
+// variables, and the pure decoding into the structured Settings the handlers use.
+// Invalid input yields every bad variable at once, the private key's checks
+// included; a value appears in a message only when it cannot be a secret.
 import { Duration, Effect, Option, Redacted, Result, Schema, type SchemaIssue } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
+import { AbsolutePath, BindableIPv4, HostPort, HttpUrl, isLoopback, isUsableAddress, UsableIPv4 } from "./EnvAddress.ts"
+import { invalidValue, type Problem, subject } from "./EnvProblems.ts"
 import {
-  AbsolutePath,
+  AclToken,
   GoDuration,
-  HostPort,
-  HttpUrl,
   IntegerBetween,
-  IPv4,
-  isIPv4,
+  KeyId,
   Literal,
+  Login,
   MasterName,
+  NodeName,
+  Password,
   Port,
+  PrivateKeyText,
+  RoleList,
   ServiceName,
-  SingleLine
+  textFlaws,
+  type TextRules
 } from "./EnvValue.ts"
+// Type-only: sshpk is loaded when a key is present (Settings layer), not by every handler.
+import type { InspectedKey } from "./MantaKey.ts"
+
 
 export type Group = "Consul" | "Node" | "Redis" | "Sentinel" | "Handlers" | "Backups" | "Manta"
 
@@ -32,62 +41,65 @@ export interface VariableDoc {
   readonly secret?: true
 }
 
+const cleanPath = "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'"
+const login = "a Triton login: a letter, then 1-63 letters, digits, '_', '.' or '@'"
+
 export const variables = {
   CONSUL: {
     group: "Consul",
     default: "consul",
-    expects: "host or host:port (port 8500 when omitted)",
+    expects: "a host name or IPv4 address, optionally with :port (1-65535, 8500 when omitted)",
     doc: "Consul agent or server the handlers and ContainerPilot talk to."
   },
   CONSUL_HTTP_TOKEN: {
     group: "Consul",
-    expects: "an ACL token",
+    expects: "an ACL token: 1-256 visible ASCII characters, no spaces",
     doc: "Sent as X-Consul-Token on every Consul call.",
     secret: true
   },
-  LOG_LEVEL: { group: "Handlers", default: "info", expects: "debug, info, warn or error", doc: "Handler log level." },
-  LOG_FORMAT: { group: "Handlers", default: "text", expects: "text or json", doc: "Handler log format (logfmt or JSON lines on stderr)." },
+  LOG_LEVEL: { group: "Handlers", default: "info", expects: "debug, info, warn or error (any case)", doc: "Handler log level." },
+  LOG_FORMAT: { group: "Handlers", default: "text", expects: "text or json (any case)", doc: "Handler log format (logfmt or JSON lines on stderr), also for the last line of a failed run." },
   SERVICE_NAME: {
     group: "Consul",
     default: "redis",
-    expects: "lower-case letters, digits and '-', starting with a letter",
+    expects: "2-54 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (ContainerPilot's job names, and `<name>-sentinel` stays a DNS label)",
     doc: "Prefix of every Consul service and key: `<name>`, `<name>-replica`, `<name>-sentinel`, `service/<name>/…`."
   },
   MASTER_NAME: {
     group: "Sentinel",
     default: "mymaster",
-    expects: "letters, digits, '.', '_' or '-'",
+    expects: "1-64 letters, digits, '.', '_' or '-'",
     doc: "The name Sentinel monitors the master under; clients ask Sentinel for it."
   },
   HOSTNAME: {
     group: "Node",
     derivedDefault: "the container's hostname",
-    expects: "a non-empty name without whitespace",
+    expects: "1-253 letters, digits, '.', '_' or '-', starting with a letter or digit",
     doc: "This node's name. ContainerPilot registers services as `<job>-<hostname>`."
   },
   ANNOUNCE_IP: {
     group: "Node",
     derivedDefault: "`CONTAINERPILOT_<SERVICE_NAME>_IP`, else the first non-loopback IPv4",
-    expects: "an IPv4 address",
+    expects: "an IPv4 address peers can reach: not in 0.0.0.0/8, multicast (224.0.0.0/4) or 240.0.0.0/4 (which holds the broadcast address)",
     doc: "The address this node's Redis and Sentinel announce to the cluster."
   },
   BIND_ADDRESS: {
     group: "Node",
     default: "0.0.0.0",
-    expects: "an IPv4 address",
+    expects: "0.0.0.0 or an IPv4 address of this node (as ANNOUNCE_IP: not 0.0.0.0/8, multicast or 240.0.0.0/4), and 0.0.0.0 or that address itself when the announced address is a loopback address",
     doc: "Address Redis and Sentinel listen on."
   },
   API_PORT: {
     group: "Node",
     default: "8008",
-    expects: "a TCP port (1-65535)",
+    expects: "a TCP port (1-65535) other than REDIS_PORT and SENTINEL_PORT",
     doc: "Port of the node agent's read-only HTTP API (`/master`, `/replica`, `/sentinel`, `/health`, `/status`, `/metrics`), on BIND_ADDRESS; the health checks ask it."
   },
-  REDIS_PORT: { group: "Redis", default: "6379", expects: "a TCP port (1-65535)", doc: "Redis port." },
-  SENTINEL_PORT: { group: "Sentinel", default: "26379", expects: "a TCP port (1-65535)", doc: "Sentinel port." },
+  REDIS_PORT: { group: "Redis", default: "6379", expects: "a TCP port (1-65535) other than SENTINEL_PORT and API_PORT", doc: "Redis port." },
+  SENTINEL_PORT: { group: "Sentinel", default: "26379", expects: "a TCP port (1-65535) other than REDIS_PORT and API_PORT", doc: "Sentinel port." },
   REDIS_PASSWORD: {
     group: "Redis",
-    expects: "a password without line breaks",
+    expects: "1-1024 printable characters, no control characters and no leading or trailing whitespace (a value of only whitespace is an error, not \"no password\")",
     doc: "Sets `requirepass`, `masterauth` and Sentinel's `auth-pass`. Strongly recommended: without it Redis is open to the network.",
     secret: true
   },
@@ -133,11 +145,11 @@ export const variables = {
     expects: "a duration from 1s to 1h",
     doc: "How long pre-start waits for a master to appear (another node bootstrapping, or Sentinel promoting a replica) before it fails and the container restarts."
   },
-  DATA_DIR: { group: "Redis", default: "/data", expects: "an absolute path", doc: "Redis data directory (`dir`)." },
+  DATA_DIR: { group: "Redis", default: "/data", expects: cleanPath, doc: "Redis data directory (`dir`)." },
   CONFIG_DIR: {
     group: "Redis",
     default: "/etc/redis",
-    expects: "an absolute path",
+    expects: cleanPath,
     doc: "Where pre-start writes `redis.conf`, `sentinel.conf` and the failover script. Sentinel must be able to rewrite it."
   },
   HEALTH_INTERVAL: {
@@ -198,28 +210,33 @@ export const variables = {
   BACKUP_DIR: {
     group: "Backups",
     default: "/backups",
-    expects: "an absolute path",
+    expects: cleanPath,
     doc: "Directory of the `local` store, e.g. a volume shared by all nodes."
   },
-  MANTA_URL: { group: "Manta", default: "https://us-central.manta.mnx.io", expects: "an http(s) URL", doc: "Manta endpoint." },
-  MANTA_USER: { group: "Manta", expects: "an account login", doc: "Manta account." },
-  MANTA_SUBUSER: { group: "Manta", expects: "a subuser login", doc: "Manta subuser, when the key belongs to one." },
-  MANTA_ROLE: { group: "Manta", expects: "comma-separated role names", doc: "Manta roles to assume." },
+  MANTA_URL: {
+    group: "Manta",
+    default: "https://us-central.manta.mnx.io",
+    expects: "http:// or https:// with a host name or IPv4 address and an optional :port (1-65535), nothing after it and no user:password@",
+    doc: "Manta endpoint."
+  },
+  MANTA_USER: { group: "Manta", expects: login, doc: "Manta account." },
+  MANTA_SUBUSER: { group: "Manta", expects: login, doc: "Manta subuser, when the key belongs to one." },
+  MANTA_ROLE: { group: "Manta", expects: "comma-separated role names of letters, digits, '.', '_' or '-', no spaces", doc: "Manta roles to assume." },
   MANTA_KEY_ID: {
     group: "Manta",
-    expects: "the key's MD5 fingerprint (aa:bb:…) or SHA256:…",
-    doc: "Fingerprint of MANTA_PRIVATE_KEY; checked against the key."
+    expects: "MANTA_PRIVATE_KEY's fingerprint as `ssh-keygen -l` prints it: MD5 aa:bb:… (16 pairs, MD5: prefix optional) or SHA256:…",
+    doc: "Checked against the key with the rest of the environment."
   },
   MANTA_PRIVATE_KEY: {
     group: "Manta",
-    expects: "a PEM or OpenSSH private key; newlines may be written as '#'",
+    expects: "one unencrypted RSA (at least 2048 bits), ECDSA or ed25519 private key in PEM or OpenSSH format, at most 16 KiB, its newlines written as '#' (as setup-env writes it) or kept",
     doc: "Signs every Manta request. `manage setup-env --key` writes it.",
     secret: true
   },
   MANTA_BUCKET: {
     group: "Manta",
     derivedDefault: "`/<MANTA_USER>/stor/<SERVICE_NAME>`",
-    expects: "an absolute Manta path under /<MANTA_USER>/",
+    expects: "/<MANTA_USER>/stor or a directory below it, without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/' (never /public: backups hold the data)",
     doc: "Manta directory holding the backups."
   }
 } as const satisfies Record<string, VariableDoc>
@@ -233,25 +250,23 @@ const defaulted = <S extends Schema.Codec<unknown, string>>(name: DefaultedName,
 
 const optional = <S extends Schema.Codec<unknown, string>>(schema: S) => Schema.optionalKey(schema)
 
-const NonEmptyLine = SingleLine.check(Schema.isPattern(/^\S+$/))
-const KeyId = Schema.String.check(Schema.isPattern(/^((?:[0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}|SHA256:[A-Za-z0-9+/=]{20,})$/))
-const PrivateKey = Schema.String.check(Schema.isPattern(/^-----BEGIN [A-Z ]*PRIVATE KEY-----/))
+const LogFormat = Literal("text", "json")
 
-/** The environment, variable by variable, as the operator wrote it. */
+/** The environment, variable by variable, each value normalised. */
 export const Environment = Schema.Struct({
   CONSUL: defaulted("CONSUL", HostPort(8500)),
-  CONSUL_HTTP_TOKEN: optional(NonEmptyLine),
+  CONSUL_HTTP_TOKEN: optional(AclToken),
   LOG_LEVEL: defaulted("LOG_LEVEL", Literal("debug", "info", "warn", "error")),
-  LOG_FORMAT: defaulted("LOG_FORMAT", Literal("text", "json")),
+  LOG_FORMAT: defaulted("LOG_FORMAT", LogFormat),
   SERVICE_NAME: defaulted("SERVICE_NAME", ServiceName),
   MASTER_NAME: defaulted("MASTER_NAME", MasterName),
-  HOSTNAME: optional(NonEmptyLine),
-  ANNOUNCE_IP: optional(IPv4),
-  BIND_ADDRESS: defaulted("BIND_ADDRESS", IPv4),
+  HOSTNAME: optional(NodeName),
+  ANNOUNCE_IP: optional(UsableIPv4),
+  BIND_ADDRESS: defaulted("BIND_ADDRESS", BindableIPv4),
   API_PORT: defaulted("API_PORT", Port),
   REDIS_PORT: defaulted("REDIS_PORT", Port),
   SENTINEL_PORT: defaulted("SENTINEL_PORT", Port),
-  REDIS_PASSWORD: optional(SingleLine),
+  REDIS_PASSWORD: optional(Password),
   REDIS_MIN_REPLICAS_TO_WRITE: defaulted("REDIS_MIN_REPLICAS_TO_WRITE", IntegerBetween(0, 100)),
   REDIS_MIN_REPLICAS_MAX_LAG: defaulted(
     "REDIS_MIN_REPLICAS_MAX_LAG",
@@ -278,11 +293,11 @@ export const Environment = Schema.Struct({
   BACKUP_KEEP: defaulted("BACKUP_KEEP", IntegerBetween(1, 1000)),
   BACKUP_DIR: defaulted("BACKUP_DIR", AbsolutePath),
   MANTA_URL: defaulted("MANTA_URL", HttpUrl),
-  MANTA_USER: optional(Schema.String.check(Schema.isPattern(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/))),
-  MANTA_SUBUSER: optional(Schema.String.check(Schema.isPattern(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/))),
-  MANTA_ROLE: optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/))),
+  MANTA_USER: optional(Login),
+  MANTA_SUBUSER: optional(Login),
+  MANTA_ROLE: optional(RoleList),
   MANTA_KEY_ID: optional(KeyId),
-  MANTA_PRIVATE_KEY: optional(PrivateKey),
+  MANTA_PRIVATE_KEY: optional(PrivateKeyText),
   MANTA_BUCKET: optional(AbsolutePath)
 })
 export type Environment = typeof Environment.Type
@@ -341,11 +356,6 @@ export interface HostFacts {
   readonly ipv4: ReadonlyArray<string>
 }
 
-export interface Problem {
-  readonly variable: string
-  readonly message: string
-}
-
 /** This node's Redis, as the rest of the cluster reaches it. */
 export const selfRedis = (s: Settings): Endpoint => ({ host: s.node.address, port: s.redis.port })
 /** This node's Sentinel. */
@@ -353,12 +363,22 @@ export const selfSentinel = (s: Settings): Endpoint => ({ host: s.node.address, 
 /** This node's agent API, as a process on this node reaches it (all interfaces: loopback). */
 export const selfApi = (s: Settings): Endpoint => ({ host: s.node.bindAddress === "0.0.0.0" ? "127.0.0.1" : s.node.bindAddress, port: s.node.apiPort })
 
+/** Parses MANTA_PRIVATE_KEY's text; `inspectPrivateKey` from MantaKey.ts, loaded only when a key is set. */
+export type KeyInspector = (text: string) => Result.Result<InspectedKey, string>
+
 const isSecret = (name: string): boolean => name in variables && "secret" in variables[name as VariableName]
 
-const describeValue = (name: string, raw: string | undefined): string =>
-  raw === undefined ? `${name} is not set` : isSecret(name) ? `${name} (value hidden)` : `${name}=${JSON.stringify(raw)}`
-
 const expectation = (name: string): string => (name in variables ? variables[name as VariableName].expects : "a valid value")
+
+const lineRules: TextRules = { maxLength: 1024 }
+const keyRules: TextRules = { maxLength: 16 * 1024 + 512, multiline: true }
+
+const invalid = (name: string, raw: string): Problem =>
+  invalidValue(name, raw, {
+    secret: isSecret(name),
+    flaws: textFlaws(raw, name === "MANTA_PRIVATE_KEY" ? keyRules : lineRules),
+    expects: expectation(name)
+  })
 
 const failedVariables = (issue: SchemaIssue.Issue, into: Set<string>): Set<string> => {
   switch (issue._tag) {
@@ -382,12 +402,16 @@ const failedVariables = (issue: SchemaIssue.Issue, into: Set<string>): Set<strin
   return into
 }
 
-/** Empty values count as unset: `_env` files and compose often carry `VAR=`. */
+/**
+ * Empty values count as unset: `_env` files and compose often carry `VAR=`. Only
+ * empty: ContainerPilot's `default` replaces only an empty string, so a blank value
+ * would reach its configuration, and a blank REDIS_PASSWORD is not "no password".
+ */
 const present = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const name of Object.keys(variables)) {
     const raw = env[name]
-    if (raw !== undefined && raw.trim() !== "") out[name] = raw
+    if (raw !== undefined && raw !== "") out[name] = raw
   }
   return out
 }
@@ -397,10 +421,29 @@ interface CrossProblem extends Problem {
   readonly involves: ReadonlyArray<VariableName>
 }
 
-const crossChecks = (e: Environment, raw: Record<string, string>): ReadonlyArray<CrossProblem> => {
+const crossChecks = (e: Environment, raw: Record<string, string>, address: Option.Option<string>): ReadonlyArray<CrossProblem> => {
   const problems: Array<CrossProblem> = []
   const bad = (variable: VariableName, involves: ReadonlyArray<VariableName>, expected: string) =>
-    problems.push({ variable, involves, message: `${describeValue(variable, raw[variable])}: expected ${expected}` })
+    problems.push({ variable, involves, message: `${subject(variable, raw[variable], isSecret(variable))}: expected ${expected}` })
+  // Every port this node listens on. Of two equal ones, the one the operator set is
+  // named (SENTINEL_PORT=8008 collides with API_PORT's default); of two set, the later.
+  const ports = ["REDIS_PORT", "SENTINEL_PORT", "API_PORT"] as const
+  const blamed = new Set<VariableName>()
+  ports.forEach((first, i) => {
+    for (const second of ports.slice(i + 1)) {
+      const [named, kept] = raw[second] !== undefined ? [second, first] : [first, second]
+      if (e[first] === e[second] && !blamed.has(named)) {
+        blamed.add(named)
+        bad(named, [first, second], `a port other than ${kept}'s (${e[kept]}): both listen on this node`)
+      }
+    }
+  })
+  // A loopback address announced is reachable only on this host, and only if something
+  // listens on it. (The reverse, binding loopback behind a proxy that forwards the
+  // announced address, can work, so it is allowed.)
+  if (Option.isSome(address) && isLoopback(address.value) && e.BIND_ADDRESS !== "0.0.0.0" && e.BIND_ADDRESS !== address.value) {
+    bad("BIND_ADDRESS", ["BIND_ADDRESS", "ANNOUNCE_IP"], `0.0.0.0 or the announced loopback address ${address.value}, which nothing would listen on`)
+  }
   if (e.HEALTH_TTL <= e.HEALTH_INTERVAL) {
     bad("HEALTH_TTL", ["HEALTH_TTL", "HEALTH_INTERVAL"], `whole seconds greater than HEALTH_INTERVAL (${e.HEALTH_INTERVAL})`)
   }
@@ -417,11 +460,32 @@ const crossChecks = (e: Environment, raw: Record<string, string>): ReadonlyArray
       // An invalid value was dropped before this check: it is reported as invalid, not as unset.
       if (e[variable] === undefined) problems.push({ variable, involves: [...involves, variable], message: `${variable} is not set: required when ${when}` })
     }
-    if (e.MANTA_USER !== undefined && e.MANTA_BUCKET !== undefined && !e.MANTA_BUCKET.startsWith(`/${e.MANTA_USER}/`)) {
-      bad("MANTA_BUCKET", ["MANTA_BUCKET", "MANTA_USER"], `a path under /${e.MANTA_USER}/`)
+    const stor = `/${e.MANTA_USER ?? ""}/stor`
+    if (e.MANTA_USER !== undefined && e.MANTA_BUCKET !== undefined && e.MANTA_BUCKET !== stor && !e.MANTA_BUCKET.startsWith(`${stor}/`)) {
+      bad("MANTA_BUCKET", ["MANTA_BUCKET", "MANTA_USER"], `${stor} or a directory below it`)
     }
   }
   return problems
+}
+
+/**
+ * MANTA_PRIVATE_KEY must be a key Manta accepts and MANTA_KEY_ID, when set, its
+ * fingerprint: checked here, with everything else, rather than at the first backup.
+ */
+const keyChecks = (e: Environment, raw: Record<string, string>, inspectKey: KeyInspector): ReadonlyArray<CrossProblem> => {
+  if (backupStoreOf(e) !== "manta" || e.MANTA_PRIVATE_KEY === undefined) return []
+  const key = inspectKey(e.MANTA_PRIVATE_KEY)
+  if (Result.isFailure(key)) {
+    return [{ variable: "MANTA_PRIVATE_KEY", involves: ["MANTA_PRIVATE_KEY"], message: `${subject("MANTA_PRIVATE_KEY", raw.MANTA_PRIVATE_KEY, true)}: ${key.failure}` }]
+  }
+  const { fingerprintMd5, fingerprintSha256 } = key.success
+  if (e.MANTA_KEY_ID === undefined || e.MANTA_KEY_ID === fingerprintMd5 || e.MANTA_KEY_ID === fingerprintSha256) return []
+  // A fingerprint is public, so both the given one and the key's are shown.
+  return [{
+    variable: "MANTA_KEY_ID",
+    involves: ["MANTA_KEY_ID", "MANTA_PRIVATE_KEY"],
+    message: `MANTA_KEY_ID=${JSON.stringify(e.MANTA_KEY_ID)}: does not match MANTA_PRIVATE_KEY, whose fingerprints are ${fingerprintMd5} and ${fingerprintSha256}`
+  }]
 }
 
 const backupStoreOf = (e: Environment): "manta" | "local" | "none" =>
@@ -431,8 +495,8 @@ const announceIpOf = (e: Environment, env: Readonly<Record<string, string | unde
   if (e.ANNOUNCE_IP !== undefined) return Option.some(e.ANNOUNCE_IP)
   // ContainerPilot exports the IP it advertises for each job as CONTAINERPILOT_<JOB>_IP.
   const fromContainerPilot = env[`CONTAINERPILOT_${e.SERVICE_NAME.toUpperCase().replaceAll("-", "_")}_IP`]
-  if (fromContainerPilot !== undefined && isIPv4(fromContainerPilot)) return Option.some(fromContainerPilot)
-  return Option.fromNullishOr(host.ipv4[0])
+  if (fromContainerPilot !== undefined && isUsableAddress(fromContainerPilot)) return Option.some(fromContainerPilot)
+  return Option.fromNullishOr(host.ipv4.find(isUsableAddress))
 }
 
 const redacted = (value: string | undefined): Option.Option<Redacted.Redacted<string>> =>
@@ -451,8 +515,7 @@ const toSettings = (e: Environment, address: string, hostname: string): Settings
       subuser: Option.fromUndefinedOr(e.MANTA_SUBUSER),
       roles: e.MANTA_ROLE === undefined ? [] : e.MANTA_ROLE.split(","),
       keyId: Option.fromUndefinedOr(e.MANTA_KEY_ID),
-      // `_env` files cannot hold newlines, so setup-env writes them as '#'.
-      privateKey: Redacted.make((e.MANTA_PRIVATE_KEY ?? "").replaceAll("#", "\n")),
+      privateKey: Redacted.make(e.MANTA_PRIVATE_KEY ?? ""),
       directory: e.MANTA_BUCKET ?? `/${e.MANTA_USER ?? ""}/stor/${e.SERVICE_NAME}`
     }
   return {
@@ -487,39 +550,49 @@ const toSettings = (e: Environment, address: string, hostname: string): Settings
   }
 }
 
+const usableNodeName = (name: string): boolean => Result.isSuccess(Schema.decodeUnknownResult(NodeName)(name))
+
 /**
  * Decodes the environment into Settings, or lists every problem (one per variable,
- * in table order). Never includes a secret's value.
+ * in table order, then the rules between variables and the key's checks). A value
+ * appears only when it cannot be a secret (EnvProblems.ts).
  */
 export const decodeSettings = (
   env: Readonly<Record<string, string | undefined>>,
-  host: HostFacts
+  host: HostFacts,
+  inspectKey: KeyInspector
 ): Result.Result<Settings, ReadonlyArray<Problem>> => {
   const raw = present(env)
   const decode = Schema.decodeUnknownResult(Environment)
   const first = decode(raw, { errors: "all" })
-  const invalid = Result.isFailure(first) ? failedVariables(first.failure.issue, new Set()) : new Set<string>()
+  const bad = Result.isFailure(first) ? failedVariables(first.failure.issue, new Set()) : new Set<string>()
   // Cross-variable rules still run when some values are bad: against a decode where
   // the bad ones are dropped, skipping rules that read a bad one.
-  const valid = Object.fromEntries(Object.entries(raw).filter(([name]) => !invalid.has(name)))
+  const valid = Object.fromEntries(Object.entries(raw).filter(([name]) => !bad.has(name)))
   const e = Result.isSuccess(first) ? Result.succeed(first.success) : decode(valid)
   const problems: Array<Problem> = Object.keys(variables)
-    .filter((name) => invalid.has(name))
-    .map((variable) => ({ variable, message: `${describeValue(variable, raw[variable])}: expected ${expectation(variable)}` }))
+    .filter((name) => bad.has(name))
+    .map((name) => invalid(name, raw[name] ?? ""))
   if (Result.isFailure(e)) {
     return Result.fail(problems.length > 0 ? problems : [{ variable: "environment", message: "could not be decoded" }])
   }
-  for (const p of crossChecks(e.success, raw)) {
-    if (!p.involves.some((name) => invalid.has(name))) problems.push({ variable: p.variable, message: p.message })
-  }
   const address = announceIpOf(e.success, env, host)
-  if (Option.isNone(address) && !invalid.has("ANNOUNCE_IP")) {
-    problems.push({ variable: "ANNOUNCE_IP", message: "ANNOUNCE_IP is not set and this host has no non-loopback IPv4 address to default to" })
+  for (const p of [...crossChecks(e.success, raw, address), ...keyChecks(e.success, raw, inspectKey)]) {
+    if (!p.involves.some((name) => bad.has(name))) problems.push({ variable: p.variable, message: p.message })
+  }
+  if (Option.isNone(address) && !bad.has("ANNOUNCE_IP")) {
+    problems.push({ variable: "ANNOUNCE_IP", message: "ANNOUNCE_IP is not set and this host has no usable non-loopback IPv4 address to default to" })
+  }
+  const name = e.success.HOSTNAME ?? host.hostname
+  if (!usableNodeName(name) && !bad.has("HOSTNAME")) {
+    problems.push({ variable: "HOSTNAME", message: `HOSTNAME is not set and this host's name is not usable: expected ${expectation("HOSTNAME")}` })
   }
   if (problems.length > 0 || Option.isNone(address)) return Result.fail(problems)
-  return Result.succeed(toSettings(e.success, address.value, e.success.HOSTNAME ?? host.hostname))
+  return Result.succeed(toSettings(e.success, address.value, name))
 }
 
-/** One line for the operator naming every bad variable. */
-export const formatProblems = (problems: ReadonlyArray<Problem>): string =>
-  `invalid environment: ${problems.map((p) => p.message).join("; ")}`
+/** LOG_FORMAT by itself, `text` when unset or invalid (the rest of the environment may be invalid too). */
+export const logFormatOf = (env: Readonly<Record<string, string | undefined>>): "text" | "json" => {
+  const decoded = Schema.decodeUnknownResult(LogFormat)(env.LOG_FORMAT)
+  return Result.isSuccess(decoded) && decoded.success === "json" ? "json" : "text"
+}

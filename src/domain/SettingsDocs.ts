@@ -18,7 +18,11 @@ export const renderSettingsDocs = (): string => {
     return [`### ${group}`, "", "| variable | default | expects | meaning |", "|---|---|---|---|", ...rows].join("\n")
   })
   return [
-    "Empty values count as unset. Secrets are never printed, not even in error messages.",
+    "Empty values count as unset. Every value is used exactly as written, by the handlers and by ContainerPilot alike:",
+    "a value of only whitespace, leading or trailing whitespace, a control character (tab, line break) or invalid UTF-8",
+    "is rejected (only MANTA_PRIVATE_KEY may span lines), and numbers are plain decimal without a sign or leading zero.",
+    "An invalid environment makes every handler exit 2 naming every bad variable in one line. A value is shown there only",
+    "when it is a short number, IPv4 address or duration; secrets and anything else (words, names, paths, URLs, keys) never are.",
     "",
     ...sections.flatMap((s) => [s, ""])
   ].join("\n")

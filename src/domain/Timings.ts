@@ -58,6 +58,8 @@ export interface Timings {
   readonly agentStall: Duration.Duration
   /** One store request of the backup store (Manta); the object stream itself is bounded by the backup job's timeout. */
   readonly storeRequest: Duration.Duration
+  /** `setup-env` reads a few KiB from local files; longer means a hung mount, and the operator is waiting at a prompt. */
+  readonly setupEnvDeadline: Duration.Duration
 }
 
 export const defaultTimings: Timings = {
@@ -87,7 +89,8 @@ export const defaultTimings: Timings = {
   careStep: Duration.seconds(6),
   strandedGrace: Duration.seconds(10),
   resubscribeEvery: Duration.seconds(1),
-  agentStall: Duration.seconds(30)
+  agentStall: Duration.seconds(30),
+  setupEnvDeadline: Duration.seconds(10)
 }
 
 /**

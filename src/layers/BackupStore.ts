@@ -6,6 +6,7 @@
 import { Context, Effect, FileSystem, Layer, Option, Path, Schema, Stream } from "effect"
 import { PlatformError } from "effect/PlatformError"
 import { Settings } from "./Settings.ts"
+import { silenceUrlParseDeprecation } from "./UrlParseWarning.ts"
 
 export class BackupStoreError extends Schema.TaggedError<BackupStoreError>()("BackupStoreError", {
   store: Schema.String,
@@ -50,6 +51,7 @@ export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>(
           return yield* makeLocalStore(backup.target.dir)
         case "manta": {
           const target = backup.target
+          silenceUrlParseDeprecation()
           const { makeMantaStore } = yield* Effect.promise(() => import("./MantaStore.ts"))
           return yield* makeMantaStore(target)
         }

@@ -1,7 +1,8 @@
 // `manage status [--json]`: the cluster as the operator sees it. Reads everything once,
-// tolerates any part being down (shown as a problem), prints to stdout.
-import { Console, Effect, Option } from "effect"
-import { type NodeStatus, type Registration, renderStatus, type SentinelStatus, statusJson } from "../domain/ClusterStatus.ts"
+// tolerates any part being down (shown as a problem), prints to stdout, and exits 1
+// when what it printed is not a view of the cluster (ClusterStatus.unseen).
+import { Console, Effect, Option, Schema } from "effect"
+import { type NodeStatus, notAnswering, type Registration, renderStatus, type SentinelStatus, statusJson, unseen } from "../domain/ClusterStatus.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { sentinelMajority } from "../domain/RoleDecision.ts"
@@ -10,6 +11,12 @@ import { Redis } from "../layers/Redis.ts"
 import { Settings } from "../layers/Settings.ts"
 import { askSentinels } from "./askSentinels.ts"
 import { recordedBackup } from "./lastBackup.ts"
+
+export class ClusterUnseen extends Schema.TaggedError<ClusterUnseen>()("ClusterUnseen", { reason: Schema.String }) {
+  override get message(): string {
+    return `status: could not see the cluster: ${this.reason}`
+  }
+}
 
 const registration = (instances: ReadonlyArray<ServiceInstance>, at: Endpoint): Registration => {
   const found = instances.find((i) => sameEndpoint(endpointOf(i), at))
@@ -51,7 +58,7 @@ export const status = (json: boolean) =>
     const nodes: ReadonlyArray<NodeStatus> = nodeEndpoints.map((at, i) => {
       const role = roles[i] ?? Option.none()
       const described = Option.match(role, {
-        onNone: () => "not answering",
+        onNone: () => notAnswering,
         onSome: (r) => (r._tag === "Master" ? "master" : r._tag === "Replica" ? `replica of ${formatEndpoint(r.master)} (${r.state})` : "sentinel?")
       })
       const lag = Option.flatMap(role, (r) => (r._tag === "Replica" ? Option.map(masterOffset(r.master), (m) => Math.max(0, m - r.offset)) : Option.none()))
@@ -66,4 +73,6 @@ export const status = (json: boolean) =>
 
     const snapshot = { masterName: settings.masterName, sentinelMaster, nodes, sentinels: sentinelRows, lastBackup: backup, problems }
     yield* Console.log(json ? JSON.stringify(statusJson(snapshot), null, 2) : renderStatus(snapshot))
+    const blind = unseen(snapshot)
+    if (Option.isSome(blind)) return yield* new ClusterUnseen({ reason: blind.value })
   })

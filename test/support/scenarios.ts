@@ -6,7 +6,9 @@ import { Option, Result } from "effect"
 import { type Manifest } from "../../src/domain/Backup.ts"
 import { type Endpoint, endpoint } from "../../src/domain/Endpoint.ts"
 import { type LockState, type ProbedRole, type RoleObservation } from "../../src/domain/RoleDecision.ts"
-import { decodeSettings, formatProblems, type HostFacts, type Settings } from "../../src/domain/Settings.ts"
+import { inspectPrivateKey } from "../../src/domain/MantaKey.ts"
+import { formatProblems } from "../../src/domain/EnvProblems.ts"
+import { decodeSettings, type HostFacts, type Settings } from "../../src/domain/Settings.ts"
 
 export const REDIS_PORT = 6379
 /** This node's advertised address in every role scenario. */
@@ -77,7 +79,7 @@ export const hostFacts: HostFacts = { hostname: "node-1", ipv4: [SELF] }
 
 /** Settings decoded from `env` (empty: every default), or a thrown error listing the problems. */
 export const settingsFrom = (env: Readonly<Record<string, string>> = {}, host: HostFacts = hostFacts): Settings => {
-  const decoded = decodeSettings(env, host)
+  const decoded = decodeSettings(env, host, inspectPrivateKey)
   if (Result.isFailure(decoded)) throw new Error(formatProblems(decoded.failure))
   return decoded.success
 }

@@ -500,6 +500,19 @@ const decodeJob = (path: string, v: unknown): Job => {
   return job
 }
 
+// logrus 1.0.0's ParseLevel and config/logger's formats, after ContainerPilot lower-cases them.
+const logLevels = new Set(["panic", "fatal", "error", "warn", "warning", "info", "debug"])
+const logFormats = new Set(["default", "text", "json"])
+
+const decodeLogging = (p: string, l: unknown) => {
+  const x = object(p, l, ["level", "format", "output"])
+  const level = optional(x, "level", p, string)
+  const format = optional(x, "format", p, string)
+  if (level.level !== undefined && !logLevels.has(level.level.toLowerCase())) fail(`${p}.level`, `Unknown log level '${level.level}'`)
+  if (format.format !== undefined && !logFormats.has(format.format.toLowerCase())) fail(`${p}.format`, `Unknown log format '${format.format}'`)
+  return { ...level, ...format, ...optional(x, "output", p, string) }
+}
+
 /** Decodes a parsed (rendered) configuration with ContainerPilot's validation rules. */
 export const decodeContainerPilotConfig = (raw: unknown): ContainerPilotConfig => {
   const o = object("config", raw, ["consul", "logging", "stopTimeout", "jobs", "watches", "control", "telemetry"])
@@ -509,10 +522,7 @@ export const decodeContainerPilotConfig = (raw: unknown): ContainerPilotConfig =
     consul: string("config.consul", o["consul"]),
     stopTimeout: o["stopTimeout"] === undefined ? 5 : integer("config.stopTimeout", o["stopTimeout"]),
     jobs,
-    ...optional(o, "logging", "config", (p, l) => {
-      const x = object(p, l, ["level", "format", "output"])
-      return { ...optional(x, "level", p, string), ...optional(x, "format", p, string), ...optional(x, "output", p, string) }
-    }),
+    ...optional(o, "logging", "config", decodeLogging),
     ...optional(o, "control", "config", (p, c) => ({ socket: string(`${p}.socket`, object(p, c, ["socket"])["socket"]) })),
     ...optional(o, "watches", "config", (p, w) =>
       Array.isArray(w)
@@ -530,9 +540,43 @@ export const decodeContainerPilotConfig = (raw: unknown): ContainerPilotConfig =
   }
 }
 
+const flynnEscapes = new Set(["b", "f", "n", "r", "t", "\\", "/", "\"", "'", "\n", "\r", "u"])
+
+/**
+ * ContainerPilot parses with github.com/flynn/json5, stricter than the json5 package
+ * used below: a byte below 0x20 inside a string, or an escape other than
+ * b f n r t \ / " ' u and a line continuation, is a syntax error there. Comments
+ * are skipped like the scanner does.
+ */
+export const checkFlynnStrings = (rendered: string): void => {
+  /** The index of the last character of `marker` after `from`, or the end. */
+  const through = (marker: string, from: number): number => {
+    const at = rendered.indexOf(marker, from)
+    return at === -1 ? rendered.length : at + marker.length - 1
+  }
+  let quote: string | undefined
+  for (let i = 0; i < rendered.length; i++) {
+    const c = rendered.charAt(i)
+    if (quote === undefined) {
+      if (rendered.startsWith("//", i)) i = through("\n", i)
+      else if (rendered.startsWith("/*", i)) i = through("*/", i + 2)
+      else if (c === "'" || c === "\"") quote = c
+      else if (c.charCodeAt(0) < 0x20 && !" \t\r\n".includes(c)) throw new ConfigError(`rendered configuration: invalid character ${JSON.stringify(c)} looking for beginning of value`)
+    } else if (c === quote) {
+      quote = undefined
+    } else if (c === "\\") {
+      const next = rendered.charAt(++i)
+      if (!flynnEscapes.has(next)) throw new ConfigError(`rendered configuration: invalid character ${JSON.stringify(next)} in string escape code`)
+    } else if (c.charCodeAt(0) < 0x20) {
+      throw new ConfigError(`rendered configuration: invalid character ${JSON.stringify(c)} in string literal`)
+    }
+  }
+}
+
 /** Renders, parses and decodes a configuration text. */
 export const parseContainerPilotConfig = (text: string, env: Env): ContainerPilotConfig => {
   const rendered = renderContainerPilotTemplate(text, env)
+  checkFlynnStrings(rendered)
   let raw: unknown
   try {
     raw = JSON5.parse(rendered)

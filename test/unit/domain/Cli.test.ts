@@ -46,8 +46,10 @@ describe("parseCommand", () => {
     assert.deepStrictEqual(ok(["status"]), { _tag: "status", json: false })
     assert.deepStrictEqual(ok(["status", "--json"]), { _tag: "status", json: true })
     assert.deepStrictEqual(ok(["config", "--docs"]), { _tag: "config-docs" })
-    assert.deepStrictEqual(ok(["setup-env", "--key", "k"]), { _tag: "setup-env", key: "k", out: "_env" })
-    assert.deepStrictEqual(ok(["setup-env", "--out", "x.env", "--key", "k"]), { _tag: "setup-env", key: "k", out: "x.env" })
+    assert.deepStrictEqual(ok(["setup-env", "--key", "k"]), { _tag: "setup-env", key: "k", out: "_env", followSymlinks: false })
+    assert.deepStrictEqual(ok(["setup-env", "--out", "x.env", "--key", "k"]), { _tag: "setup-env", key: "k", out: "x.env", followSymlinks: false })
+    assert.deepStrictEqual(ok(["setup-env", "--follow-symlinks", "--key", "k"]), { _tag: "setup-env", key: "k", out: "_env", followSymlinks: true })
+    assert.deepStrictEqual(ok(["setup-env", "--key", "k", "--follow-symlinks"]), { _tag: "setup-env", key: "k", out: "_env", followSymlinks: true })
   })
 
   it("agent takes no arguments", () => {
@@ -87,6 +89,8 @@ describe("parseCommand", () => {
   it("setup-env options without a value are usage errors", () => {
     problem(["setup-env", "--key", "--out", "f"])
     problem(["setup-env", "--key", "k", "--out"])
+    problem(["setup-env", "--key", "k", "--key", "j"])
+    problem(["setup-env", "--key", ""])
   })
 })
 

@@ -3,7 +3,7 @@
 // stay visible as unknown instead of being dropped from the table.
 import { assert, describe, it } from "@effect/vitest"
 import { Option } from "effect"
-import { type ClusterStatus, renderStatus } from "../../../src/domain/ClusterStatus.ts"
+import { type ClusterStatus, notAnswering, renderStatus, unseen } from "../../../src/domain/ClusterStatus.ts"
 import { at, manifestAt, sha256Of } from "../../support/scenarios.ts"
 
 const healthy: ClusterStatus = {
@@ -71,5 +71,19 @@ describe("renderStatus", () => {
     const header = lines.find((l) => l.startsWith("REDIS")) ?? ""
     const row = rowOf(renderStatus(healthy), "10.0.0.6:6379")
     assert.strictEqual(row.indexOf("128 B"), header.indexOf("LAG"))
+  })
+})
+
+describe("unseen: when status must exit non-zero", () => {
+  it("a cluster with one answering node is seen, also without a sentinel majority or a backup", () => {
+    assert.isTrue(Option.isNone(unseen(healthy)))
+    assert.isTrue(Option.isNone(unseen({ ...healthy, sentinelMaster: Option.none(), lastBackup: Option.none(), sentinels: [] })))
+  })
+
+  it("Consul unreadable, nothing registered, or no Redis answering is not a view of the cluster", () => {
+    assert.match(Option.getOrElse(unseen({ ...healthy, problems: ["Consul health.service redis: unreachable"] }), () => ""), /Consul could not be read/)
+    assert.match(Option.getOrElse(unseen({ ...healthy, nodes: [] }), () => ""), /no Redis node is registered/)
+    const silent = healthy.nodes.map((n) => ({ ...n, role: notAnswering }))
+    assert.match(Option.getOrElse(unseen({ ...healthy, nodes: silent }), () => ""), /no registered Redis node answered/)
   })
 })

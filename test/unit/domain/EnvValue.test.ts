@@ -3,7 +3,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Option, Result, Schema } from "effect"
 import fc from "fast-check"
-import { formatGoDuration, HostPort, IntegerBetween, isIPv4, parseGoDuration, SingleLine } from "../../../src/domain/EnvValue.ts"
+import { AbsolutePath, HostPort, HttpUrl, isIPv4, isUsableAddress } from "../../../src/domain/EnvAddress.ts"
+import { formatGoDuration, IntegerBetween, KeyId, parseGoDuration, textFlaws } from "../../../src/domain/EnvValue.ts"
 
 describe("parseGoDuration", () => {
   it("reads ms, s, m, h and sums of them", () => {
@@ -47,16 +48,18 @@ describe("formatGoDuration", () => {
 describe("value schemas", () => {
   const decodes = <A>(schema: Schema.Codec<A, string>, text: string): boolean => Result.isSuccess(Schema.decodeUnknownResult(schema)(text))
 
-  it("IntegerBetween trims, and rejects non-integers and out-of-range values", () => {
+  it("IntegerBetween takes plain decimal only: no blanks, sign, leading zero or other notation", () => {
     const quorum = IntegerBetween(1, 100)
-    assert.deepStrictEqual(Schema.decodeUnknownResult(quorum)(" 3 "), Result.succeed(3))
-    for (const bad of ["0", "101", "2.0", "1e1", "0x10", "two", ""]) assert.isFalse(decodes(quorum, bad), bad)
+    assert.deepStrictEqual(Schema.decodeUnknownResult(quorum)("3"), Result.succeed(3))
+    for (const bad of [" 3 ", "03", "+3", "0", "101", "2.0", "1e1", "0x10", "two", ""]) assert.isFalse(decodes(quorum, bad), bad)
   })
 
   it("HostPort defaults the port and rejects anything else than host[:port]", () => {
     assert.deepStrictEqual(Schema.decodeUnknownResult(HostPort(8500))("consul"), Result.succeed({ host: "consul", port: 8500 }))
     assert.deepStrictEqual(Schema.decodeUnknownResult(HostPort(8500))("10.0.0.2:18500"), Result.succeed({ host: "10.0.0.2", port: 18500 }))
-    for (const bad of ["", ":8500", "consul:", "consul:65536", "-consul", "consul_1"]) assert.isFalse(decodes(HostPort(8500), bad), bad)
+    for (const bad of ["", ":8500", "consul:", "consul:65536", "consul:08500", "consul:0", "-consul", "consul_1", "0.0.0.0", "10.0.0", " consul"]) {
+      assert.isFalse(decodes(HostPort(8500), bad), bad)
+    }
   })
 
   it("isIPv4 accepts dotted quads only", () => {
@@ -64,9 +67,43 @@ describe("value schemas", () => {
     for (const bad of ["10.0.0.256", "10.0.0", "010.0.0.1", " 10.0.0.1", "::1"]) assert.isFalse(isIPv4(bad), bad)
   })
 
-  it("SingleLine refuses line breaks, which would inject config lines", () => {
-    assert.isTrue(decodes(SingleLine, "p@ss word\t\"x\""))
-    assert.isFalse(decodes(SingleLine, "pw\nrequirepass other"))
-    assert.isFalse(decodes(SingleLine, "pw\r"))
+  it("an announced address must be reachable: not 0.0.0.0/8, multicast or 240/4 (broadcast); loopback is fine", () => {
+    for (const ok of ["10.0.0.1", "127.0.0.11", "172.17.0.2", "223.255.255.254"]) assert.isTrue(isUsableAddress(ok), ok)
+    for (const bad of ["0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255"]) assert.isFalse(isUsableAddress(bad), bad)
+  })
+
+  it("text rules: no control characters, no surrounding or only whitespace, valid UTF-8, bounded", () => {
+    const rules = { maxLength: 8 }
+    assert.deepStrictEqual(textFlaws("p@ss w\"x", rules), [])
+    assert.deepStrictEqual(textFlaws("pw\nrequirepass other", { maxLength: 100 }), ["holds a control character"])
+    assert.deepStrictEqual(textFlaws("a\tb", rules), ["holds a control character"])
+    assert.deepStrictEqual(textFlaws(" 5s", rules), ["has leading or trailing whitespace"])
+    assert.deepStrictEqual(textFlaws("   ", rules), ["is only whitespace (an empty value means unset)"])
+    assert.deepStrictEqual(textFlaws("a\uFFFDb", rules), ["is not valid UTF-8"])
+    assert.deepStrictEqual(textFlaws("a\uD800b", rules), ["is not valid UTF-8"])
+    assert.deepStrictEqual(textFlaws("123456789", rules), ["is longer than 8 characters"])
+    assert.deepStrictEqual(textFlaws("-----BEGIN X-----\nabc\n", { maxLength: 100, multiline: true }), [])
+  })
+
+  it("AbsolutePath: one spelling per directory, nothing that ends a quoted string", () => {
+    for (const ok of ["/", "/data", "/srv/redis data", "/a/b.c/d-e"]) assert.isTrue(decodes(AbsolutePath, ok), ok)
+    for (const bad of ["data", "/data/", "//data", "/a//b", "/a/./b", "/a/../b", "/it's", "/a\\b", "/a\"b", "/a\nb"]) assert.isFalse(decodes(AbsolutePath, bad), bad)
+  })
+
+  it("HttpUrl: an origin without credentials, path or bad port, normalised", () => {
+    assert.deepStrictEqual(Schema.decodeUnknownResult(HttpUrl)("HTTPS://Manta.Example.com/"), Result.succeed("https://manta.example.com"))
+    assert.deepStrictEqual(Schema.decodeUnknownResult(HttpUrl)("http://127.0.0.1:8080"), Result.succeed("http://127.0.0.1:8080"))
+    for (const bad of ["https://u:p@h", "https://u@h", "https://h:0", "https://h:99999", "https://h:080", "https://h/x", "https://h?x", "ftp://h", "https://", "https:h"]) {
+      assert.isFalse(decodes(HttpUrl, bad), bad)
+    }
+  })
+
+  it("KeyId: both fingerprint forms, normalised to what the key's own fingerprints look like", () => {
+    const md5 = "B5:5C:aa:91:2b:42:34:38:a5:53:20:73:72:a6:13:2e"
+    assert.deepStrictEqual(Schema.decodeUnknownResult(KeyId)(md5), Result.succeed(md5.toLowerCase()))
+    assert.deepStrictEqual(Schema.decodeUnknownResult(KeyId)(`MD5:${md5}`), Result.succeed(md5.toLowerCase()))
+    const sha = "SHA256:PHnh3CKkLQTreVGc5h6+CABrJjSkAX1ynXGfTPUPKgg"
+    assert.deepStrictEqual(Schema.decodeUnknownResult(KeyId)(`${sha}=`), Result.succeed(sha))
+    for (const bad of ["b5:5c", "SHA256:short", "sha256:PHnh3CKkLQTreVGc5h6+CABrJjSkAX1ynXGfTPUPKgg", "-----BEGIN RSA PRIVATE KEY-----"]) assert.isFalse(decodes(KeyId, bad), bad)
   })
 })

@@ -5,22 +5,23 @@ import { inspect } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Option, Redacted, Result } from "effect"
 import fc from "fast-check"
+import { formatProblems, type Problem } from "../../../src/domain/EnvProblems.ts"
+import { inspectPrivateKey } from "../../../src/domain/MantaKey.ts"
 import {
   decodeSettings,
-  formatProblems,
   type HostFacts,
-  type Problem,
   selfRedis,
   selfSentinel,
   type Settings,
   variables
 } from "../../../src/domain/Settings.ts"
+import { generateTestKey } from "../../support/manta/keys.ts"
 import { hostFacts, settingsFrom } from "../../support/scenarios.ts"
 
 type Env = Readonly<Record<string, string>>
 
 const problemsOf = (env: Env, host: HostFacts = hostFacts): ReadonlyArray<Problem> => {
-  const r = decodeSettings(env, host)
+  const r = decodeSettings(env, host, inspectPrivateKey)
   if (Result.isSuccess(r)) return assert.fail(`expected ${JSON.stringify(env)} to be rejected`)
   return r.failure
 }
@@ -28,7 +29,10 @@ const messageOf = (env: Env, host: HostFacts = hostFacts): string => formatProbl
 const named = (env: Env, host: HostFacts = hostFacts): ReadonlyArray<string> => problemsOf(env, host).map((p) => p.variable)
 const ms = (d: Duration.Duration): number => Duration.toMillis(d)
 
-const mantaKey = "-----BEGIN OPENSSH PRIVATE KEY-----#b3BlbnNzaC1rZXktdjEAAAAA#-----END OPENSSH PRIVATE KEY-----"
+const testKey = generateTestKey("ed25519")
+/** A real key in its `_env` form; its base64 body is the marker that must never leak. */
+const mantaKey = testKey.privateKey.trim().replaceAll("\n", "#")
+const keyBody = testKey.privateKey.split("\n")[1] ?? assert.fail("no key body")
 
 describe("defaults: an empty environment", () => {
   const s = settingsFrom({}, { hostname: "node-7", ipv4: ["10.0.0.7", "172.17.0.2"] })
@@ -72,12 +76,17 @@ describe("defaults: an empty environment", () => {
 })
 
 describe("invalid values", () => {
-  it("REDIS_PORT=abc is named with its value and what is expected", () => {
-    const [p, ...rest] = problemsOf({ REDIS_PORT: "abc" })
+  it("REDIS_PORT=70000 is named with its value and what is expected", () => {
+    const [p, ...rest] = problemsOf({ REDIS_PORT: "70000" })
     assert.lengthOf(rest, 0)
     assert.strictEqual(p?.variable, "REDIS_PORT")
-    assert.include(p?.message, `REDIS_PORT="abc"`)
+    assert.include(p?.message, `REDIS_PORT="70000"`)
     assert.include(p?.message, "1-65535")
+  })
+
+  it("REDIS_PORT=abc is named, but a word is not shown (it could be a password on the wrong line)", () => {
+    const [p] = problemsOf({ REDIS_PORT: "abc" })
+    assert.strictEqual(p?.message, "REDIS_PORT (value not shown): expected a TCP port (1-65535) other than SENTINEL_PORT and API_PORT")
   })
 
   it("ports outside 1..65535 are rejected", () => {
@@ -91,10 +100,11 @@ describe("invalid values", () => {
     assert.strictEqual(settingsFrom({ SENTINEL_QUORUM: "1" }).sentinel.quorum, 1)
   })
 
-  it("a duration like 'soon' is rejected with the accepted range", () => {
-    const message = messageOf({ SENTINEL_DOWN_AFTER: "soon" })
-    assert.include(message, `SENTINEL_DOWN_AFTER="soon"`)
+  it("a duration out of range is shown with the accepted range; a word like 'soon' is not shown", () => {
+    const message = messageOf({ SENTINEL_DOWN_AFTER: "50ms" })
+    assert.include(message, `SENTINEL_DOWN_AFTER="50ms"`)
     assert.include(message, "100ms to 10m")
+    assert.include(messageOf({ SENTINEL_DOWN_AFTER: "soon" }), "SENTINEL_DOWN_AFTER (value not shown): expected a duration from 100ms to 10m")
   })
 
   it("BACKUP_STORE=manta without MANTA_* names the missing variables", () => {
@@ -153,6 +163,21 @@ describe("cross-variable rules", () => {
     assert.notInclude(formatProblems(problems), "is not set")
   })
 
+  it("Redis, Sentinel and the agent API listen on distinct ports; the one the operator set is named", () => {
+    assert.deepStrictEqual(named({ REDIS_PORT: "7000", SENTINEL_PORT: "7000" }), ["SENTINEL_PORT"])
+    assert.deepStrictEqual(named({ SENTINEL_PORT: "8008" }), ["SENTINEL_PORT"])
+    assert.deepStrictEqual(named({ API_PORT: "6379" }), ["API_PORT"])
+    assert.deepStrictEqual(named({ REDIS_PORT: "7000", SENTINEL_PORT: "7000", API_PORT: "7000" }), ["SENTINEL_PORT", "API_PORT"])
+    assert.include(messageOf({ SENTINEL_PORT: "6379" }), `SENTINEL_PORT="6379": expected a port other than REDIS_PORT's (6379)`)
+  })
+
+  it("a loopback announced address needs BIND_ADDRESS 0.0.0.0 or that address; a loopback bind behind a proxy is allowed", () => {
+    assert.deepStrictEqual(named({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: "127.0.0.12" }), ["BIND_ADDRESS"])
+    assert.deepStrictEqual(named({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: "10.0.0.5" }), ["BIND_ADDRESS"])
+    for (const bind of ["0.0.0.0", "127.0.0.11"]) assert.strictEqual(settingsFrom({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: bind }).node.bindAddress, bind)
+    assert.strictEqual(settingsFrom({ ANNOUNCE_IP: "10.0.0.5", BIND_ADDRESS: "127.0.0.1" }).node.address, "10.0.0.5")
+  })
+
   it("HEALTH_TTL must exceed HEALTH_INTERVAL", () => {
     assert.include(messageOf({ HEALTH_INTERVAL: "10", HEALTH_TTL: "10", HEALTH_TIMEOUT: "4s" }), "HEALTH_TTL")
     assert.strictEqual(ms(settingsFrom({ HEALTH_INTERVAL: "10", HEALTH_TTL: "11" }).health.ttl), 11_000)
@@ -166,17 +191,19 @@ describe("cross-variable rules", () => {
     assert.deepStrictEqual(named({ MASTER_WAIT_TIMEOUT: "1h", PRESTART_TIMEOUT: "1h" }), ["PRESTART_TIMEOUT"])
   })
 
-  it("MANTA_BUCKET must lie under /<MANTA_USER>/", () => {
+  it("MANTA_BUCKET must lie under /<MANTA_USER>/stor", () => {
     const base = { MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey }
-    assert.deepStrictEqual(named({ ...base, MANTA_BUCKET: "/other/stor/x" }), ["MANTA_BUCKET"])
-    const s = settingsFrom({ ...base, MANTA_BUCKET: "/acme/stor/backups" })
-    assert.strictEqual(s.backup.target._tag === "manta" ? s.backup.target.directory : "", "/acme/stor/backups")
+    for (const bucket of ["/other/stor/x", "/acme/public/x", "/acme/store", "/acme"]) assert.deepStrictEqual(named({ ...base, MANTA_BUCKET: bucket }), ["MANTA_BUCKET"], bucket)
+    for (const bucket of ["/acme/stor/backups", "/acme/stor"]) {
+      const s = settingsFrom({ ...base, MANTA_BUCKET: bucket })
+      assert.strictEqual(s.backup.target._tag === "manta" ? s.backup.target.directory : "", bucket)
+    }
   })
 })
 
 describe("secrets", () => {
   const secrets = { REDIS_PASSWORD: "hunter2-pw", CONSUL_HTTP_TOKEN: "tok-0c1d-secret", MANTA_PRIVATE_KEY: mantaKey }
-  const leaks = (text: string) => ["hunter2", "tok-0c1d", "b3BlbnNzaC1rZXktdjEAAAAA", "PRIVATE KEY-----"].filter((s) => text.includes(s))
+  const leaks = (text: string) => ["hunter2", "tok-0c1d", keyBody, "b3BlbnNzaC1rZXktdjEAAAAA", "PRIVATE KEY-----"].filter((s) => text.includes(s))
 
   it("an invalid secret is named but its value never appears", () => {
     const env = {
@@ -189,7 +216,7 @@ describe("secrets", () => {
     assert.sameMembers([...new Set(problems.map((p) => p.variable))], ["REDIS_PASSWORD", "CONSUL_HTTP_TOKEN", "MANTA_PRIVATE_KEY"])
     const message = formatProblems(problems)
     assert.deepStrictEqual(leaks(message), [])
-    assert.include(message, "REDIS_PASSWORD (value hidden)")
+    assert.include(message, "REDIS_PASSWORD (secret, value not shown)")
   })
 
   it("valid secrets never appear in the message about other bad variables", () => {
@@ -210,10 +237,7 @@ describe("secrets", () => {
     const s = settingsFrom({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey })
     assert.strictEqual(s.backup.target._tag, "manta")
     if (s.backup.target._tag !== "manta") return
-    assert.strictEqual(
-      Redacted.value(s.backup.target.privateKey),
-      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
-    )
+    assert.strictEqual(Redacted.value(s.backup.target.privateKey), testKey.privateKey.trim())
   })
 })
 
@@ -236,14 +260,21 @@ describe("backup store", () => {
 })
 
 describe("empty values count as unset", () => {
-  it("VAR= and whitespace-only values fall back to the default", () => {
-    const s = settingsFrom({ REDIS_PORT: "", SENTINEL_QUORUM: "   ", REDIS_PASSWORD: "", BACKUP_STORE: "", ANNOUNCE_IP: "", CONSUL: "" })
+  it("VAR= values fall back to the default", () => {
+    const s = settingsFrom({ REDIS_PORT: "", SENTINEL_QUORUM: "", REDIS_PASSWORD: "", BACKUP_STORE: "", ANNOUNCE_IP: "", CONSUL: "" })
     assert.strictEqual(s.redis.port, 6379)
     assert.strictEqual(s.sentinel.quorum, 2)
     assert.isTrue(Option.isNone(s.redis.password))
     assert.strictEqual(s.backup.target._tag, "local")
     assert.strictEqual(s.node.address, hostFacts.ipv4[0])
     assert.strictEqual(s.consul.host, "consul")
+  })
+
+  // ContainerPilot's `default` replaces only "", so a blank value would reach its
+  // configuration; and a blank REDIS_PASSWORD would silently mean "no password".
+  it("whitespace-only values are rejected, not taken as unset", () => {
+    assert.deepStrictEqual(named({ SENTINEL_QUORUM: "   ", HEALTH_INTERVAL: " ", REDIS_PASSWORD: "  " }), ["REDIS_PASSWORD", "SENTINEL_QUORUM", "HEALTH_INTERVAL"])
+    assert.include(messageOf({ REDIS_PASSWORD: "\t " }), "REDIS_PASSWORD (secret, value not shown): is only whitespace")
   })
 
   it("an empty MANTA_USER does not switch the store to manta", () => {
@@ -273,7 +304,7 @@ describe("ANNOUNCE_IP", () => {
     const [p, ...rest] = problemsOf({}, noIp)
     assert.lengthOf(rest, 0)
     assert.strictEqual(p?.variable, "ANNOUNCE_IP")
-    assert.include(p?.message, "no non-loopback IPv4")
+    assert.include(p?.message, "no usable non-loopback IPv4")
     assert.strictEqual(settingsFrom({ CONTAINERPILOT_REDIS_IP: "10.8.8.8" }, noIp).node.address, "10.8.8.8")
   })
 
@@ -291,7 +322,7 @@ describe("durations", () => {
     assert.strictEqual(ms(settingsFrom({ SENTINEL_DOWN_AFTER: "500ms" }).sentinel.downAfter), 500)
     assert.strictEqual(ms(settingsFrom({ BACKUP_INTERVAL: "1h30m" }).backup.interval), 90 * 60_000)
     assert.strictEqual(ms(settingsFrom({ SENTINEL_FAILOVER_TIMEOUT: "1m30s" }).sentinel.failoverTimeout), 90_000)
-    assert.strictEqual(ms(settingsFrom({ MASTER_WAIT_TIMEOUT: " 90s " }).masterWaitTimeout), 90_000, "surrounding blanks from an _env file")
+    assert.deepStrictEqual(named({ MASTER_WAIT_TIMEOUT: " 90s " }), ["MASTER_WAIT_TIMEOUT"], "ContainerPilot does not trim, so neither do the handlers")
   })
 
   it("enforce their bounds inclusively", () => {
@@ -336,11 +367,11 @@ describe("REDIS_PORT over arbitrary strings", () => {
     )
     fc.assert(
       fc.property(candidates, (raw) => {
-        const r = decodeSettings({ REDIS_PORT: raw }, hostFacts)
+        const r = decodeSettings({ REDIS_PORT: raw }, hostFacts, inspectPrivateKey)
         if (Result.isSuccess(r)) {
           const port = r.success.redis.port
           assert.isTrue(Number.isInteger(port) && port >= 1 && port <= 65535, `${JSON.stringify(raw)} → ${port}`)
-          if (raw.trim() !== "") assert.strictEqual(port, Number(raw.trim()))
+          if (raw !== "") assert.strictEqual(String(port), raw, "only the plain decimal spelling is accepted")
         } else {
           assert.deepStrictEqual(r.failure.map((p) => p.variable), ["REDIS_PORT"])
         }
@@ -367,7 +398,7 @@ describe("arbitrary environments", () => {
   it("decoding never throws, names only known variables, and never prints a secret", () => {
     fc.assert(
       fc.property(envArb.filter((env) => Object.values(env).every((v) => !v.includes("S3CR3T"))), secretArb, fc.boolean(), (env, secrets, hasIp) => {
-        const r = decodeSettings({ ...env, ...secrets }, { hostname: "node-1", ipv4: hasIp ? ["10.0.0.1"] : [] })
+        const r = decodeSettings({ ...env, ...secrets }, { hostname: "node-1", ipv4: hasIp ? ["10.0.0.1"] : [] }, inspectPrivateKey)
         if (Result.isSuccess(r)) {
           assert.notInclude(JSON.stringify(r.success), "S3CR3T")
           assert.notInclude(inspect(r.success, { depth: 20 }), "S3CR3T")

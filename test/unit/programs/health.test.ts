@@ -117,7 +117,7 @@ describe("health without the agent: judged here, no history", () => {
   it.live("invalid environment: fails naming the variable", () =>
     Effect.gen(function*() {
       const n = yield* testNode(1, { HEALTH_TIMEOUT: "soon" })
-      assert.match(failureOf(yield* runFor(health("master"), n, makeWorlds())), /HEALTH_TIMEOUT="soon": expected a duration/)
+      assert.match(failureOf(yield* runFor(health("master"), n, makeWorlds())), /HEALTH_TIMEOUT \(value not shown\): expected a duration/)
     }))
 })
 
@@ -128,7 +128,8 @@ describe("health within HEALTH_TIMEOUT whatever hangs (live sockets)", () => {
     Effect.gen(function*() {
       const agent = yield* scoped(silentServer)
       const port = yield* Effect.promise(closedPort)
-      const n = yield* testNode(1, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(agent.port), ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(port), SENTINEL_PORT: String(port), HEALTH_TIMEOUT: "2s" })
+      const sentinelPort = yield* Effect.promise(closedPort)
+      const n = yield* testNode(1, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(agent.port), ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(port), SENTINEL_PORT: String(sentinelPort), HEALTH_TIMEOUT: "2s" })
       const { exit, ms } = yield* timed(runLive(health("master"), n))
       assert.match(failureOf(exit), /Redis did not answer/)
       assert.isBelow(ms, bound)
@@ -140,9 +141,11 @@ describe("health within HEALTH_TIMEOUT whatever hangs (live sockets)", () => {
   ] as const) {
     it.live(`no agent; ${what}: fails within HEALTH_TIMEOUT`, () =>
       Effect.gen(function*() {
+        // Redis and Sentinel on two servers of the same kind: the environment requires distinct ports.
         const server = yield* scoped(make)
+        const sentinel = yield* scoped(make)
         const api = yield* Effect.promise(closedPort)
-        const n = yield* testNode(1, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(api), ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), SENTINEL_PORT: String(server.port), HEALTH_TIMEOUT: "2s" })
+        const n = yield* testNode(1, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(api), ANNOUNCE_IP: "127.0.0.1", REDIS_PORT: String(server.port), SENTINEL_PORT: String(sentinel.port), HEALTH_TIMEOUT: "2s" })
         for (const check of ["master", "replica", "sentinel"] as const) {
           const { exit, ms } = yield* timed(runLive(health(check), n))
           assert.match(failureOf(exit), expected)

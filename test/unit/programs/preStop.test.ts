@@ -117,7 +117,7 @@ describe("status", () => {
       assert.include(out, "last backup: none recorded")
     }))
 
-  it.live("--json is machine-readable, and a Consul outage is reported, not fatal", () =>
+  it.live("--json is machine-readable; a Consul outage is printed as a problem and status exits non-zero", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       w.consul.outage = "unreachable"
@@ -126,9 +126,20 @@ describe("status", () => {
       const original = console.log
       console.log = (line: string) => void lines.push(line)
       const exit = yield* runFor(status(true), n, w).pipe(Effect.ensuring(Effect.sync(() => (console.log = original))))
-      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.match(failureOf(exit), /status: could not see the cluster: Consul could not be read/)
       const parsed = JSON.parse(lines.join("\n"))
       assert.strictEqual(parsed.sentinelMaster, null)
       assert.isTrue(parsed.problems.some((p: string) => /Consul health.service redis: unreachable/.test(p)))
+    }))
+
+  it.live("exits non-zero when registered nodes exist but none answers", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.register("redis-node-3", "redis", redisAt(3).host, 6379, "critical")
+      const n = yield* testNode(1)
+      const original = console.log
+      console.log = () => undefined
+      const exit = yield* runFor(status(false), n, w).pipe(Effect.ensuring(Effect.sync(() => (console.log = original))))
+      assert.match(failureOf(exit), /could not see the cluster: no registered Redis node answered/)
     }))
 })

@@ -1,9 +1,18 @@
+// `manage setup-env` as a program: the key round-trips into an `_env` compose reads and
+// the Manta emulator accepts; weak, unsupported and mixed key files are refused;
+// exactly one line sets each variable afterwards; a file that never answers ends at
+// the deadline. The refusals of devices, FIFOs and symlinks run against the built
+// `manage` in test/unit/manage-input.test.ts.
 import { assert, describe, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { generateKeyPairSync } from "node:crypto"
+import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit, Fiber, FileSystem, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { setEnvVariable } from "../../../src/domain/MantaKey.ts"
+import { Timings } from "../../../src/domain/Timings.ts"
 import { BackupStore } from "../../../src/layers/BackupStore.ts"
 import { Settings } from "../../../src/layers/Settings.ts"
 import { setupEnv } from "../../../src/programs/setupEnv.ts"
@@ -97,4 +106,91 @@ describe("setup-env", () => {
           assert.isFalse(exists)
         })))
   }
+})
+
+describe("setup-env refuses keys Manta should not be signed with", () => {
+  const rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey
+  const dsa = generateKeyPairSync("dsa", { modulusLength: 2048, divisorLength: 256, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey
+  const ed = generateTestKey("ed25519").privateKey
+  const rsa = generateTestKey("rsa").privateKey
+  for (const [what, text, expected] of [
+    ["an RSA key of 1024 bits", rsa1024, /an RSA key of 1024 bits is too weak \(at least 2048\)/],
+    ["a DSA key", dsa, /a DSA key is too weak/],
+    ["a file with two keys", `${ed}\n${rsa}`, /holds more than one key/],
+    ["a key followed by other text", `${ed}\nextra`, /not a private key in PEM or OpenSSH format/]
+  ] as const) {
+    it.live(`refuses ${what}, writes nothing, exit code 2`, () =>
+      withDir((dir) =>
+        Effect.gen(function*() {
+          yield* Effect.promise(() => writeFile(join(dir, "id"), text, { mode: 0o600 }))
+          const exit = yield* setupEnv(join(dir, "id"), join(dir, "_env")).pipe(Effect.provide(platform), Effect.exit)
+          assert.match(failureOf(exit), expected)
+          assert.match(failureOf(exit), /KeyRejected/)
+          assert.isFalse(yield* Effect.promise(() => stat(join(dir, "_env")).then(() => true, () => false)))
+        })))
+  }
+})
+
+describe("setup-env leaves exactly one line setting each variable", () => {
+  const settingLines = (text: string, name: string) => text.split("\n").filter((l) => new RegExp(`^\\s*#?\\s*(export\\s+)?${name}\\s*=`).test(l))
+
+  it("a commented line before an uncommented one: the uncommented one is replaced, the commented one dropped", () => {
+    const before = "#MANTA_PRIVATE_KEY=old-commented\nLOG_LEVEL=debug\nMANTA_PRIVATE_KEY=old-live\n# MANTA_PRIVATE_KEY is written by setup-env\n"
+    const after = setEnvVariable(before, "MANTA_PRIVATE_KEY", "new")
+    assert.strictEqual(after, "LOG_LEVEL=debug\nMANTA_PRIVATE_KEY=new\n# MANTA_PRIVATE_KEY is written by setup-env\n")
+  })
+
+  it("export forms, spaces around '=' and repeats all count as settings", () => {
+    const after = setEnvVariable("export MANTA_KEY_ID=a\nMANTA_KEY_ID = b\nMANTA_KEY_IDX=c\n", "MANTA_KEY_ID", "new")
+    assert.deepStrictEqual(settingLines(after, "MANTA_KEY_ID"), ["MANTA_KEY_ID=new"])
+    assert.include(after, "MANTA_KEY_IDX=c")
+  })
+
+  it.live("through the program: compose sees the new key, and no older line survives", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const key = generateTestKey("ed25519")
+        yield* Effect.promise(() => writeFile(join(dir, "id"), key.privateKey, { mode: 0o600 }))
+        const old = "#MANTA_KEY_ID=00:11\n#MANTA_PRIVATE_KEY=-----BEGIN OLD#x\nMANTA_USER=alice\nMANTA_KEY_ID=aa:bb\nMANTA_PRIVATE_KEY=-----BEGIN OLD-LIVE#y\n"
+        yield* Effect.promise(() => writeFile(join(dir, "_env"), old))
+        const exit = yield* setupEnv(join(dir, "id"), join(dir, "_env")).pipe(Effect.provide(platform), Effect.exit)
+        assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+        const written = yield* Effect.promise(() => readFile(join(dir, "_env"), "utf8"))
+        assert.lengthOf(settingLines(written, "MANTA_KEY_ID"), 1)
+        assert.lengthOf(settingLines(written, "MANTA_PRIVATE_KEY"), 1)
+        assert.strictEqual(composeEnv(written).MANTA_KEY_ID, key.fingerprintMd5)
+        assert.notInclude(written, "OLD")
+      })))
+})
+
+describe("setup-env writes through a symlink only when told to", () => {
+  it.live("--follow-symlinks writes the target and keeps the link", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "id")])
+        yield* Effect.promise(() => writeFile(join(dir, "real.env"), "A=1\n"))
+        yield* Effect.promise(() => symlink(join(dir, "real.env"), join(dir, "_env")))
+        const refused = yield* setupEnv(join(dir, "id"), join(dir, "_env")).pipe(Effect.provide(platform), Effect.exit)
+        assert.match(failureOf(refused), /is a symbolic link; pass --follow-symlinks/)
+        assert.strictEqual(yield* Effect.promise(() => readFile(join(dir, "real.env"), "utf8")), "A=1\n")
+        const exit = yield* setupEnv(join(dir, "id"), join(dir, "_env"), { followSymlinks: true }).pipe(Effect.provide(platform), Effect.exit)
+        assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+        assert.match(yield* Effect.promise(() => readFile(join(dir, "real.env"), "utf8")), /^A=1\nMANTA_KEY_ID=/)
+        assert.isTrue((yield* Effect.promise(() => lstat(join(dir, "_env")))).isSymbolicLink())
+      })))
+})
+
+describe("setup-env gives up at its deadline", () => {
+  // A file system whose every call hangs, as on a dead network mount.
+  const hanging = Layer.succeed(FileSystem.FileSystem, FileSystem.makeNoop({ stat: () => Effect.never, lstat: () => Effect.never }))
+
+  it.effect("a stat that never returns ends with SetupEnvTimeout once Timings.setupEnvDeadline passed", () =>
+    Effect.gen(function*() {
+      const fiber = yield* setupEnv("/keys/id", "/work/_env").pipe(Effect.provide(hanging), Effect.exit, Effect.forkChild)
+      yield* TestClock.adjust(Duration.seconds(9))
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust(Duration.seconds(2))
+      const exit = yield* Fiber.join(fiber)
+      assert.match(failureOf(exit), /setup-env: gave up after 10s/)
+    }).pipe(Effect.provide(Layer.succeed(Timings, { ...Timings.defaultValue(), setupEnvDeadline: Duration.seconds(10) }))))
 })

@@ -51,7 +51,7 @@ export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>(
         case "manta": {
           const target = backup.target
           const { makeMantaStore } = yield* Effect.promise(() => import("./MantaStore.ts"))
-          return yield* makeMantaStore(target)
+          return yield* makeMantaStore(target, backup.stallTimeout)
         }
       }
     })

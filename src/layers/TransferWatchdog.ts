@@ -45,7 +45,8 @@ export const makeProgress: Effect.Effect<Progress> = Effect.gen(function*() {
           const limit = last === undefined ? limits.firstByte : limits.idle
           const wait = (last ?? startedAt) + Duration.toMillis(limit) - now()
           if (wait <= 0) return yield* Effect.fail(onStall({ phase: last === undefined ? "first-byte" : "idle", limit, bytes }))
-          yield* Effect.sleep(Duration.millis(wait))
+          // Before the first byte, wake within one idle limit: once bytes flow, the (shorter) idle deadline may come first.
+          yield* Effect.sleep(Duration.millis(last === undefined ? Math.min(wait, Duration.toMillis(limits.idle)) : wait))
         }
       })
   }

@@ -71,6 +71,10 @@ declare module "manta" {
     readonly retry?: false | RetryOptions
     /** Extra headers sent on every request. */
     readonly headers?: Readonly<Record<string, string>>
+    /**
+     * An https.Agent for an https:// URL (it may carry `ca`; createClient passes no `ca`
+     * option of its own). Without one, Node's store and NODE_EXTRA_CA_CERTS decide.
+     */
     readonly agent?: Agent | false
     readonly rejectUnauthorized?: boolean
     readonly log?: Logger
@@ -211,6 +215,9 @@ declare module "manta" {
 
     unlink(path: string, options: RequestOptions, cb: (err: MantaError | null, res?: IncomingMessage) => void): void
     unlink(path: string, cb: (err: MantaError | null, res?: IncomingMessage) => void): void
+
+    /** PutMetadata (`PUT path?metadata=true`), e.g. the `role-tag` header that `mchmod` sends. */
+    chattr(path: string, options: RequestOptions, cb: (err: MantaError | null, res?: IncomingMessage) => void): void
 
     /** Snaplink: `path` becomes a new name for the object at `source`. */
     ln(source: string, path: string, options: RequestOptions, cb: (err: MantaError | null, res?: IncomingMessage) => void): void

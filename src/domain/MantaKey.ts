@@ -51,10 +51,6 @@ export const inspectPrivateKey = (raw: string): Result.Result<InspectedKey, stri
   }
 }
 
-/** Whether a (normalised) MANTA_KEY_ID names this key, in either form. */
-export const keyIdMatches = (keyId: string, key: InspectedKey): boolean =>
-  keyId === key.fingerprintMd5 || keyId === key.fingerprintSha256
-
 /**
  * One line per variable: newlines become '#' (base64 and PEM headers never contain
  * one). Compose treats " #" as the start of a comment, so no line may end in

@@ -206,6 +206,12 @@ export const variables = {
     expects: "a duration from 1m to 24h",
     doc: "ContainerPilot kills a backup run after this; nothing half-written becomes visible."
   },
+  BACKUP_STALL_TIMEOUT: {
+    group: "Backups",
+    default: "60s",
+    expects: "a duration from 1s to 1h, shorter than BACKUP_TIMEOUT and PRESTART_TIMEOUT",
+    doc: "A Manta upload or download fails once no byte moved for this long (after the last byte, Manta's answer must come within it too); otherwise only BACKUP_TIMEOUT (backups) and PRESTART_TIMEOUT (restores) bound a transfer. Above Manta's own 45 s upload idle limit, so its verdict arrives first while the connection still works."
+  },
   BACKUP_KEEP: { group: "Backups", default: "7", expects: "an integer from 1 to 1000", doc: "Verified backups kept; older ones are pruned." },
   BACKUP_DIR: {
     group: "Backups",
@@ -290,6 +296,7 @@ export const Environment = Schema.Struct({
   BACKUP_INTERVAL: defaulted("BACKUP_INTERVAL", GoDuration({ min: Duration.minutes(1), max: Duration.hours(8760) })),
   BACKUP_CHECK_INTERVAL: defaulted("BACKUP_CHECK_INTERVAL", GoDuration({ min: Duration.seconds(10), max: Duration.hours(24) })),
   BACKUP_TIMEOUT: defaulted("BACKUP_TIMEOUT", GoDuration({ min: Duration.minutes(1), max: Duration.hours(24) })),
+  BACKUP_STALL_TIMEOUT: defaulted("BACKUP_STALL_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
   BACKUP_KEEP: defaulted("BACKUP_KEEP", IntegerBetween(1, 1000)),
   BACKUP_DIR: defaulted("BACKUP_DIR", AbsolutePath),
   MANTA_URL: defaulted("MANTA_URL", HttpUrl),
@@ -346,6 +353,8 @@ export interface Settings {
     readonly target: BackupTarget
     readonly interval: Duration.Duration
     readonly keep: number
+    /** A transfer fails after this long without a byte moving (the Manta store's watchdog). */
+    readonly stallTimeout: Duration.Duration
   }
 }
 
@@ -453,6 +462,14 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
   if (Duration.isLessThanOrEqualTo(e.PRESTART_TIMEOUT, e.MASTER_WAIT_TIMEOUT)) {
     bad("PRESTART_TIMEOUT", ["PRESTART_TIMEOUT", "MASTER_WAIT_TIMEOUT"], "longer than MASTER_WAIT_TIMEOUT")
   }
+  // A watchdog at or beyond the job's own timeout would never fire: the job is killed
+  // first. Only an explicit value is refused; the default simply yields to a short job.
+  for (const outer of ["BACKUP_TIMEOUT", "PRESTART_TIMEOUT"] as const) {
+    if (raw["BACKUP_STALL_TIMEOUT"] !== undefined && Duration.isGreaterThanOrEqualTo(e.BACKUP_STALL_TIMEOUT, e[outer])) {
+      bad("BACKUP_STALL_TIMEOUT", ["BACKUP_STALL_TIMEOUT", outer], `shorter than ${outer} (${raw[outer] ?? variables[outer].default})`)
+      break
+    }
+  }
   if (backupStoreOf(e) === "manta") {
     const involves: ReadonlyArray<VariableName> = ["BACKUP_STORE", "MANTA_USER"]
     const when = e.BACKUP_STORE === "manta" ? "BACKUP_STORE=manta" : "MANTA_USER is set"
@@ -546,7 +563,7 @@ const toSettings = (e: Environment, address: string, hostname: string): Settings
       timeout: e.HEALTH_TIMEOUT
     },
     preStopTimeout: e.PRESTOP_TIMEOUT,
-    backup: { target, interval: e.BACKUP_INTERVAL, keep: e.BACKUP_KEEP }
+    backup: { target, interval: e.BACKUP_INTERVAL, keep: e.BACKUP_KEEP, stallTimeout: e.BACKUP_STALL_TIMEOUT }
   }
 }
 

@@ -56,7 +56,13 @@ export interface Timings {
   readonly resubscribeEvery: Duration.Duration
   /** An agent whose observation loop made no progress this long exits, and ContainerPilot restarts it. */
   readonly agentStall: Duration.Duration
-  /** One store request of the backup store (Manta); the object stream itself is bounded by the backup job's timeout. */
+  /**
+   * A Manta request's header phase: a metadata call (info, ls, mkdir, unlink) until its
+   * answer, or a transfer until its first byte moves (connect, signature check, 100
+   * Continue or the GET's headers). Never a whole transfer: Manta answers a PUT only
+   * after the last byte, so a wall clock around it fails every large upload. Once bytes
+   * move, BACKUP_STALL_TIMEOUT's watchdog and the job's own timeout bound the transfer.
+   */
   readonly storeRequest: Duration.Duration
   /** `setup-env` reads a few KiB from local files; longer means a hung mount, and the operator is waiting at a prompt. */
   readonly setupEnvDeadline: Duration.Duration

@@ -53,7 +53,7 @@ export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>(
           const target = backup.target
           silenceUrlParseDeprecation()
           const { makeMantaStore } = yield* Effect.promise(() => import("./MantaStore.ts"))
-          return yield* makeMantaStore(target)
+          return yield* makeMantaStore(target, backup.stallTimeout)
         }
       }
     })

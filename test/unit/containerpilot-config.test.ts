@@ -38,7 +38,7 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
   REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", MASTER_WAIT_TIMEOUT: "60s",
   DATA_DIR: "/data", CONFIG_DIR: "/etc/redis",
   HEALTH_INTERVAL: "5", HEALTH_TTL: "15", HEALTH_TIMEOUT: "4s", PRESTART_TIMEOUT: "10m", PRESTOP_TIMEOUT: "15s",
-  BACKUP_STORE: undefined, BACKUP_INTERVAL: "24h", BACKUP_CHECK_INTERVAL: "5m", BACKUP_TIMEOUT: "30m", BACKUP_KEEP: "7",
+  BACKUP_STORE: undefined, BACKUP_INTERVAL: "24h", BACKUP_CHECK_INTERVAL: "5m", BACKUP_TIMEOUT: "30m", BACKUP_STALL_TIMEOUT: "60s", BACKUP_KEEP: "7",
   BACKUP_DIR: "/backups",
   MANTA_URL: "https://us-central.manta.mnx.io", MANTA_USER: undefined, MANTA_SUBUSER: undefined, MANTA_ROLE: undefined,
   MANTA_KEY_ID: undefined, MANTA_PRIVATE_KEY: undefined, MANTA_BUCKET: undefined
@@ -53,7 +53,7 @@ const fullEnv: Readonly<Record<string, string>> = {
   REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s", MASTER_WAIT_TIMEOUT: "2m",
   DATA_DIR: "/srv/redis/data", CONFIG_DIR: "/srv/redis/conf",
   HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s",
-  BACKUP_STORE: "manta", BACKUP_INTERVAL: "6h", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m", BACKUP_KEEP: "14",
+  BACKUP_STORE: "manta", BACKUP_INTERVAL: "6h", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m", BACKUP_STALL_TIMEOUT: "2m", BACKUP_KEEP: "14",
   BACKUP_DIR: "/srv/backups",
   MANTA_URL: "https://manta.example.com", MANTA_USER: "acme", MANTA_SUBUSER: "ops", MANTA_ROLE: "backup",
   MANTA_KEY_ID: "SHA256:Xq0m7fS1lqvRZ3aR3lNKMQ1j1cFq6hPnZpB3cJ8bq0A",

@@ -87,7 +87,7 @@ const valid: Readonly<Record<VariableName, string>> = {
   REDIS_MIN_REPLICAS_MAX_LAG: "10s", SENTINEL_QUORUM: "3", SENTINEL_DOWN_AFTER: "3s", SENTINEL_FAILOVER_TIMEOUT: "1m",
   SENTINEL_PARALLEL_SYNCS: "2", MASTER_WAIT_TIMEOUT: "2m", DATA_DIR: "/srv/redis/data", CONFIG_DIR: "/srv/redis/conf",
   HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s",
-  BACKUP_STORE: "manta", BACKUP_INTERVAL: "6h", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m", BACKUP_KEEP: "14",
+  BACKUP_STORE: "manta", BACKUP_INTERVAL: "6h", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m", BACKUP_STALL_TIMEOUT: "90s", BACKUP_KEEP: "14",
   BACKUP_DIR: "/srv/backups", MANTA_URL: "https://manta.example.com", MANTA_USER: "acme", MANTA_SUBUSER: "ops",
   MANTA_ROLE: "backup,ops", MANTA_KEY_ID: key.fingerprintMd5, MANTA_PRIVATE_KEY: envLine(key.privateKey),
   MANTA_BUCKET: "/acme/stor/cache"

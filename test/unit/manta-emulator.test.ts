@@ -2,14 +2,16 @@
 // (and, for wire details the client hides, raw signed HTTP requests).
 import { createHash, randomBytes } from "node:crypto"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
-import { type IncomingHttpHeaders, type IncomingMessage, request } from "node:http"
+import { Agent, type IncomingHttpHeaders, type IncomingMessage, request } from "node:http"
+import { Agent as HttpsAgent } from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Readable } from "node:stream"
-import manta, { type DirectoryEntry, type MantaClient, type MantaError, type ObjectInfo, type PutOptions } from "manta"
+import manta, { type ClientOptions, type DirectoryEntry, type MantaClient, type MantaError, type ObjectInfo, type PutOptions } from "manta"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { generateTestKey, type TestKey } from "../support/manta/keys.ts"
-import { type MantaEmulator, startMantaEmulator } from "../support/manta/MantaEmulator.ts"
+import { testTls } from "../support/manta/tls.ts"
+import { type EmulatorAccount, type MantaAction, type MantaEmulator, type MantaEmulatorOptions, startMantaEmulator } from "../support/manta/MantaEmulator.ts"
 
 // --- Helpers ---------------------------------------------------------------------
 
@@ -34,6 +36,15 @@ const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Polls `condition` (the emulator settles asynchronously) for up to 5 s. */
+const waitUntil = async (condition: () => Promise<boolean>): Promise<void> => {
+  const deadline = Date.now() + 5000
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail("condition not met within 5 s")
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 const md5 = (data: Buffer): string => createHash("md5").update(data).digest("base64")
@@ -146,15 +157,25 @@ const keys = {
   ecdsa: generateTestKey("ecdsa"),
   ed25519: generateTestKey("ed25519"),
   bob: generateTestKey("ed25519"),
+  carol: generateTestKey("rsa"),
   eve: generateTestKey("ecdsa"),
   stranger: generateTestKey("ed25519")
 }
 
-const accounts = [
+const everything: ReadonlyArray<MantaAction> = ["getobject", "getdirectory", "putobject", "putdirectory", "putlink", "deleteobject", "deletedirectory"]
+
+const accounts: ReadonlyArray<EmulatorAccount> = [
   {
     login: "alice",
     keys: [keys.rsa.publicKeySsh, keys.ecdsa.publicKeySsh, keys.ed25519.publicKeySsh],
-    subusers: [{ login: "bob", keys: [keys.bob.publicKeySsh] }]
+    subusers: [
+      { login: "bob", keys: [keys.bob.publicKeySsh] },
+      { login: "carol", keys: [keys.carol.publicKeySsh] }
+    ],
+    roles: [
+      { name: "backup", members: ["bob"], defaultMembers: ["bob"], rules: everything },
+      { name: "reader", members: ["bob", "carol"], rules: ["getobject", "getdirectory"] }
+    ]
   },
   { login: "eve", keys: [keys.eve.publicKeySsh] }
 ]
@@ -167,15 +188,21 @@ const clientOf = (
   key: TestKey,
   user = "alice",
   subuser?: string,
-  requestTimeout?: number
+  requestTimeout?: number,
+  extra: Partial<ClientOptions> = {}
 ): MantaClient => {
   const sign =
     subuser === undefined
       ? manta.privateKeySigner({ key: key.privateKey, user })
       : manta.privateKeySigner({ key: key.privateKey, user, subuser })
-  const client = manta.createClient(
-    subuser === undefined ? { url: emulator.url, user, sign, retry: false } : { url: emulator.url, user, subuser, sign, retry: false }
-  )
+  const client = manta.createClient({
+    url: emulator.url,
+    user,
+    ...(subuser === undefined ? {} : { subuser }),
+    sign,
+    retry: false,
+    ...extra
+  })
   if (requestTimeout !== undefined) {
     client.client.requestTimeout = requestTimeout
     client.jsonClient.requestTimeout = requestTimeout
@@ -184,8 +211,8 @@ const clientOf = (
   return client
 }
 
-const startEmulator = async (storageDir?: string): Promise<MantaEmulator> => {
-  const emulator = await startMantaEmulator(storageDir === undefined ? { accounts } : { accounts, storageDir })
+const startEmulator = async (options: Partial<MantaEmulatorOptions> = {}): Promise<MantaEmulator> => {
+  const emulator = await startMantaEmulator({ accounts, ...options })
   emulators.push(emulator)
   return emulator
 }
@@ -205,6 +232,7 @@ describe("Manta emulator through the manta client", () => {
   beforeAll(async () => {
     emu = await startEmulator()
     alice = clientOf(emu, keys.ecdsa)
+    ok(await settle<undefined>((done) => alice.mkdir("/alice/stor/shared", { headers: { "role-tag": "backup" } }, (err) => done(err, undefined))))
   })
 
   describe("authentication", () => {
@@ -224,16 +252,16 @@ describe("Manta emulator through the manta client", () => {
       )
     })
 
-    it("refuses a request signed by an unknown key: 403 InvalidSignature", async () => {
+    it("refuses a request signed by an unknown key: 403 KeyDoesNotExist naming the keyId", async () => {
       const stranger = clientOf(emu, keys.stranger)
       const err = failed(await mkdir(stranger, "/alice/stor/not-created"))
       assert.strictEqual(err.statusCode, 403)
-      assert.strictEqual(err.code, "InvalidSignature")
-      assert.strictEqual(err.name, "InvalidSignatureError")
+      assert.strictEqual(err.code, "KeyDoesNotExist")
+      assert.strictEqual(err.message, `/alice/keys/${keys.stranger.fingerprintMd5} does not exist`)
       // HEAD answers carry no body, so only the status tells.
       const headErr = failed(await info(stranger, "/alice/stor"))
       assert.strictEqual(headErr.statusCode, 403)
-      assert.deepStrictEqual(await emu.list("/alice/stor"), [])
+      assert.notInclude(await emu.list("/alice/stor"), "not-created")
       const last = emu.requests().at(-1)
       assert.deepStrictEqual(last, { method: "HEAD", path: "/alice/stor", status: 403, signed: false })
     })
@@ -250,11 +278,9 @@ describe("Manta emulator through the manta client", () => {
 
     it("accepts a subuser's key only as that subuser (keyId /alice/bob/keys/…)", async () => {
       const bob = clientOf(emu, keys.bob, "alice", "bob")
-      ok(await mkdir(bob, "/alice/stor/from-bob"))
-      assert.include(await emu.list("/alice/stor"), "from-bob")
+      ok(await info(bob, "/alice/stor/shared"))
       const bobAsAlice = clientOf(emu, keys.bob)
-      assert.strictEqual(failed(await mkdir(bobAsAlice, "/alice/stor/x")).statusCode, 403)
-      ok(await unlink(bob, "/alice/stor/from-bob"))
+      assert.strictEqual(failed(await info(bobAsAlice, "/alice/stor/shared")).statusCode, 403)
     })
 
     it("refuses another account's namespace: 403 AuthorizationFailed", async () => {
@@ -626,5 +652,175 @@ describe("Manta emulator failure modes", () => {
     } finally {
       await rm(storageDir, { recursive: true, force: true })
     }
+  })
+})
+
+describe("Manta emulator: subusers, roles and role tags (muskie's lib/auth.js)", () => {
+  let emu: MantaEmulator
+  let alice: MantaClient
+  let bob: MantaClient
+  const chattr = (c: MantaClient, path: string, roleTag: string) =>
+    settle<undefined>((done) => c.chattr(path, { headers: { "role-tag": roleTag } }, (err) => done(err, undefined)))
+  const mkdirTagged = (c: MantaClient, path: string, roleTag: string) =>
+    settle<undefined>((done) => c.mkdir(path, { headers: { "role-tag": roleTag } }, (err) => done(err, undefined)))
+
+  beforeAll(async () => {
+    emu = await startEmulator()
+    alice = clientOf(emu, keys.ecdsa)
+    bob = clientOf(emu, keys.bob, "alice", "bob")
+  })
+
+  it("a subuser creating under an untagged parent: 403 NoMatchingRoleTag; once the parent is tagged it succeeds, tagged with its active roles", async () => {
+    const refused = failed(await mkdir(bob, "/alice/stor/bob-backups"))
+    assert.deepStrictEqual([refused.statusCode, refused.code, refused.message], [403, "NoMatchingRoleTag", "None of your active roles are present on the resource."])
+    assert.notInclude(await emu.list("/alice/stor"), "bob-backups")
+
+    ok(await chattr(alice, "/alice/stor", "backup")) // mchmod +backup ~~/stor
+    ok(await mkdir(bob, "/alice/stor/bob-backups"))
+    const created = ok(await info(alice, "/alice/stor/bob-backups"))
+    assert.strictEqual(created.headers["role-tag"], "backup", "a subuser's new entry carries its active roles")
+    const data = Buffer.from("rdb")
+    ok(await put(bob, "/alice/stor/bob-backups/x.rdb.gz", data))
+    assert.strictEqual(ok(await info(bob, "/alice/stor/bob-backups/x.rdb.gz")).headers["role-tag"], "backup")
+    assert.deepStrictEqual(ok(ok(await get(bob, "/alice/stor/bob-backups/x.rdb.gz"))), data)
+    assert.deepStrictEqual(ok(await ls(bob, "/alice/stor/bob-backups")).map((e) => e.name), ["x.rdb.gz"])
+    ok(await unlink(bob, "/alice/stor/bob-backups/x.rdb.gz"))
+    ok(await chattr(alice, "/alice/stor", ""))
+  })
+
+  it("the owner's entries carry no tag unless asked (mmkdir --role-tag); an unknown role tag: 409 InvalidRoleTag", async () => {
+    ok(await mkdir(alice, "/alice/stor/plain-dir"))
+    assert.isUndefined(ok(await info(alice, "/alice/stor/plain-dir")).headers["role-tag"])
+    assert.strictEqual(failed(await put(bob, "/alice/stor/plain-dir/x", Buffer.from("x"))).code, "NoMatchingRoleTag")
+    ok(await mkdirTagged(alice, "/alice/stor/tagged-dir", "backup"))
+    ok(await put(bob, "/alice/stor/tagged-dir/x", Buffer.from("x")))
+    const unknown = failed(await mkdirTagged(alice, "/alice/stor/other", "no-such-role"))
+    assert.deepStrictEqual([unknown.statusCode, unknown.code, unknown.message], [409, "InvalidRoleTag", 'Role tag "no-such-role" is invalid.'])
+    assert.deepStrictEqual([failed(await chattr(alice, "/alice", "backup")).statusCode], [400])
+  })
+
+  it("the role header: a role the caller does not hold is 409 InvalidRole; an active role whose rules lack the action is 403 AuthorizationFailed", async () => {
+    const asBoss = clientOf(emu, keys.bob, "alice", "bob", undefined, { role: ["administrator"] })
+    const invalid = failed(await info(asBoss, "/alice/stor/shared"))
+    assert.strictEqual(invalid.statusCode, 409)
+    const invalidBody = failed(await mkdir(asBoss, "/alice/stor/shared/x"))
+    assert.deepStrictEqual([invalidBody.code, invalidBody.message], ["InvalidRole", 'Role "administrator" is invalid.'])
+
+    ok(await mkdirTagged(alice, "/alice/stor/readable", "reader"))
+    const carol = clientOf(emu, keys.carol, "alice", "carol")
+    const noActiveRole = failed(await info(carol, "/alice/stor/readable"))
+    assert.strictEqual(noActiveRole.statusCode, 403, "reader is not one of carol's default roles")
+    const carolReading = clientOf(emu, keys.carol, "alice", "carol", undefined, { role: ["reader"] })
+    ok(await info(carolReading, "/alice/stor/readable"))
+    const cannotWrite = failed(await mkdir(carolReading, "/alice/stor/readable/sub"))
+    assert.deepStrictEqual([cannotWrite.statusCode, cannotWrite.code, cannotWrite.message], [403, "AuthorizationFailed", "alice/carol is not allowed to access /alice/stor/readable/sub"])
+  })
+})
+
+describe("Manta emulator: the link (rates, stalls) and muskie's upload idle timeout", () => {
+  /** An agent whose sockets the test can cut, as a client giving up does. */
+  const cuttable = () => new Agent({ keepAlive: false })
+
+  it("a body crosses no faster than the configured rate, both ways", async () => {
+    const rate = 128 * 1024
+    const emu = await startEmulator({ rates: { upload: rate, download: rate } })
+    const client = clientOf(emu, keys.ecdsa)
+    const data = randomBytes(64 * 1024)
+    const expectedMs = (data.length / rate) * 1000
+    let started = Date.now()
+    ok(await put(client, "/alice/stor/slow.bin", data))
+    assert.isAtLeast(Date.now() - started, expectedMs * 0.95, "the upload")
+    started = Date.now()
+    assert.strictEqual(sha256(ok(ok(await get(client, "/alice/stor/slow.bin")))), sha256(data))
+    assert.isAtLeast(Date.now() - started, expectedMs * 0.95, "the download")
+  })
+
+  it("an upload stalled mid-body: nothing more crosses, no answer comes (not even the idle timeout's), nothing is stored once the client gives up", async () => {
+    const emu = await startEmulator({ uploadIdleTimeoutMs: 200 })
+    const agent = cuttable()
+    const client = clientOf(emu, keys.ecdsa, "alice", undefined, undefined, { agent })
+    const stall = emu.stallNext({ direction: "upload", afterBytes: 100_000, path: /stalled\.bin$/ })
+    let answered = false
+    const pending = put(client, "/alice/stor/stalled.bin", randomBytes(2 * 1024 * 1024)).then((outcome) => {
+      answered = true
+      return outcome
+    })
+    const stalledAt = await withTimeout(stall.stalled, 5000, "the stall")
+    // Twice the idle timeout: through a dead path even muskie's 408 never arrives.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    assert.isFalse(answered)
+    agent.destroy()
+    failed(await withTimeout(pending, 5000, "the put after the cut"))
+    assert.isAbove(Date.now(), stalledAt)
+    assert.isUndefined(await emu.readObject("/alice/stor/stalled.bin"))
+    assert.deepStrictEqual(await emu.list("/alice/stor"), [])
+  })
+
+  it("a download stalled mid-body: the headers and the first bytes arrive, then nothing until the client gives up", async () => {
+    const emu = await startEmulator()
+    const agent = cuttable()
+    const client = clientOf(emu, keys.ecdsa, "alice", undefined, undefined, { agent })
+    const data = randomBytes(1024 * 1024)
+    ok(await put(client, "/alice/stor/big.bin", data))
+    const stall = emu.stallNext({ direction: "download", afterBytes: 200_000 })
+    let received = 0
+    let ended = false
+    const opened = await settle<Readable | null>((done) => client.get("/alice/stor/big.bin", (err, stream) => done(err, stream)))
+    const stream = ok(opened)
+    stream?.on("data", (chunk: Buffer) => (received += chunk.length))
+    stream?.on("end", () => (ended = true))
+    await withTimeout(stall.stalled, 5000, "the stall")
+    await waitUntil(async () => received === 200_000)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.deepStrictEqual([received, ended], [200_000, false])
+    agent.destroy()
+    await withTimeout(stall.abandoned, 5000, "the client giving up")
+  })
+
+  it("an upload whose client stops sending: 408 UploadTimeout after muskie's idle timeout, connection closed, nothing stored", async () => {
+    const emu = await startEmulator({ uploadIdleTimeoutMs: 300 })
+    const date = new Date().toUTCString()
+    const sign = manta.privateKeySigner({ key: keys.rsa.privateKey, user: "alice" })
+    const signature = await new Promise<{ algorithm: string; signature: string }>((resolve, reject) =>
+      sign(`date: ${date}`, (err, result) => (err !== null || result === undefined ? reject(err) : resolve(result))))
+    const started = Date.now()
+    const response = await new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
+      const req = request(`${emu.url}/alice/stor/quiet.bin`, {
+        method: "PUT",
+        agent: false,
+        headers: {
+          date,
+          expect: "100-continue",
+          "content-length": "1000",
+          authorization: `Signature keyId="/alice/keys/${keys.rsa.fingerprintMd5}",algorithm="${signature.algorithm}",headers="date",signature="${signature.signature}"`
+        }
+      }, (res) => {
+        let body = ""
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()))
+        res.once("end", () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }))
+      })
+      req.once("error", reject)
+      req.once("continue", () => req.write(Buffer.alloc(10))) // then nothing more
+      req.flushHeaders()
+    })
+    assert.isAtLeast(Date.now() - started, 300)
+    assert.strictEqual(response.status, 408)
+    assert.deepStrictEqual(JSON.parse(response.body), { code: "UploadTimeout", message: "request took too long to send data" })
+    assert.strictEqual(response.connection, "close")
+    assert.isUndefined(await emu.readObject("/alice/stor/quiet.bin"))
+  })
+})
+
+describe("Manta emulator over HTTPS", () => {
+  it("serves https:// to a client trusting the test CA, and a client without it refuses the certificate", async () => {
+    const emu = await startEmulator({ tls: testTls.server })
+    assert.match(emu.url, /^https:\/\/127\.0\.0\.1:\d+$/)
+    const trusting = clientOf(emu, keys.ecdsa, "alice", undefined, 2000, { agent: new HttpsAgent({ ca: testTls.ca }) })
+    const data = randomBytes(100_000)
+    ok(await put(trusting, "/alice/stor/tls.bin", data))
+    assert.strictEqual(sha256(ok(ok(await get(trusting, "/alice/stor/tls.bin")))), sha256(data))
+    const untrusting = clientOf(emu, keys.ecdsa, "alice", undefined, 2000)
+    const refused = failed(await info(untrusting, "/alice/stor"))
+    assert.match(refused.code ?? refused.message, /SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i)
   })
 })

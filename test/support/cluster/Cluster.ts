@@ -206,10 +206,10 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
   return cluster
 }
 
-/** Runs `manage <args>` with a node's environment; stdout, or an error carrying stderr. */
-export const runManage = (env: Readonly<Record<string, string>>, args: ReadonlyArray<string>): Promise<string> =>
+/** Runs `manage <args>` with a node's environment; stdout, or an error carrying stderr. Killed after `timeoutMs` (30 s). */
+export const runManage = (env: Readonly<Record<string, string>>, args: ReadonlyArray<string>, options: { readonly timeoutMs?: number } = {}): Promise<string> =>
   new Promise((resolvePromise, reject) => {
-    execFile(process.execPath, [manageScript, ...args], { env, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [manageScript, ...args], { env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`manage ${args.join(" ")} failed (${error.message.split("\n")[0] ?? ""}): ${String(stderr).trim()}`))
       else resolvePromise(String(stdout))
     })

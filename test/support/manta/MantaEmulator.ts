@@ -1,18 +1,32 @@
 // A test emulator of Joyent Manta's REST API (muskie), as the `manta` npm client
-// uses it: HTTP-signature auth on every request, directories, streamed objects
-// with content-md5, ranged GETs, snaplinks and listings. See
+// uses it: HTTP-signature auth on every request, subusers acting through roles and
+// role tags, directories, streamed objects with content-md5, ranged GETs, snaplinks
+// and listings, over HTTP or HTTPS. Object bodies cross an emulated link with a rate
+// and stalls, and an upload that goes quiet meets muskie's own idle timeout. See
 // /work/shared/reference/manta-api.md for the wire behaviour it reproduces.
 import { mkdtemp, readFile } from "node:fs/promises"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { createServer as createTlsServer } from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type EmulatorAccount, makeAuthenticator } from "./auth.ts"
 import { BlobStore } from "./blobs.ts"
 import { makeHandlers } from "./handlers.ts"
 import { type Exchange, type LogRecord, respond, sendError } from "./http.ts"
+import { armStall, type ArmedStall, type Direction, type Stall } from "./link.ts"
 import { type Entry, Namespace, parsePath, type Segments } from "./namespace.ts"
+import { MUSKIE_DATA_TIMEOUT_MS } from "./objects.ts"
+import { makeRoles } from "./roles.ts"
 
 export type { EmulatorAccount } from "./auth.ts"
+export type { Direction, Stall } from "./link.ts"
+export type { EmulatorRole, MantaAction } from "./roles.ts"
+
+/** Bytes per second of object bodies in each direction; undefined: as fast as loopback goes. */
+export interface Rates {
+  readonly upload?: number | undefined
+  readonly download?: number | undefined
+}
 
 export interface MantaEmulatorOptions {
   /** Default "127.0.0.1". */
@@ -25,6 +39,11 @@ export interface MantaEmulatorOptions {
    * (inside the OS temp dir by default) and removes that directory on close.
    */
   readonly storageDir?: string
+  /** Serve HTTPS with this key and certificate (PEM), as the real Manta does. */
+  readonly tls?: { readonly key: string; readonly cert: string }
+  readonly rates?: Rates
+  /** muskie's MUSKIE_DATA_TIMEOUT: an upload with no data this long gets 408 UploadTimeout. Default 45 s. */
+  readonly uploadIdleTimeoutMs?: number
 }
 
 export type MantaEmulatorMode = "normal" | "down" | "hang" | "garbage"
@@ -38,9 +57,21 @@ export interface MantaRequestRecord {
   readonly signed: boolean
 }
 
+export interface StallOptions {
+  readonly direction: Direction
+  /** Bytes of the body that cross before it stops. */
+  readonly afterBytes: number
+  /** Only a body to a path this matches (default: the next body in that direction). */
+  readonly path?: RegExp
+}
+
 export interface MantaEmulator {
-  /** "http://127.0.0.1:<port>" */
+  /** "http://127.0.0.1:<port>", or https:// with `tls`. */
   readonly url: string
+  /** Changes the link's rates for bodies that cross from now on. */
+  setRates(rates: Rates): void
+  /** Arms a stall for the next body (in that direction, to a matching path). */
+  stallNext(options: StallOptions): Stall
   /**
    * normal; down: stop listening (connection refused); hang: accept, never answer;
    * garbage: answer everything 200 with an HTML page. "down" drops every connection;
@@ -65,9 +96,19 @@ const splitPlainPath = (path: string): Segments => path.split("/").filter((segme
 export const startMantaEmulator = async (options: MantaEmulatorOptions): Promise<MantaEmulator> => {
   const host = options.host ?? "127.0.0.1"
   const authenticate = makeAuthenticator(options.accounts)
+  const roles = makeRoles(options.accounts)
   const ns = new Namespace(options.accounts.map((account) => account.login))
   const blobs = new BlobStore(await mkdtemp(join(options.storageDir ?? tmpdir(), "manta-emulator-")))
-  const { handle } = makeHandlers(ns, blobs)
+  let rates: Rates = options.rates ?? {}
+  const stalls: Array<{ readonly stall: ArmedStall; readonly path: RegExp | undefined }> = []
+  const { handle } = makeHandlers(ns, blobs, roles, {
+    rate: (direction) => rates[direction],
+    takeStall: (direction, path) => {
+      const at = stalls.findIndex((s) => s.stall.direction === direction && (s.path === undefined || s.path.test(path)))
+      return at < 0 ? undefined : stalls.splice(at, 1)[0]?.stall
+    },
+    uploadIdleTimeoutMs: () => options.uploadIdleTimeoutMs ?? MUSKIE_DATA_TIMEOUT_MS
+  })
   const log: Array<LogRecord> = []
   const inFlight = new Set<Promise<void>>()
   let mode: MantaEmulatorMode = "normal"
@@ -85,7 +126,13 @@ export const startMantaEmulator = async (options: MantaEmulatorOptions): Promise
       return
     }
     if (!auth.ok) {
-      sendError(x, 403, "InvalidSignature", auth.message)
+      sendError(x, 403, auth.code, auth.message)
+      return
+    }
+    const roleHeader = req.headers["role"]
+    const activation = roles.activate(auth.caller, Array.isArray(roleHeader) ? roleHeader.join(",") : roleHeader)
+    if (!activation.ok) {
+      sendError(x, activation.status, activation.code, activation.message)
       return
     }
     if (!parsed.ok) {
@@ -98,7 +145,7 @@ export const startMantaEmulator = async (options: MantaEmulatorOptions): Promise
       return
     }
     const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "")
-    const work = handle(x, auth.caller, parsed.segments, query).catch((error: unknown) => {
+    const work = handle(x, { caller: auth.caller, active: activation.roles }, parsed.segments, query).catch((error: unknown) => {
       if (res.headersSent) res.destroy()
       else sendError(x, 500, "InternalError", error instanceof Error ? error.message : String(error))
     })
@@ -107,7 +154,8 @@ export const startMantaEmulator = async (options: MantaEmulatorOptions): Promise
   }
 
   // requestTimeout 0: a slow multi-GiB upload must not be cut off at node's default 300 s.
-  const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 })
+  const serverOptions = { keepAliveTimeout: 5_000, requestTimeout: 0 }
+  const server: Server = options.tls === undefined ? createServer(serverOptions) : createTlsServer({ ...serverOptions, ...options.tls })
   server.on("request", (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false))
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true))
 
@@ -134,7 +182,17 @@ export const startMantaEmulator = async (options: MantaEmulatorOptions): Promise
   const objectAt = (path: string): Entry | undefined => ns.lookup(splitPlainPath(path))
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://${host}:${port}`,
+
+    setRates: (next) => {
+      rates = next
+    },
+
+    stallNext: (stall) => {
+      const armed = armStall(stall.direction, stall.afterBytes)
+      stalls.push({ stall: armed, path: stall.path })
+      return armed
+    },
 
     setMode: async (next) => {
       if (closed) throw new Error("manta emulator: setMode after close")

@@ -1,14 +1,17 @@
 // HTTP signature verification as muskie does it for the `manta` client: the
 // signature must cover `date` (within 300 s of now) and verify with the key
-// that keyId names, "/:login/keys/<md5 fp>" or "/:login/:subuser/keys/<md5 fp>".
+// that keyId names, "/:login/keys/<md5 fp>" or "/:login/:subuser/keys/<md5 fp>"
+// (mahi keys them by MD5 fingerprint, so a SHA256 keyId names no key).
 import type { ClientRequest, IncomingMessage } from "node:http"
 import httpSignature from "http-signature"
 import sshpk from "sshpk"
+import type { EmulatorRole } from "./roles.ts"
 
 export interface EmulatorAccount {
   readonly login: string
   readonly keys: ReadonlyArray<string>
   readonly subusers?: ReadonlyArray<{ readonly login: string; readonly keys: ReadonlyArray<string> }>
+  readonly roles?: ReadonlyArray<EmulatorRole>
 }
 
 export interface Caller {
@@ -18,7 +21,7 @@ export interface Caller {
 
 export type AuthResult =
   | { readonly ok: true; readonly caller: Caller }
-  | { readonly ok: false; readonly message: string }
+  | { readonly ok: false; readonly code: "InvalidSignature" | "KeyDoesNotExist"; readonly message: string }
 
 const CLOCK_SKEW_SECONDS = 300
 const KEY_ID = /^\/([^/]+)(?:\/([^/]+))?\/keys\/([^/]+)$/
@@ -54,32 +57,32 @@ export const makeAuthenticator = (accounts: ReadonlyArray<EmulatorAccount>): ((r
 
   return (req) => {
     if (req.headers.authorization === undefined) {
-      return { ok: false, message: "no authorization header: the request is not signed" }
+      return { ok: false, code: "InvalidSignature", message: "no authorization header: the request is not signed" }
     }
     let parsed: httpSignature.ParseResponse
     try {
       parsed = parseRequest(req)
     } catch (error) {
-      return { ok: false, message: `invalid signature: ${error instanceof Error ? error.message : String(error)}` }
+      return { ok: false, code: "InvalidSignature", message: `invalid signature: ${error instanceof Error ? error.message : String(error)}` }
     }
     const keyId: unknown = parsed.params.keyId
     const match = typeof keyId === "string" ? KEY_ID.exec(keyId) : null
     const account = match?.[1]
     const fingerprint = match?.[3]
     if (account === undefined || fingerprint === undefined) {
-      return { ok: false, message: `invalid keyId ${String(keyId)}` }
+      return { ok: false, code: "InvalidSignature", message: `invalid keyId ${String(keyId)}` }
     }
     const subuser = match?.[2]
     const owner = subuser === undefined ? account : `${account}/${subuser}`
     const publicKey = keys.get(owner)?.get(fingerprint)
-    if (publicKey === undefined) return { ok: false, message: `${String(keyId)} does not exist` }
+    if (publicKey === undefined) return { ok: false, code: "KeyDoesNotExist", message: `${String(keyId)} does not exist` }
     let verified: boolean
     try {
       verified = httpSignature.verifySignature(parsed, publicKey)
     } catch {
       verified = false
     }
-    if (!verified) return { ok: false, message: "The signature we calculated does not match the one you sent" }
+    if (!verified) return { ok: false, code: "InvalidSignature", message: "The signature we calculated does not match the one you sent" }
     return { ok: true, caller: { account, subuser } }
   }
 }

@@ -12,6 +12,8 @@ export interface TestKey {
   readonly publicKeySsh: string
   /** MD5 fingerprint as it appears in the signature's keyId, e.g. "c5:7a:12:…". */
   readonly fingerprintMd5: string
+  /** OpenSSH's form, "SHA256:<base64 without padding>". */
+  readonly fingerprintSha256: string
 }
 
 const generatePkcs8 = (type: TestKeyType): string => {
@@ -43,6 +45,7 @@ export const generateTestKey = (type: TestKeyType): TestKey => {
   return {
     privateKey: type === "rsa" ? pem : key.toString("ssh-private"),
     publicKeySsh: key.toPublic().toString("ssh"),
-    fingerprintMd5: key.fingerprint("md5").toString("hex")
+    fingerprintMd5: key.fingerprint("md5").toString("hex"),
+    fingerprintSha256: key.fingerprint("sha256").toString()
   }
 }

@@ -15,12 +15,15 @@ export interface ObjectEntry {
   /** `m-*` headers, lower-case names. */
   readonly headers: Readonly<Record<string, string>>
   readonly mtime: Date
+  /** Role tags (role names). */
+  readonly roles: ReadonlySet<string>
 }
 
 export interface DirectoryEntry {
   readonly kind: "directory"
   readonly mtime: Date
   readonly children: Map<string, Entry>
+  readonly roles: ReadonlySet<string>
 }
 
 export type Entry = ObjectEntry | DirectoryEntry
@@ -30,10 +33,11 @@ export const TOP_LEVEL_DIRECTORIES: ReadonlyArray<string> = ["public", "stor"]
 /** Manta's birthday, the mtime muskie reports for the top-level directories. */
 const ROOT_MTIME = new Date("2013-05-22T17:39:43.714Z")
 
-export const newDirectory = (mtime: Date = new Date()): DirectoryEntry => ({
+export const newDirectory = (mtime: Date = new Date(), roles: ReadonlySet<string> = new Set()): DirectoryEntry => ({
   kind: "directory",
   mtime,
-  children: new Map()
+  children: new Map(),
+  roles
 })
 
 /** A path split into decoded segments: ["alice", "stor", "backups", "x.rdb.gz"]. */
@@ -69,6 +73,9 @@ export const parsePath = (raw: string): ParsedPath => {
 
 /** /:login and /:login/stor (etc.) cannot be written or deleted. */
 export const isRoot = (segments: Segments): boolean => segments.length <= 2
+
+/** /:login itself: not even its role tags can change (Manta's RBAC guide). */
+export const isAccountRoot = (segments: Segments): boolean => segments.length <= 1
 
 export type ParentLookup =
   | { readonly kind: "ok"; readonly parent: DirectoryEntry; readonly name: string }

@@ -61,6 +61,7 @@ describe("defaults: an empty environment", () => {
     assert.deepStrictEqual(s.backup.target, { _tag: "local", dir: "/backups" })
     assert.strictEqual(ms(s.backup.interval), 24 * 3_600_000)
     assert.strictEqual(s.backup.keep, 7)
+    assert.strictEqual(ms(s.backup.stallTimeout), 60_000)
   })
 
   it("this node's Redis and Sentinel endpoints use the announced address", () => {
@@ -189,6 +190,14 @@ describe("cross-variable rules", () => {
 
   it("PRESTART_TIMEOUT must be longer than MASTER_WAIT_TIMEOUT", () => {
     assert.deepStrictEqual(named({ MASTER_WAIT_TIMEOUT: "1h", PRESTART_TIMEOUT: "1h" }), ["PRESTART_TIMEOUT"])
+  })
+
+  it("an explicit BACKUP_STALL_TIMEOUT must be shorter than BACKUP_TIMEOUT and PRESTART_TIMEOUT; the default yields to a short job", () => {
+    assert.deepStrictEqual(named({ BACKUP_STALL_TIMEOUT: "30m" }), ["BACKUP_STALL_TIMEOUT"])
+    assert.match(messageOf({ BACKUP_STALL_TIMEOUT: "30m" }), /BACKUP_STALL_TIMEOUT="30m": expected shorter than BACKUP_TIMEOUT \(30m\)/)
+    assert.match(messageOf({ BACKUP_STALL_TIMEOUT: "20m", PRESTART_TIMEOUT: "20m", MASTER_WAIT_TIMEOUT: "1m" }), /shorter than PRESTART_TIMEOUT \(20m\)/)
+    assert.strictEqual(ms(settingsFrom({ BACKUP_STALL_TIMEOUT: "5s" }).backup.stallTimeout), 5_000)
+    assert.strictEqual(ms(settingsFrom({ BACKUP_TIMEOUT: "1m", PRESTART_TIMEOUT: "30s", MASTER_WAIT_TIMEOUT: "10s" }).backup.stallTimeout), 60_000)
   })
 
   it("MANTA_BUCKET must lie under /<MANTA_USER>/stor", () => {

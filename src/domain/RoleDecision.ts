@@ -21,6 +21,13 @@ export type ProbedRole =
 export type LockState =
   | { readonly _tag: "Free" }
   | { readonly _tag: "HeldBySelf" }
+  /**
+   * Held by a session of this node's previous start (its value names this node, at
+   * this address): that start is over, since pre-start runs only while nothing else
+   * of the node does, but the session outlives it until Consul invalidates it (up to
+   * 2×TTL), e.g. when the node stopped before its agent released the lock.
+   */
+  | { readonly _tag: "HeldByEarlierSelf"; readonly session: string }
   | { readonly _tag: "HeldByOther"; readonly holder: string }
 
 export interface RoleObservation {
@@ -47,6 +54,8 @@ export type RoleDecision =
   | { readonly _tag: "AcquireLock"; readonly reason: string }
   /** This node holds the bootstrap lock but another node must found: give the lock back, then wait. */
   | { readonly _tag: "YieldLock"; readonly reason: string }
+  /** Release the lock a session of this node's previous start still holds, then look again. */
+  | { readonly _tag: "ReleaseStaleLock"; readonly session: string; readonly reason: string }
   | { readonly _tag: "Wait"; readonly reason: string }
 
 export interface SentinelMajority {
@@ -93,6 +102,12 @@ export const decideRole = (o: RoleObservation): RoleDecision => {
           : { _tag: "YieldLock", reason: `${seen}: giving the bootstrap lock back` }
       case "HeldByOther":
         return { _tag: "Wait", reason: `${seen}; node ${o.lock.holder} holds the bootstrap lock: waiting for it to become master` }
+      case "HeldByEarlierSelf":
+        return {
+          _tag: "ReleaseStaleLock",
+          session: o.lock.session,
+          reason: `${seen}; the bootstrap lock is still held by session ${o.lock.session} of this node's previous start (${formatEndpoint(o.self)}), which is over: releasing it`
+        }
       case "Free":
         return rules._tag === "MayFound" ? { _tag: "AcquireLock", reason: `${seen}: taking the bootstrap lock` } : { _tag: "Wait", reason: seen }
     }

@@ -301,6 +301,15 @@ describe("decideRole: founding over data that exists somewhere (no master anywhe
     assert.include(reason, "19s more of FOUNDING_GRACE")
   })
 
+  it("the lock still held by a session of this node's previous start: release it, whether or not the rules let this node found", () => {
+    for (const o of [noMaster(withLock({ _tag: "HeldByEarlierSelf", session: "s-9" })), noMaster(heldDataBefore(), withLock({ _tag: "HeldByEarlierSelf", session: "s-9" }))]) {
+      const d = decideRole(o)
+      assert.strictEqual(d._tag, "ReleaseStaleLock", d.reason)
+      assert.include(d.reason, "session s-9 of this node's previous start (10.0.0.1:6379)")
+    }
+    expectReplicaOf(decideRole(masterAt("10.0.0.5", withLock({ _tag: "HeldByEarlierSelf", session: "s-9" }))), "10.0.0.5")
+  })
+
   it("a live master decides before any founding rule: start as its replica, whatever the data", () => {
     expectReplicaOf(decideRole(noMaster(withData(T), answersMaster("10.0.0.5"), announced(candidate(2, T + 1)))), "10.0.0.5")
   })
@@ -355,7 +364,8 @@ const roleArb: fc.Arbitrary<ProbedRole> = fc.oneof(
 const lockArb: fc.Arbitrary<LockState> = fc.oneof(
   fc.constant<LockState>({ _tag: "Free" }),
   fc.constant<LockState>({ _tag: "HeldBySelf" }),
-  fc.constantFrom("node-2", "node-3").map((holder): LockState => ({ _tag: "HeldByOther", holder }))
+  fc.constantFrom("node-2", "node-3").map((holder): LockState => ({ _tag: "HeldByOther", holder })),
+  fc.constant<LockState>({ _tag: "HeldByEarlierSelf", session: "s-old" })
 )
 const lastWriteArb = fc.option(fc.integer({ min: 1, max: 5 }), { freq: 4 }).map((t) => Option.fromNullishOr(t))
 const candidateArb: fc.Arbitrary<Candidate> = fc.record({
@@ -398,7 +408,7 @@ describe("decideRole: invariants over arbitrary observations", () => {
       const d = decideRole(o)
       seen.add(d._tag === "StartAsMaster" ? `StartAsMaster/${d.founding}` : d._tag)
     }
-    assert.sameMembers([...seen], ["StartAsMaster/true", "StartAsMaster/false", "StartAsReplica", "AcquireLock", "YieldLock", "Wait"])
+    assert.sameMembers([...seen], ["StartAsMaster/true", "StartAsMaster/false", "StartAsReplica", "AcquireLock", "YieldLock", "ReleaseStaleLock", "Wait"])
   })
 
   it("(1) never StartAsMaster without local data while another node answers as a replica", () => {
@@ -636,6 +646,19 @@ describe("decideRole: founding invariants over arbitrary observations", () => {
         } else {
           assert.lengthOf(mayFound, unique.length, "empty nodes past the grace all may found: the lock picks one")
         }
+      }),
+      runs
+    )
+  })
+})
+
+describe("decideRole: the lock of an earlier start", () => {
+  it("only a stale lock of this node's own is released that way, and only where the lock matters (no master to follow)", () => {
+    fc.assert(
+      fc.property(observationArb, (o) => {
+        const d = decideRole(o)
+        if (d._tag === "ReleaseStaleLock") return o.lock._tag === "HeldByEarlierSelf" && d.session === o.lock.session
+        return true
       }),
       runs
     )

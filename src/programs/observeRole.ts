@@ -97,11 +97,14 @@ export const observeRole = (session: Option.Option<string>): Effect.Effect<
     const knownToSentinels = [...views.flatMap((a) => a.replicas), ...views.flatMap((a) => a.sentinels).map((e) => redisAt(e.host))]
 
     const holder = Option.flatMap(lock, (entry) => Schema.decodeUnknownOption(LockHolderFromJson)(entry.value ?? ""))
+    const earlierSelf = Option.exists(holder, (h) => h.node === settings.node.name && sameEndpoint({ host: h.address, port: h.port }, self))
     const lockState: LockState = Option.match(Option.flatMap(lock, (entry) => entry.session), {
       onNone: () => ({ _tag: "Free" }),
-      onSome: (held) =>
+      onSome: (held): LockState =>
         Option.contains(session, held)
           ? { _tag: "HeldBySelf" }
+          : earlierSelf
+          ? { _tag: "HeldByEarlierSelf", session: held }
           : { _tag: "HeldByOther", holder: Option.match(holder, { onNone: () => `with session ${held}`, onSome: (h) => h.node }) }
     })
 

@@ -104,6 +104,11 @@ const chooseRole = Effect.gen(function*() {
           return decision
         case "Wait":
           return yield* new Waiting({ reason: decision.reason })
+        case "ReleaseStaleLock": {
+          yield* giveUpLock(lockKey, holder, decision.session)
+          yield* Effect.log(decision.reason)
+          return yield* attempt
+        }
         case "YieldLock": {
           const id = yield* Ref.get(session)
           if (Option.isSome(id)) yield* consul.release(lockKey, holder, id.value).pipe(Effect.mapError(unavailable))

@@ -162,6 +162,36 @@ describe("pre-start: founding never goes over data", () => {
     }))
 })
 
+describe("pre-start: the lock of this node's previous start", () => {
+  it.live("a session of this node's previous start still holds the bootstrap lock (it stopped before its agent let go): released, no wait for Consul to expire it", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.sessions.set("s-old", { behavior: "release" })
+      w.consul.kv.set(names.masterLock, { value: JSON.stringify({ node: "node-1", address: "10.0.0.11", port: 6379 }), session: "s-old", modifyIndex: w.consul.next(), lockIndex: 1 })
+      const n = yield* testNode(1, { MASTER_WAIT_TIMEOUT: "2s" })
+      yield* withDataset(n)
+      const lines: Array<string> = []
+      const exit = yield* run(n, w, lines)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isUndefined(replicaOf(n), "founds as master")
+      assert.isFalse(w.consul.sessions.has("s-old"), "the stale session is ended")
+      assert.isTrue(lines.some((l) => /the bootstrap lock is still held by session s-old of this node's previous start \(10\.0\.0\.11:6379\), which is over: releasing it/.test(l)), lines.join("\n"))
+    }))
+
+  it.live("a lock whose value names another node, or this name at another address, is not this node's to release", () =>
+    Effect.gen(function*() {
+      for (const value of [{ node: "node-2", address: "10.0.0.12", port: 6379 }, { node: "node-1", address: "10.0.0.99", port: 6379 }]) {
+        const w = makeWorlds()
+        w.consul.sessions.set("s-other", { behavior: "release" })
+        w.consul.kv.set(names.masterLock, { value: JSON.stringify(value), session: "s-other", modifyIndex: w.consul.next(), lockIndex: 1 })
+        const n = yield* testNode(1, { MASTER_WAIT_TIMEOUT: "1s" })
+        const exit = yield* run(n, w, [])
+        assert.match(failureOf(exit), /no safe role after waiting 1s: .*holds the bootstrap lock: waiting for it to become master/)
+        assert.isTrue(w.consul.sessions.has("s-other"))
+      }
+    }))
+})
+
 describe("pre-start: peers beyond Consul", () => {
   /** The live cluster at 10.0.0.12 (master) and .13, its sentinels answering, none of it in Consul (Consul lost its state). */
   const liveClusterUnknownToConsul = (w: Worlds) => {

@@ -147,6 +147,12 @@ const seconds = (ms: number): string => formatGoDuration(Duration.millis(Math.ma
 
 const graceLeft = (v: FoundingView): string => `${seconds(v.graceMs - v.watchedMs)} more of FOUNDING_GRACE (${formatGoDuration(Duration.millis(v.graceMs))})`
 
+/**
+ * A reason with its grace countdown blanked: a wait that only counts down is the same
+ * wait, so a caller logging reasons on change logs it once, not every second.
+ */
+export const withoutCountdown = (reason: string): string => reason.replace(/\d+[hms]+ more of FOUNDING_GRACE/g, "… more of FOUNDING_GRACE")
+
 // ---------------------------------------------------------------------------
 // The rules
 

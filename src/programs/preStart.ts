@@ -7,7 +7,7 @@ import { Data, DateTime, Effect, FileSystem, Option, Path, Ref, Schedule, Schema
 import { restorePlan } from "../domain/Backup.ts"
 import { recordFounding } from "../domain/ClusterRecord.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
-import { type Candidate, type FoundingView, type History } from "../domain/Founding.ts"
+import { type Candidate, type FoundingView, type History, withoutCountdown } from "../domain/Founding.ts"
 import { formatGoDuration } from "../domain/EnvValue.ts"
 import {
   applyTuningOverrides,
@@ -126,7 +126,9 @@ const chooseRole = Effect.gen(function*() {
   )
 
   const decision = yield* attempt.pipe(
-    Effect.tapError((w) => Ref.getAndSet(lastReason, w.reason).pipe(Effect.flatMap((prev) => (prev === w.reason ? Effect.void : Effect.log(w.reason))))),
+    Effect.tapError((w) =>
+      Ref.getAndSet(lastReason, w.reason).pipe(Effect.flatMap((prev) => (withoutCountdown(prev) === withoutCountdown(w.reason) ? Effect.void : Effect.log(w.reason))))
+    ),
     Effect.retry(Schedule.spaced(timings.roleRetryEvery)),
     Effect.timeoutOrElse({
       duration: settings.masterWaitTimeout,

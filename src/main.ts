@@ -12,6 +12,7 @@ import { agentTimings, Timings } from "./domain/Timings.ts"
 import { AgentApi } from "./layers/AgentApi.ts"
 import { BackupStore } from "./layers/BackupStore.ts"
 import { Consul } from "./layers/Consul.ts"
+import { Dns } from "./layers/Dns.ts"
 import { Redis } from "./layers/Redis.ts"
 import { Sentinel } from "./layers/Sentinel.ts"
 import { Settings } from "./layers/Settings.ts"
@@ -50,7 +51,7 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
     case "setup-env":
       return load(() => import("./programs/setupEnv.ts"), (m) => m.setupEnv(command.key, command.out, { followSymlinks: command.followSymlinks })).pipe(Effect.provide(platform))
     case "pre-start":
-      return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(withStore))
+      return load(() => import("./programs/preStart.ts"), (m) => m.preStart).pipe(Effect.provide(Layer.merge(withStore, Dns.layer)))
     case "agent":
       return load(() => import("./programs/agent.ts"), (m) => m.agent).pipe(Effect.provide(agentLive))
     case "health":

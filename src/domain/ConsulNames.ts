@@ -17,6 +17,11 @@ export interface ConsulNames {
   readonly paused: string
   /** The cluster's record: founded when and by whom, whether it ever held data, the last master seen (DESIGN.md §5). */
   readonly cluster: string
+  /**
+   * Prefix of the announcements of starting nodes (`<prefix><node>`), each held by its
+   * pre-start's session, so it disappears with it (DESIGN.md §5).
+   */
+  readonly starting: string
 }
 
 export const consulNames = (serviceName: string): ConsulNames => ({
@@ -29,7 +34,8 @@ export const consulNames = (serviceName: string): ConsulNames => ({
   sentinelTuning: `service/${serviceName}-sentinel/`,
   sentinelReset: `service/${serviceName}/sentinel-reset`,
   paused: `service/${serviceName}/paused`,
-  cluster: `service/${serviceName}/cluster`
+  cluster: `service/${serviceName}/cluster`,
+  starting: `service/${serviceName}/starting/`
 })
 
 /** The status of a Consul check. */

@@ -93,3 +93,16 @@ export const isCleanAbsolutePath = (text: string): boolean =>
   (text.startsWith("/") && !/['"\\]/.test(text) && text.slice(1).split("/").every((part) => part !== "" && part !== "." && part !== ".."))
 
 export const AbsolutePath = Text({ maxLength: 1024 }).check(Schema.makeFilter(isCleanAbsolutePath))
+
+/**
+ * PEERS: comma-separated hosts without ports (each node's ports are REDIS_PORT and
+ * SENTINEL_PORT), a name standing for every address it resolves to. Decodes to the
+ * hosts in order, without repeats.
+ */
+export const HostList = Text({ maxLength: 1024 }).pipe(
+  Schema.check(Schema.makeFilter((text: string) => text.split(",").every(isHost))),
+  Schema.decodeTo(Schema.Array(Schema.String), {
+    decode: SchemaGetter.transform((text: string) => [...new Set(text.split(","))]),
+    encode: SchemaGetter.transform((hosts: ReadonlyArray<string>) => hosts.join(","))
+  })
+)

@@ -3,10 +3,14 @@
 // - a node without local data never starts as master while another node answers as
 //   a replica (its replicas would copy the empty dataset and wipe themselves);
 // - a node never founds a cluster (master with no master observed) without holding
-//   the bootstrap lock, and never starts as master while another node answers as one.
-// Waiting is bounded by the caller (MASTER_WAIT_TIMEOUT); this module has no clock.
+//   the bootstrap lock, and never starts as master while another node answers as one;
+// - it founds only when the founding rules let it (Founding.ts): never empty over
+//   data that a starting node announced.
+// Waiting is bounded by the caller (MASTER_WAIT_TIMEOUT); this module has no clock:
+// how long this node has watched for data holders is an observation.
 import { Option } from "effect"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "./Endpoint.ts"
+import { type Candidate, decideFounding, type FoundingView } from "./Founding.ts"
 
 /** What a node answered to ROLE when pre-start asked it directly. */
 export type ProbedRole =
@@ -17,6 +21,13 @@ export type ProbedRole =
 export type LockState =
   | { readonly _tag: "Free" }
   | { readonly _tag: "HeldBySelf" }
+  /**
+   * Held by a session of this node's previous start (its value names this node, at
+   * this address): that start is over, since pre-start runs only while nothing else
+   * of the node does, but the session outlives it until Consul invalidates it (up to
+   * 2×TTL), e.g. when the node stopped before its agent released the lock.
+   */
+  | { readonly _tag: "HeldByEarlierSelf"; readonly session: string }
   | { readonly _tag: "HeldByOther"; readonly holder: string }
 
 export interface RoleObservation {
@@ -33,12 +44,18 @@ export interface RoleObservation {
   readonly lock: LockState
   /** The data directory holds `appendonlydir/`, `appendonly.aof` or `dump.rdb`. */
   readonly localData: boolean
+  /** What founding depends on: the starting nodes, the cluster's past, the watch so far. */
+  readonly founding: FoundingView
 }
 
 export type RoleDecision =
   | { readonly _tag: "StartAsMaster"; readonly founding: boolean; readonly reason: string }
   | { readonly _tag: "StartAsReplica"; readonly master: Endpoint; readonly reason: string }
   | { readonly _tag: "AcquireLock"; readonly reason: string }
+  /** This node holds the bootstrap lock but another node must found: give the lock back, then wait. */
+  | { readonly _tag: "YieldLock"; readonly reason: string }
+  /** Release the lock a session of this node's previous start still holds, then look again. */
+  | { readonly _tag: "ReleaseStaleLock"; readonly session: string; readonly reason: string }
   | { readonly _tag: "Wait"; readonly reason: string }
 
 export interface SentinelMajority {
@@ -71,13 +88,28 @@ export const decideRole = (o: RoleObservation): RoleDecision => {
   const replicas = uniqueEndpoints(others.filter((p) => p.role._tag === "Replica").map((p) => p.endpoint))
 
   const found = (why: string): RoleDecision => {
+    const self: Candidate = {
+      node: o.founding.node,
+      endpoint: o.self,
+      data: o.localData ? { _tag: "Held", lastWrite: o.founding.lastWrite } : { _tag: "Empty" }
+    }
+    const rules = decideFounding(self, o.founding)
+    const seen = `${why}; ${rules.why}`
     switch (o.lock._tag) {
       case "HeldBySelf":
-        return { _tag: "StartAsMaster", founding: true, reason: `founding the cluster at ${formatEndpoint(o.self)}: ${why}, and this node holds the bootstrap lock` }
+        return rules._tag === "MayFound"
+          ? { _tag: "StartAsMaster", founding: true, reason: `founding the cluster at ${formatEndpoint(o.self)}: ${seen}; this node holds the bootstrap lock` }
+          : { _tag: "YieldLock", reason: `${seen}: giving the bootstrap lock back` }
       case "HeldByOther":
-        return { _tag: "Wait", reason: `${why}; node ${o.lock.holder} holds the bootstrap lock: waiting for it to become master` }
+        return { _tag: "Wait", reason: `${seen}; node ${o.lock.holder} holds the bootstrap lock: waiting for it to become master` }
+      case "HeldByEarlierSelf":
+        return {
+          _tag: "ReleaseStaleLock",
+          session: o.lock.session,
+          reason: `${seen}; the bootstrap lock is still held by session ${o.lock.session} of this node's previous start (${formatEndpoint(o.self)}), which is over: releasing it`
+        }
       case "Free":
-        return { _tag: "AcquireLock", reason: `${why}: taking the bootstrap lock` }
+        return rules._tag === "MayFound" ? { _tag: "AcquireLock", reason: `${seen}: taking the bootstrap lock` } : { _tag: "Wait", reason: seen }
     }
   }
 
@@ -134,5 +166,10 @@ export const decideRole = (o: RoleObservation): RoleDecision => {
       reason: `no master answers, but ${list(replicas)} answer as replicas and may hold data: waiting for Sentinel to promote one rather than founding a new cluster`
     }
   }
-  return found("no master exists")
+  const silentPeers = uniqueEndpoints(others.map((p) => p.endpoint))
+  return found(
+    silentPeers.length === 0
+      ? "no master exists and no peer is known to probe"
+      : `no master exists: none of the ${silentPeers.length} peer(s) probed answers (${list(silentPeers)})`
+  )
 }

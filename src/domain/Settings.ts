@@ -5,7 +5,7 @@
 // included; a value appears in a message only when it cannot be a secret.
 import { Duration, Effect, Option, Redacted, Result, Schema, type SchemaIssue } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
-import { AbsolutePath, BindableIPv4, HostPort, HttpUrl, isLoopback, isUsableAddress, UsableIPv4 } from "./EnvAddress.ts"
+import { AbsolutePath, BindableIPv4, HostList, HostPort, HttpUrl, isLoopback, isUsableAddress, UsableIPv4 } from "./EnvAddress.ts"
 import { invalidValue, type Problem, subject } from "./EnvProblems.ts"
 import {
   AclToken,
@@ -95,6 +95,11 @@ export const variables = {
     expects: "a TCP port (1-65535) other than REDIS_PORT and SENTINEL_PORT",
     doc: "Port of the node agent's read-only HTTP API (`/master`, `/replica`, `/sentinel`, `/health`, `/status`, `/metrics`), on BIND_ADDRESS; the health checks ask it."
   },
+  PEERS: {
+    group: "Node",
+    expects: "comma-separated host names or IPv4 addresses, no ports and no spaces, at most 1024 characters",
+    doc: "The other nodes, beyond Consul: a name stands for every IPv4 address it resolves to (compose resolves the service name to every container of the service, Swarm `tasks.<service>`). Pre-start probes each at REDIS_PORT and asks its Sentinel at SENTINEL_PORT, so a node started while Consul is empty joins the live cluster instead of founding a second one."
+  },
   REDIS_PORT: { group: "Redis", default: "6379", expects: "a TCP port (1-65535) other than SENTINEL_PORT and API_PORT", doc: "Redis port." },
   SENTINEL_PORT: { group: "Sentinel", default: "26379", expects: "a TCP port (1-65535) other than REDIS_PORT and API_PORT", doc: "Sentinel port." },
   REDIS_PASSWORD: {
@@ -144,6 +149,12 @@ export const variables = {
     default: "60s",
     expects: "a duration from 1s to 1h",
     doc: "How long pre-start waits for a master to appear (another node bootstrapping, or Sentinel promoting a replica) before it fails and the container restarts."
+  },
+  FOUNDING_GRACE: {
+    group: "Handlers",
+    default: "20s",
+    expects: "a duration from 0s to 30m, at most half of MASTER_WAIT_TIMEOUT",
+    doc: "How long a node with an empty data directory watches for a node holding data before it founds a cluster that held data (its Consul record or a stored backup says so), restoring the newest backup. Counted from when the node announced itself in Consul; a cluster that never held data is founded at once. Pre-start gives up after MASTER_WAIT_TIMEOUT and starts over, grace included, so the grace must end well before: unset, it is 20s or half of MASTER_WAIT_TIMEOUT, whichever is shorter."
   },
   DATA_DIR: { group: "Redis", default: "/data", expects: cleanPath, doc: "Redis data directory (`dir`)." },
   CONFIG_DIR: {
@@ -270,6 +281,7 @@ export const Environment = Schema.Struct({
   ANNOUNCE_IP: optional(UsableIPv4),
   BIND_ADDRESS: defaulted("BIND_ADDRESS", BindableIPv4),
   API_PORT: defaulted("API_PORT", Port),
+  PEERS: optional(HostList),
   REDIS_PORT: defaulted("REDIS_PORT", Port),
   SENTINEL_PORT: defaulted("SENTINEL_PORT", Port),
   REDIS_PASSWORD: optional(Password),
@@ -285,6 +297,7 @@ export const Environment = Schema.Struct({
   SENTINEL_FAILOVER_TIMEOUT: defaulted("SENTINEL_FAILOVER_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
   SENTINEL_PARALLEL_SYNCS: defaulted("SENTINEL_PARALLEL_SYNCS", IntegerBetween(1, 100)),
   MASTER_WAIT_TIMEOUT: defaulted("MASTER_WAIT_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
+  FOUNDING_GRACE: defaulted("FOUNDING_GRACE", GoDuration({ min: Duration.zero, max: Duration.minutes(30) })),
   DATA_DIR: defaulted("DATA_DIR", AbsolutePath),
   CONFIG_DIR: defaulted("CONFIG_DIR", AbsolutePath),
   HEALTH_INTERVAL: defaulted("HEALTH_INTERVAL", IntegerBetween(1, 300)),
@@ -345,6 +358,10 @@ export interface Settings {
     readonly parallelSyncs: number
   }
   readonly masterWaitTimeout: Duration.Duration
+  /** Hosts or DNS names of the other nodes, beyond Consul (PEERS). */
+  readonly peers: ReadonlyArray<string>
+  /** How long an empty node watches for a data holder before founding a cluster that held data. */
+  readonly foundingGrace: Duration.Duration
   readonly dataDir: string
   readonly configDir: string
   readonly health: { readonly interval: Duration.Duration; readonly ttl: Duration.Duration; readonly timeout: Duration.Duration }
@@ -459,6 +476,12 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
   if (Duration.toMillis(e.HEALTH_TIMEOUT) > e.HEALTH_INTERVAL * 1000) {
     bad("HEALTH_TIMEOUT", ["HEALTH_TIMEOUT", "HEALTH_INTERVAL"], `at most HEALTH_INTERVAL (${e.HEALTH_INTERVAL}s)`)
   }
+  // Pre-start restarts after MASTER_WAIT_TIMEOUT, and the grace with it: a grace that
+  // does not end well before would never end. The rest is left for taking the lock
+  // (up to its lock-delay after a crashed founder) and founding.
+  if (raw["FOUNDING_GRACE"] !== undefined && Duration.toMillis(e.FOUNDING_GRACE) * 2 > Duration.toMillis(e.MASTER_WAIT_TIMEOUT)) {
+    bad("FOUNDING_GRACE", ["FOUNDING_GRACE", "MASTER_WAIT_TIMEOUT"], `at most half of MASTER_WAIT_TIMEOUT (${raw["MASTER_WAIT_TIMEOUT"] ?? variables.MASTER_WAIT_TIMEOUT.default})`)
+  }
   if (Duration.isLessThanOrEqualTo(e.PRESTART_TIMEOUT, e.MASTER_WAIT_TIMEOUT)) {
     bad("PRESTART_TIMEOUT", ["PRESTART_TIMEOUT", "MASTER_WAIT_TIMEOUT"], "longer than MASTER_WAIT_TIMEOUT")
   }
@@ -519,7 +542,11 @@ const announceIpOf = (e: Environment, env: Readonly<Record<string, string | unde
 const redacted = (value: string | undefined): Option.Option<Redacted.Redacted<string>> =>
   value === undefined ? Option.none() : Option.some(Redacted.make(value))
 
-const toSettings = (e: Environment, address: string, hostname: string): Settings => {
+/** An explicit grace is checked against MASTER_WAIT_TIMEOUT; the default shrinks to fit it. */
+const foundingGraceOf = (e: Environment, raw: Record<string, string>): Duration.Duration =>
+  raw["FOUNDING_GRACE"] !== undefined ? e.FOUNDING_GRACE : Duration.min(e.FOUNDING_GRACE, Duration.millis(Math.floor(Duration.toMillis(e.MASTER_WAIT_TIMEOUT) / 2)))
+
+const toSettings = (e: Environment, raw: Record<string, string>, address: string, hostname: string): Settings => {
   const store = backupStoreOf(e)
   const target: BackupTarget = store === "none"
     ? { _tag: "none" }
@@ -555,6 +582,8 @@ const toSettings = (e: Environment, address: string, hostname: string): Settings
       parallelSyncs: e.SENTINEL_PARALLEL_SYNCS
     },
     masterWaitTimeout: e.MASTER_WAIT_TIMEOUT,
+    peers: e.PEERS ?? [],
+    foundingGrace: foundingGraceOf(e, raw),
     dataDir: e.DATA_DIR,
     configDir: e.CONFIG_DIR,
     health: {
@@ -605,7 +634,7 @@ export const decodeSettings = (
     problems.push({ variable: "HOSTNAME", message: `HOSTNAME is not set and this host's name is not usable: expected ${expectation("HOSTNAME")}` })
   }
   if (problems.length > 0 || Option.isNone(address)) return Result.fail(problems)
-  return Result.succeed(toSettings(e.success, address.value, name))
+  return Result.succeed(toSettings(e.success, raw, address.value, name))
 }
 
 /** LOG_FORMAT by itself, `text` when unset or invalid (the rest of the environment may be invalid too). */

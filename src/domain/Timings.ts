@@ -22,6 +22,8 @@ export interface Timings {
   readonly lockRenewEvery: Duration.Duration
   /** Delay between observations while waiting for a master or a promotion (bounded by MASTER_WAIT_TIMEOUT). */
   readonly roleRetryEvery: Duration.Duration
+  /** One DNS lookup of a PEERS name: Docker's embedded DNS answers in ms; a dead resolver must not eat pre-start's wait. */
+  readonly dnsLookup: Duration.Duration
   /** Backup lock session TTL; renewed while the upload runs. */
   readonly backupSessionTtl: Duration.Duration
   /** Renewal of the backup session: TTL/3 survives two lost renewals. */
@@ -78,6 +80,7 @@ export const defaultTimings: Timings = {
   lockDelay: Duration.seconds(5),
   lockRenewEvery: Duration.seconds(5),
   roleRetryEvery: Duration.seconds(1),
+  dnsLookup: Duration.seconds(2),
   backupSessionTtl: Duration.seconds(30),
   backupRenewEvery: Duration.seconds(10),
   pollEvery: Duration.millis(100),

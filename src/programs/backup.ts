@@ -5,6 +5,7 @@
 // the object, so a failed run leaves nothing a restore could pick up.
 import { DateTime, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Stream } from "effect"
 import { backupFileName, backupId, backupsToPrune, electBackupNode, isBackupDue, type LocalRole, type Manifest, manifestFileName } from "../domain/Backup.ts"
+import { recordBackup } from "../domain/ClusterRecord.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { keyspaceKeys } from "../domain/RedisReplies.ts"
 import { selfRedis } from "../domain/Settings.ts"
@@ -13,6 +14,7 @@ import { BackupStore } from "../layers/BackupStore.ts"
 import { Consul } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Settings } from "../layers/Settings.ts"
+import { updateClusterRecord } from "./clusterRecord.ts"
 import { recordedBackup } from "./lastBackup.ts"
 import { keepAlive } from "./sessions.ts"
 import { digesting, gzip } from "./streams.ts"
@@ -100,6 +102,10 @@ const takeBackup = Effect.gen(function*() {
   yield* store.put(manifestFileName(id), Stream.make(new TextEncoder().encode(record)))
   yield* consul.put(consulNames(settings.serviceName).lastBackup, record)
   yield* Effect.log(`backup ${id} recorded: ${sent.bytes} bytes, sha256 ${sent.sha256}, at ${manifest.path}`)
+  // A backup proves the cluster held data: from now on no empty node founds it without the grace.
+  yield* updateClusterRecord((prev) => Effect.succeed(recordBackup(prev))).pipe(
+    Effect.catch((e) => Effect.logWarning(`could not record in ${consulNames(settings.serviceName).cluster} that the cluster holds data: ${e.message}`))
+  )
 
   const stored = yield* store.list
   const prune = backupsToPrune({ serviceName: settings.serviceName, stored: stored.map((o) => o.name), keep: settings.backup.keep, newest: name })

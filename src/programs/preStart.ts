@@ -1,9 +1,13 @@
-// `manage pre-start`: choose this node's role (DESIGN.md §5), restore when founding an
-// empty cluster (§7), and render redis.conf and sentinel.conf (§6). Fails, so ContainerPilot never starts Redis, when no safe role is found
-// within MASTER_WAIT_TIMEOUT or when the bootstrap lock is lost before Redis starts.
-import { Data, Effect, FileSystem, Option, Path, Ref, Schedule, Schema } from "effect"
+// `manage pre-start`: announce this node as starting, choose its role (DESIGN.md §5),
+// restore when founding an empty cluster (§7), record the founding, and render
+// redis.conf and sentinel.conf (§6). Fails, so ContainerPilot never starts Redis, when
+// no safe role is found within MASTER_WAIT_TIMEOUT or when the bootstrap lock is lost
+// before Redis starts.
+import { Data, DateTime, Effect, FileSystem, Option, Path, Ref, Schedule, Schema } from "effect"
 import { restorePlan } from "../domain/Backup.ts"
+import { recordFounding } from "../domain/ClusterRecord.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
+import { type Candidate, type FoundingView, type History, withoutCountdown } from "../domain/Founding.ts"
 import { formatGoDuration } from "../domain/EnvValue.ts"
 import {
   applyTuningOverrides,
@@ -17,12 +21,16 @@ import { selfRedis } from "../domain/Settings.ts"
 import { Timings } from "../domain/Timings.ts"
 import { BackupStore } from "../layers/BackupStore.ts"
 import { Consul } from "../layers/Consul.ts"
+import { Dns } from "../layers/Dns.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
+import { announce } from "./announce.ts"
+import { updateClusterRecord } from "./clusterRecord.ts"
 import { removeIfPresent, writeAtomic } from "./files.ts"
 import { latestBackup } from "./lastBackup.ts"
-import { hasLocalData, observeRole } from "./observeRole.ts"
+import { makeWatch, observeFounding } from "./observeFounding.ts"
+import { datasetLastWrite, hasLocalData, observeRole } from "./observeRole.ts"
 import { restore } from "./restore.ts"
 import { keepAlive } from "./sessions.ts"
 
@@ -51,6 +59,16 @@ const chooseRole = Effect.gen(function*() {
   const holder = JSON.stringify({ node: settings.node.name, address: self.host, port: self.port })
   const session = yield* Ref.make(Option.none<string>())
   const lastReason = yield* Ref.make("")
+  const lastUnresolved = yield* Ref.make("")
+  const lastFounding = yield* Ref.make(Option.none<FoundingView>())
+
+  const me: Candidate = {
+    node: settings.node.name,
+    endpoint: self,
+    data: (yield* hasLocalData(settings.dataDir)) ? { _tag: "Held", lastWrite: yield* datasetLastWrite(settings.dataDir) } : { _tag: "Empty" }
+  }
+  const announcer = yield* announce(me)
+  const watch = yield* makeWatch
 
   const unavailable = (e: { readonly message: string }) =>
     new Waiting({ reason: `Consul is unreachable, so no role can be chosen safely: ${e.message}` })
@@ -65,21 +83,42 @@ const chooseRole = Effect.gen(function*() {
     }))
   )
 
-  const attempt: Effect.Effect<Final, Waiting, Settings | Consul | Redis | Sentinel | FileSystem.FileSystem | Path.Path> = Effect.suspend(() =>
+  /** Announce first, then look: nodes starting at once then see each other at the latest on their second look. */
+  const observe = Effect.gen(function*() {
+    const since = yield* announcer.ensure
+    if (Option.isNone(since)) return yield* new Waiting({ reason: `another session holds this node's announcement under ${consulNames(settings.serviceName).starting}${me.node}` })
+    const { unresolvedPeers, ...sighting } = yield* observeRole(yield* Ref.get(session))
+    const unresolved = unresolvedPeers.join("; ")
+    if ((yield* Ref.getAndSet(lastUnresolved, unresolved)) !== unresolved && unresolved !== "") yield* Effect.logWarning(`PEERS: ${unresolved}`)
+    const founding = yield* observeFounding(watch, me, since.value)
+    yield* Ref.set(lastFounding, Option.some(founding))
+    return { ...sighting, founding }
+  }).pipe(Effect.catchTag("ConsulError", (e) => Effect.fail(unavailable(e))))
+
+  const attempt: Effect.Effect<Final, Waiting, Settings | Consul | Redis | Sentinel | Dns | BackupStore | FileSystem.FileSystem | Path.Path> = Effect.suspend(() =>
     Effect.gen(function*() {
-      const observation = yield* observeRole(yield* Ref.get(session)).pipe(Effect.mapError(unavailable))
-      const decision = decideRole(observation)
+      const decision = decideRole(yield* observe)
       switch (decision._tag) {
         case "StartAsMaster":
         case "StartAsReplica":
           return decision
         case "Wait":
           return yield* new Waiting({ reason: decision.reason })
+        case "ReleaseStaleLock": {
+          yield* giveUpLock(lockKey, holder, decision.session)
+          yield* Effect.log(decision.reason)
+          return yield* attempt
+        }
+        case "YieldLock": {
+          const id = yield* Ref.get(session)
+          if (Option.isSome(id)) yield* consul.release(lockKey, holder, id.value).pipe(Effect.mapError(unavailable))
+          return yield* new Waiting({ reason: decision.reason })
+        }
         case "AcquireLock": {
           const won = yield* ensureSession.pipe(Effect.flatMap((id) => consul.acquire(lockKey, holder, id)), Effect.mapError(unavailable))
           if (!won) return yield* new Waiting({ reason: "another node took the bootstrap lock first" })
           yield* Effect.log(`took the bootstrap lock: ${decision.reason}`)
-          // Double-checked: a master may have appeared between observing and winning.
+          // Double-checked: a master or a data holder may have appeared between observing and winning.
           return yield* attempt
         }
       }
@@ -87,7 +126,9 @@ const chooseRole = Effect.gen(function*() {
   )
 
   const decision = yield* attempt.pipe(
-    Effect.tapError((w) => Ref.getAndSet(lastReason, w.reason).pipe(Effect.flatMap((prev) => (prev === w.reason ? Effect.void : Effect.log(w.reason))))),
+    Effect.tapError((w) =>
+      Ref.getAndSet(lastReason, w.reason).pipe(Effect.flatMap((prev) => (withoutCountdown(prev) === withoutCountdown(w.reason) ? Effect.void : Effect.log(w.reason))))
+    ),
     Effect.retry(Schedule.spaced(timings.roleRetryEvery)),
     Effect.timeoutOrElse({
       duration: settings.masterWaitTimeout,
@@ -98,8 +139,8 @@ const chooseRole = Effect.gen(function*() {
     }),
     Effect.onError(() => Ref.get(session).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (id) => giveUpLock(lockKey, holder, id) }))))
   )
-  return { decision, session: yield* Ref.get(session), holder }
-})
+  return { decision, session: yield* Ref.get(session), holder, founding: yield* Ref.get(lastFounding) }
+}).pipe(Effect.scoped)
 
 /** Release (no lock-delay, unlike an invalidation) and then end the session. */
 const giveUpLock = (key: string, holder: string, session: string) =>
@@ -138,8 +179,8 @@ const sentinelTuning = Effect.gen(function*() {
   return tuning
 })
 
-/** Founding: restore if §7 says so, then prove the lock is still ours before Redis starts. */
-const found = (session: string) =>
+/** Founding: restore if §7 says so, then prove the lock is still ours before Redis starts, and record the founding. */
+const found = (session: string, history: Option.Option<History>) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const consul = yield* Consul
@@ -147,20 +188,26 @@ const found = (session: string) =>
     const timings = yield* Timings
     const lockKey = consulNames(settings.serviceName).masterLock
     const lost = yield* keepAlive(session, timings.lockRenewEvery)
-    const plan = restorePlan({
-      founding: true,
-      localData: yield* hasLocalData(settings.dataDir),
-      manifest: yield* latestBackup,
-      storeConfigured: store.kind !== "none"
-    })
+    const localData = yield* hasLocalData(settings.dataDir)
+    const plan = restorePlan({ founding: true, localData, manifest: yield* latestBackup, storeConfigured: store.kind !== "none" })
     if (Option.isSome(plan)) yield* restore(plan.value)
-    else yield* Effect.log("no restore: the data directory holds a dataset, or no backup is recorded")
+    else if (localData) yield* Effect.log("no restore: the data directory holds a dataset")
+    else if (Option.exists(history, (h) => h._tag === "HeldData")) {
+      yield* Effect.logWarning(
+        `founding an EMPTY cluster, and the data is gone: the cluster held data (${Option.match(history, { onNone: () => "", onSome: (h) => h.evidence })}), no node holding it showed up within FOUNDING_GRACE and no backup is recorded`
+      )
+    } else yield* Effect.log("no restore: the cluster never held data and no backup is recorded; founding it empty")
     const renewed = yield* consul.renewSession(session)
     const entry = yield* consul.get(lockKey)
     const holds = renewed && !(yield* Ref.get(lost)) && Option.exists(entry, (e) => Option.contains(e.session, session))
     if (!holds) return yield* new BootstrapLockLost({ reason: `session ${session} no longer holds ${lockKey}` })
     // The agent renews the session from here until Consul shows this node passing.
     yield* writeAtomic(bootstrapSessionFile(settings), session, 0o600)
+    const at = DateTime.formatIso(yield* DateTime.now)
+    const holdsData = yield* hasLocalData(settings.dataDir)
+    yield* updateClusterRecord((prev) => Effect.succeed(Option.some(recordFounding(prev, { node: settings.node.name, endpoint: selfRedis(settings) }, at, holdsData)))).pipe(
+      Effect.catch((e) => Effect.logWarning(`could not record the founding in ${consulNames(settings.serviceName).cluster}: ${e.message}; the agent records the master once it passes`))
+    )
   })
 
 export const preStart = Effect.gen(function*() {
@@ -169,12 +216,12 @@ export const preStart = Effect.gen(function*() {
   const lockKey = consulNames(settings.serviceName).masterLock
   yield* Effect.all([settings.configDir, settings.dataDir].map((dir) => fs.makeDirectory(dir, { recursive: true })))
 
-  const { decision, session, holder } = yield* chooseRole
+  const { decision, session, holder, founding } = yield* chooseRole
   yield* Effect.log(decision.reason)
   const tuning = yield* sentinelTuning
 
   if (decision._tag === "StartAsMaster" && decision.founding && Option.isSome(session)) {
-    yield* found(session.value).pipe(Effect.onError(() => giveUpLock(lockKey, holder, session.value)))
+    yield* found(session.value, Option.map(founding, (f) => f.history)).pipe(Effect.onError(() => giveUpLock(lockKey, holder, session.value)))
   } else {
     if (Option.isSome(session)) yield* giveUpLock(lockKey, holder, session.value)
     yield* removeIfPresent(bootstrapSessionFile(settings))

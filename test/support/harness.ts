@@ -12,6 +12,7 @@ import { AgentApi, type AgentAnswer } from "../../src/layers/AgentApi.ts"
 import { BackupStore } from "../../src/layers/BackupStore.ts"
 import { Consul } from "../../src/layers/Consul.ts"
 import { ConsulWorld } from "../../src/layers/ConsulMemory.ts"
+import { Dns } from "../../src/layers/Dns.ts"
 import { Redis } from "../../src/layers/Redis.ts"
 import { RedisWorld } from "../../src/layers/RedisMemory.ts"
 import { Sentinel } from "../../src/layers/Sentinel.ts"
@@ -90,9 +91,11 @@ export interface Worlds {
   readonly objects: Map<string, Uint8Array>
   /** What each node agent's API answers, by `host:port`; a missing one is unreachable. */
   readonly agents: Map<string, (path: string) => AgentAnswer>
+  /** Host names and the addresses they resolve to (PEERS). */
+  readonly dns: Map<string, ReadonlyArray<string>>
 }
 
-export const makeWorlds = (): Worlds => ({ consul: new ConsulWorld(), redis: new RedisWorld(), objects: new Map(), agents: new Map() })
+export const makeWorlds = (): Worlds => ({ consul: new ConsulWorld(), redis: new RedisWorld(), objects: new Map(), agents: new Map(), dns: new Map() })
 
 export const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
 
@@ -109,6 +112,7 @@ export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<
     Redis.layerTest(worlds.redis),
     Sentinel.layerTest(worlds.redis),
     AgentApi.layerTest(worlds.agents),
+    Dns.layerTest(worlds.dns),
     store,
     Layer.succeed(Timings, fastTimings)
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
@@ -120,6 +124,7 @@ export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = ne
     Redis.layer,
     Sentinel.layer,
     AgentApi.layer,
+    Dns.layer,
     BackupStore.layerTest(objects)
   ).pipe(
     Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, fastTimings)))

@@ -5,6 +5,7 @@
 import { Option, Result } from "effect"
 import { type Manifest } from "../../src/domain/Backup.ts"
 import { type Endpoint, endpoint } from "../../src/domain/Endpoint.ts"
+import { type Candidate, type History } from "../../src/domain/Founding.ts"
 import { type LockState, type ProbedRole, type RoleObservation } from "../../src/domain/RoleDecision.ts"
 import { inspectPrivateKey } from "../../src/domain/MantaKey.ts"
 import { formatProblems } from "../../src/domain/EnvProblems.ts"
@@ -22,13 +23,26 @@ export const at = (host: string, port: number = REDIS_PORT): Endpoint => endpoin
 
 export type Tweak = (o: RoleObservation) => RoleObservation
 
+/** FOUNDING_GRACE in every role scenario unless a test says otherwise. */
+export const GRACE_MS = 20_000
+
 const nothingKnown = (self: Endpoint): RoleObservation => ({
   self,
   sentinelReports: [],
   registeredMasters: [],
   probes: [],
   lock: { _tag: "Free" },
-  localData: false
+  localData: false,
+  founding: {
+    node: "node-1",
+    lastWrite: Option.none(),
+    others: [],
+    seenHolders: [],
+    history: { _tag: "NeverHeldData", evidence: "Consul holds no record of it and the backup store holds no backup" },
+    lastMaster: Option.none(),
+    watchedMs: 0,
+    graceMs: GRACE_MS
+  }
 })
 
 const apply = (o: RoleObservation, tweaks: ReadonlyArray<Tweak>): RoleObservation => tweaks.reduce((acc, t) => t(acc), o)
@@ -68,9 +82,40 @@ export const lockHeldBySelf: LockState = { _tag: "HeldBySelf" }
 export const lockHeldBy = (holder: string): LockState => ({ _tag: "HeldByOther", holder })
 export const withLock = (lock: LockState): Tweak => (o) => ({ ...o, lock })
 
-/** The data directory holds a dataset (appendonlydir/, appendonly.aof or dump.rdb). */
-export const withData = (): Tweak => (o) => ({ ...o, localData: true })
-export const emptyDataDir = (): Tweak => (o) => ({ ...o, localData: false })
+/** The data directory holds a dataset (appendonlydir/, appendonly.aof or dump.rdb), last written at `lastWrite` (epoch ms). */
+export const withData = (lastWrite?: number): Tweak => (o) => ({
+  ...o,
+  localData: true,
+  founding: { ...o.founding, lastWrite: Option.fromUndefinedOr(lastWrite) }
+})
+export const emptyDataDir = (): Tweak => (o) => ({ ...o, localData: false, founding: { ...o.founding, lastWrite: Option.none() } })
+
+// ---------------------------------------------------------------------------
+// Founding: the starting nodes, the cluster's past, the watch so far
+
+/** A starting node `node-<n>` at 10.0.0.<n>: `"empty"`, or holding data last written at the given epoch ms. */
+export const candidate = (n: number, data: "empty" | number): Candidate => ({
+  node: `node-${n}`,
+  endpoint: at(`10.0.0.${n}`),
+  data: data === "empty" ? { _tag: "Empty" } : { _tag: "Held", lastWrite: Option.some(data) }
+})
+
+/** These nodes announced themselves and are starting now. */
+export const announced = (...cs: ReadonlyArray<Candidate>): Tweak => (o) => ({ ...o, founding: { ...o.founding, others: [...o.founding.others, ...cs] } })
+
+/** These data holders were announced earlier in this start (they may be gone now). */
+export const sawEarlier = (...cs: ReadonlyArray<Candidate>): Tweak => (o) => ({ ...o, founding: { ...o.founding, seenHolders: [...o.founding.seenHolders, ...cs] } })
+
+export const heldDataBefore = (evidence = "its record in Consul says so"): Tweak => (o) => ({ ...o, founding: { ...o.founding, history: { _tag: "HeldData", evidence } satisfies History } })
+
+/** This node has watched for data holders this long since its announcement. */
+export const watchedFor = (ms: number): Tweak => (o) => ({ ...o, founding: { ...o.founding, watchedMs: ms } })
+
+/** The cluster's record names `node-<n>` at 10.0.0.<n> as the last master seen. */
+export const lastMasterWas = (n: number): Tweak => (o) => ({
+  ...o,
+  founding: { ...o.founding, lastMaster: Option.some({ node: `node-${n}`, endpoint: at(`10.0.0.${n}`) }) }
+})
 
 // ---------------------------------------------------------------------------
 // Settings

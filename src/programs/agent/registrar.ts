@@ -15,6 +15,7 @@ import { decideRegistry, type OwnService, ownServices } from "../../domain/Regis
 import { selfRedis, selfSentinel, type Settings as SettingsData } from "../../domain/Settings.ts"
 import { type AgentCheck, Consul, endpointOf, type ServiceInstance } from "../../layers/Consul.ts"
 import { Settings } from "../../layers/Settings.ts"
+import { recordThisMaster } from "../clusterRecord.ts"
 import { readOptional, removeIfPresent } from "../files.ts"
 import { observeNode } from "../observeNode.ts"
 import { type AgentState, peersOf } from "./AgentState.ts"
@@ -129,6 +130,18 @@ const refreshViews = (state: Ref.Ref<AgentState>) =>
     if (before.consul.paused !== paused) yield* Effect.log(paused ? `${names.paused} is set: paused, this agent changes nothing in Redis or Sentinel` : `${names.paused} is gone: resuming`)
   })
 
+/**
+ * On the node whose master check passes, the cluster's record names it the last
+ * master seen and says the cluster held data once its dataset has keys (DESIGN.md §5):
+ * what a whole-cluster restart ranks data holders by. Writes only on a change.
+ */
+const recordLastMaster = (state: Ref.Ref<AgentState>) =>
+  Effect.gen(function*() {
+    if (!Option.exists((yield* Ref.get(state)).verdicts, (v) => v.master.pass)) return
+    const written = yield* recordThisMaster
+    if (Option.isSome(written)) yield* Effect.log(`cluster record: last master seen is this node${written.value.heldData ? ", and the cluster holds data" : ""}`)
+  })
+
 export const syncRegistry = (state: Ref.Ref<AgentState>) => (full: boolean) =>
   Effect.gen(function*() {
     const settings = yield* Settings
@@ -140,6 +153,7 @@ export const syncRegistry = (state: Ref.Ref<AgentState>) => (full: boolean) =>
       yield* syncChecks(state, masters, checks)
       yield* careForBootstrapLock(state, masters).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       if (full) yield* refreshViews(state)
+      if (full) yield* recordLastMaster(state)
     })
     const outcome = yield* Effect.result(run)
     const now = yield* Clock.currentTimeMillis

@@ -60,6 +60,14 @@ export interface Cluster {
   /** SIGSTOP (a frozen process: a stuck VM, a long GC pause) or SIGCONT of one job's process. */
   freezeProcess(i: number, job: string, frozen: boolean): void
   startNode(i: number, options?: { readonly wipeData?: boolean }): Promise<void>
+  /** Stops these nodes all at once (gracefully, like `docker stop` of each), as a host shutdown does. */
+  stopNodes(is: ReadonlyArray<number>): Promise<void>
+  /**
+   * Starts these nodes at the same instant (as a host boot or `docker compose up`
+   * does): every check first, then every container in one loop; `wipeData` removes
+   * those nodes' data directories first (a lost volume).
+   */
+  startNodes(is: ReadonlyArray<number>, options?: { readonly wipeData?: ReadonlyArray<number> }): Promise<void>
   status(json?: boolean): Promise<string>
   close(): Promise<void>
 }
@@ -189,6 +197,14 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
     killProcess: (i, job) => get(i).signalProcess(job, "SIGKILL"),
     freezeProcess: (i, job, frozen) => get(i).signalProcess(job, frozen ? "SIGSTOP" : "SIGCONT"),
     startNode: (i, o) => get(i).start(o ?? {}),
+    stopNodes: async (is) => {
+      await Promise.all(is.map((i) => get(i).stop()))
+    },
+    startNodes: async (is, o) => {
+      const nodesToStart = is.map(get)
+      await Promise.all(nodesToStart.map((n, k) => n.prepare({ wipeData: o?.wipeData?.includes(is[k] ?? -1) ?? false })))
+      for (const n of nodesToStart) n.go()
+    },
     status: (json = false) => {
       const first = [...nodes.keys()].sort((a, b) => a - b)[0]
       if (first === undefined) return Promise.reject(new Error("status: the cluster has no node"))

@@ -59,6 +59,12 @@ export class ClusterNode {
 
   /** Starts the node (its data dir kept unless `wipeData`); refuses when its addresses are taken. */
   async start(options: { readonly wipeData?: boolean } = {}): Promise<void> {
+    await this.prepare(options)
+    this.go()
+  }
+
+  /** Everything a start does before the container runs: checks its addresses are free, wipes and creates its directories. */
+  async prepare(options: { readonly wipeData?: boolean } = {}): Promise<void> {
     if (this.running()) throw new Error(`node ${this.layout.index} is already running`)
     const l = this.layout
     for (const port of [l.redisPort, l.sentinelPort]) {
@@ -68,6 +74,10 @@ export class ClusterNode {
     }
     if (options.wipeData === true) rmSync(l.dataDir, { recursive: true, force: true })
     for (const dir of [l.dataDir, l.configDir, l.logDir]) mkdirSync(dir, { recursive: true })
+  }
+
+  /** Runs the prepared container now (synchronously: several nodes started in one loop start at the same instant). */
+  go(): void {
     this.operatorStopped = false
     this.delayMs = 0
     this.launch()

@@ -16,7 +16,8 @@ describe("consulNames", () => {
       sentinelTuning: "service/redis-sentinel/",
       sentinelReset: "service/redis/sentinel-reset",
       paused: "service/redis/paused",
-      cluster: "service/redis/cluster"
+      cluster: "service/redis/cluster",
+      starting: "service/redis/starting/"
     })
   })
 

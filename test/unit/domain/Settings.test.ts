@@ -62,6 +62,8 @@ describe("defaults: an empty environment", () => {
     assert.strictEqual(ms(s.backup.interval), 24 * 3_600_000)
     assert.strictEqual(s.backup.keep, 7)
     assert.strictEqual(ms(s.backup.stallTimeout), 60_000)
+    assert.deepStrictEqual(s.peers, [])
+    assert.strictEqual(ms(s.foundingGrace), 20_000)
   })
 
   it("this node's Redis and Sentinel endpoints use the announced address", () => {
@@ -198,6 +200,27 @@ describe("cross-variable rules", () => {
     assert.match(messageOf({ BACKUP_STALL_TIMEOUT: "20m", PRESTART_TIMEOUT: "20m", MASTER_WAIT_TIMEOUT: "1m" }), /shorter than PRESTART_TIMEOUT \(20m\)/)
     assert.strictEqual(ms(settingsFrom({ BACKUP_STALL_TIMEOUT: "5s" }).backup.stallTimeout), 5_000)
     assert.strictEqual(ms(settingsFrom({ BACKUP_TIMEOUT: "1m", PRESTART_TIMEOUT: "30s", MASTER_WAIT_TIMEOUT: "10s" }).backup.stallTimeout), 60_000)
+  })
+
+  it("FOUNDING_GRACE: an explicit value at most half of MASTER_WAIT_TIMEOUT (pre-start starts over after it); the default shrinks to fit", () => {
+    assert.deepStrictEqual(named({ FOUNDING_GRACE: "31s" }), ["FOUNDING_GRACE"])
+    assert.match(messageOf({ FOUNDING_GRACE: "31s" }), /FOUNDING_GRACE="31s": expected at most half of MASTER_WAIT_TIMEOUT \(60s\)/)
+    assert.match(messageOf({ FOUNDING_GRACE: "20s", MASTER_WAIT_TIMEOUT: "30s" }), /FOUNDING_GRACE="20s": expected at most half of MASTER_WAIT_TIMEOUT \(30s\)/)
+    assert.strictEqual(ms(settingsFrom({ FOUNDING_GRACE: "30s" }).foundingGrace), 30_000)
+    assert.strictEqual(ms(settingsFrom({ FOUNDING_GRACE: "0s" }).foundingGrace), 0, "0s: an empty node founds at once, as before")
+    assert.strictEqual(ms(settingsFrom({ MASTER_WAIT_TIMEOUT: "30s" }).foundingGrace), 15_000)
+    assert.strictEqual(ms(settingsFrom({ MASTER_WAIT_TIMEOUT: "1s" }).foundingGrace), 500)
+    assert.deepStrictEqual(named({ FOUNDING_GRACE: "31m", MASTER_WAIT_TIMEOUT: "1h", PRESTART_TIMEOUT: "2h" }), ["FOUNDING_GRACE"])
+    assert.deepStrictEqual(named({ FOUNDING_GRACE: "-1s" }), ["FOUNDING_GRACE"])
+  })
+
+  it("PEERS: host names and IPv4 addresses, comma-separated, in order without repeats; no ports, spaces or empty parts", () => {
+    assert.deepStrictEqual(settingsFrom({ PEERS: "redis" }).peers, ["redis"])
+    assert.deepStrictEqual(settingsFrom({ PEERS: "tasks.redis,10.0.0.5,redis-2.internal,10.0.0.5" }).peers, ["tasks.redis", "10.0.0.5", "redis-2.internal"])
+    for (const bad of ["redis:6379", "redis, cache", "redis,,cache", ",redis", "redis,", "0.0.0.0", "10.0.0.256", "-redis", "re dis", "224.0.0.1"]) {
+      assert.deepStrictEqual(named({ PEERS: bad }), ["PEERS"], bad)
+    }
+    assert.match(messageOf({ PEERS: "redis:6379" }), /PEERS \(value not shown\): expected comma-separated host names or IPv4 addresses, no ports and no spaces/)
   })
 
   it("MANTA_BUCKET must lie under /<MANTA_USER>/stor", () => {

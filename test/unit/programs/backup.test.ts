@@ -39,6 +39,19 @@ const healthyReplica = (w: Worlds, i: number, master: Endpoint) => {
 }
 
 describe("backup", () => {
+  it.live("a backup proves the cluster held data: its record says so afterwards, its other fields kept", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      const lastMaster = { node: "node-1", address: "10.0.0.11", port: 6379, seenAt: "2026-11-24T19:05:57.000Z" }
+      w.consul.kv.set(names.cluster, { value: JSON.stringify({ heldData: false, lastMaster }), session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 })
+      const exit = yield* runFor(backup(false), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(JSON.parse(w.consul.kv.get(names.cluster)?.value ?? "null"), { heldData: true, lastMaster })
+    }))
+
   it.live("a master with no replica takes a verified backup: stored, hashed, recorded, lock given back", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -73,7 +73,7 @@ describe("pre-start", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
       assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.12 6379 2$/m)
-      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")), "a replica never takes the bootstrap lock")
+      assert.isFalse(w.consul.calls.some((c) => c === `kv.acquire ${names.masterLock}`), "a replica never takes the bootstrap lock")
     }))
 
   it.live("two nodes racing for the bootstrap lock end with exactly one master", () =>
@@ -113,7 +113,7 @@ describe("pre-start", () => {
       const fiber = yield* runFor(preStart, n, w).pipe(Effect.forkChild)
       yield* Effect.sleep("200 millis")
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "redis.conf")), "nothing rendered while waiting")
-      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")), "never tries to found while replicas hold data")
+      assert.isFalse(w.consul.calls.some((c) => c === `kv.acquire ${names.masterLock}`), "never tries to found while replicas hold data")
       // Sentinel promotes node 2.
       w.redis.master(redisAt(2), [redisAt(3)]).replica(redisAt(3), redisAt(2))
       w.redis.switchMaster("mymaster", redisAt(2))
@@ -154,7 +154,7 @@ describe("pre-start", () => {
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isFailure(exit), "must not start")
       assert.match(failureOf(exit), /data directory is empty: waiting for Sentinel to promote one of the replicas 10\.0\.0\.12:6379, 10\.0\.0\.13:6379/)
-      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
+      assert.isFalse(w.consul.calls.some((c) => c === `kv.acquire ${names.masterLock}`))
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [], "and nothing restored")
     }))
 
@@ -170,7 +170,7 @@ describe("pre-start", () => {
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.isUndefined(replicaOf(n))
-      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
+      assert.isFalse(w.consul.calls.some((c) => c === `kv.acquire ${names.masterLock}`))
     }))
 
   it.live("founding with an empty data directory restores the recorded backup, verified, as the AOF base", () =>
@@ -267,7 +267,7 @@ describe("pre-start", () => {
       const n = yield* testNode(1)
       const exit = yield* runFor(preStart, n, w)
       assert.match(failureOf(exit), /Consul lists 10\.0\.0\.12:6379 as master but it does not answer/)
-      assert.isFalse(w.consul.calls.some((c) => c.startsWith("kv.acquire")))
+      assert.isFalse(w.consul.calls.some((c) => c === `kv.acquire ${names.masterLock}`))
     }))
 
   it.live("the bootstrap lock lost during a restore: fails rather than start a possible second master", () =>

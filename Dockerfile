@@ -28,8 +28,8 @@ COPY package.json package-lock.json ./
 # preinstall, and, linked as node_modules/.bin/node, run tsc and the bundler in place
 # of this image's Node. No other install script is needed to build: esbuild finds its
 # binary through its platform package, cpu-features, ssh2 and protobufjs serve only
-# the tests, and dtrace-provider stays outside the bundle. The test fails the build
-# should a second Node appear anyway.
+# the tests, and dtrace-provider stays outside the bundle. `test ! -e` fails the
+# build should a second Node appear anyway.
 RUN npm ci --no-audit --no-fund --ignore-scripts && test ! -e node_modules/.bin/node
 COPY tsconfig.json ./
 COPY scripts ./scripts

@@ -76,8 +76,8 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     // SENTINEL FAILOVER, SET or REMOVE the cluster.
     "protected-mode no",
     Option.isSome(password) && `requirepass ${quote(password.value)}`,
-    // What this sentinel sends to its peers; every node has the same REDIS_PASSWORD.
-    // (Without it Sentinel would fall back to requirepass; named so a reader need not know.)
+    // What this sentinel sends to its peers (every node has the same REDIS_PASSWORD).
+    // Sentinel would fall back to requirepass; written out so nothing rests on that.
     Option.isSome(password) && `sentinel sentinel-pass ${quote(password.value)}`,
     "daemonize no",
     "dir /tmp",

@@ -135,12 +135,8 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
   return client
 }
 
-/**
- * A plain client to node i's Sentinel, authenticated as the node is configured unless
- * `auth` says otherwise (`{}`: no password); fails fast.
- */
-export const sentinelOf = (c: Cluster, i: number, auth: { readonly password?: string | undefined } = { password: passwordOf(c, i) }): Redis => {
-  const { password } = auth
+/** A plain client to node i's Sentinel, authenticated as the node is configured; fails fast. */
+export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => {
   const client = new Redis({
     host: c.node(i).address,
     port: c.node(i).sentinelPort,

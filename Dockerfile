@@ -23,7 +23,14 @@ WORKDIR /app
 # Dependencies first, so editing src/ does not re-run npm ci. Only the files the
 # build reads are copied: never node_modules or an operator's _env from the context.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the `node` devDependency (it pins Node 24 for developers whose
+# system Node is older) would otherwise download a second 126 MB Node in its
+# preinstall, and, linked as node_modules/.bin/node, run tsc and the bundler in place
+# of this image's Node. No other install script is needed to build: esbuild finds its
+# binary through its platform package, cpu-features, ssh2 and protobufjs serve only
+# the tests, and dtrace-provider stays outside the bundle. `test ! -e` fails the
+# build should a second Node appear anyway.
+RUN npm ci --no-audit --no-fund --ignore-scripts && test ! -e node_modules/.bin/node
 COPY tsconfig.json ./
 COPY scripts ./scripts
 # types/ declares the manta client, which ships no typings: the type-check needs it.

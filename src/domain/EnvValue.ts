@@ -128,8 +128,13 @@ export const RoleList = matching(/^[A-Za-z0-9._-]{1,64}(?:,[A-Za-z0-9._-]{1,64})
 /** Sent as an HTTP header by Node and by ContainerPilot's Go client: visible ASCII only. */
 export const AclToken = matching(/^[\x21-\x7e]+$/, 256)
 
-/** Any printable text; redis.conf quotes it and Redis compares it byte for byte. */
-export const Password = Text({ maxLength: 1024 })
+/**
+ * Printable text without spaces or quotes. redis.conf quotes it, but Sentinel writes
+ * `auth-pass` and `sentinel-pass` back into sentinel.conf unquoted whenever it
+ * rewrites the file (seen on 7.0.15; Redis's current sentinel.c prints them with a bare
+ * %s too): a space or a quote would stop a restarted redis-sentinel reading its own file.
+ */
+export const Password = matching(/^[^ "']+$/, 1024)
 
 // ---------------------------------------------------------------- Manta keys
 

@@ -72,7 +72,13 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     "# Rendered by `manage pre-start` at every start; Sentinel rewrites it at run time.",
     `bind ${s.node.bindAddress}`,
     `port ${s.sentinel.port}`,
+    // REDIS_PASSWORD guards Sentinel too: anyone who reaches it unauthenticated could
+    // SENTINEL FAILOVER, SET or REMOVE the cluster.
     "protected-mode no",
+    Option.isSome(password) && `requirepass ${quote(password.value)}`,
+    // What this sentinel sends to its peers (every node has the same REDIS_PASSWORD).
+    // Sentinel would fall back to requirepass; written out so nothing rests on that.
+    Option.isSome(password) && `sentinel sentinel-pass ${quote(password.value)}`,
     "daemonize no",
     "dir /tmp",
     `sentinel myid ${sentinelMyId(s.serviceName, s.node.name)}`,

@@ -104,8 +104,8 @@ export const variables = {
   SENTINEL_PORT: { group: "Sentinel", default: "26379", expects: "a TCP port (1-65535) other than REDIS_PORT and API_PORT", doc: "Sentinel port." },
   REDIS_PASSWORD: {
     group: "Redis",
-    expects: "1-1024 printable characters, no control characters and no leading or trailing whitespace (a value of only whitespace is an error, not \"no password\")",
-    doc: "Sets `requirepass`, `masterauth` and Sentinel's `auth-pass`. Strongly recommended: without it Redis is open to the network.",
+    expects: "1-1024 printable characters, no spaces, quotes or control characters (Sentinel writes it back into sentinel.conf unquoted)",
+    doc: "Protects Redis and Sentinel alike: `requirepass` and `masterauth` in redis.conf, `requirepass`, `sentinel sentinel-pass` and `auth-pass` in sentinel.conf, so clients must also give it to Sentinel (ioredis `sentinelPassword`). Strongly recommended: without it anyone on the network can read and write Redis and tell Sentinel to fail over.",
     secret: true
   },
   REDIS_MIN_REPLICAS_TO_WRITE: {

@@ -2,7 +2,7 @@
 // MASTER_NAME, the two commands that change its state (FAILOVER, RESET), and its
 // Pub/Sub event stream. Replies are decoded into domain data; an unknown master name
 // is None, not an error.
-import { Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
   decodeMasterAddress,
@@ -15,6 +15,7 @@ import { Timings } from "../domain/Timings.ts"
 import { redisRetry } from "./Redis.ts"
 import { type Connections, makeConnections, type PubSubMessage, RedisError } from "./RedisConnections.ts"
 import { makeMemorySentinel, type RedisWorld } from "./RedisMemory.ts"
+import { Settings } from "./Settings.ts"
 
 export class Sentinel extends Context.Service<Sentinel, {
   readonly masterAddress: (at: Endpoint, name: string) => Effect.Effect<Option.Option<Endpoint>, RedisError>
@@ -31,10 +32,16 @@ export class Sentinel extends Context.Service<Sentinel, {
    */
   readonly events: (at: Endpoint) => Stream.Stream<SentinelEvent, RedisError>
 }>()("autopilot-redis/Sentinel") {
-  static readonly layer: Layer.Layer<Sentinel> = Layer.effect(Sentinel, Effect.gen(function*() {
+  static readonly layer: Layer.Layer<Sentinel, never, Settings> = Layer.effect(Sentinel, Effect.gen(function*() {
+    const settings = yield* Settings
     const timings = yield* Timings
-    // Sentinels are not password protected here: clients must reach them to find the master.
-    const connections = yield* makeConnections({ server: "Sentinel", password: Option.none(), timeout: timings.redisCommand })
+    // Every sentinel requires REDIS_PASSWORD when it is set (RedisConf), the local one
+    // and every peer's alike, since every node has the same.
+    const connections = yield* makeConnections({
+      server: "Sentinel",
+      password: Option.map(settings.redis.password, Redacted.value),
+      timeout: timings.redisCommand
+    })
     return makeSentinel(connections, redisRetry(timings.retryBase, timings.redisRetries))
   }))
 

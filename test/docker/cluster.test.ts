@@ -1,8 +1,9 @@
 // The shipped image end to end (DESIGN.md §9): builds it from the repository root,
 // runs a real Consul and three nodes on a private network, and checks what an
-// operator sees in Consul through bootstrap, a master stop and a restore into a
-// brand-new cluster. Reports itself skipped, within seconds, where no Docker engine
-// answers; it never starts anything there.
+// operator sees in Consul and from the health checks ContainerPilot runs (agent-check,
+// the thin client of each node's agent) through bootstrap, a master stop and a
+// restore into a brand-new cluster. Reports itself skipped, with the reason, within
+// seconds where no Docker engine answers; it never starts anything there.
 import { fileURLToPath } from "node:url"
 import { randomUUID } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
@@ -15,23 +16,26 @@ import {
   Wait
 } from "testcontainers"
 
-/** True when a container engine answers; bounded, so a dead DOCKER_HOST cannot stall the run. */
-const probeDocker = async (): Promise<boolean> => {
+/** Why no container engine can be used, or undefined when one answers; bounded, so a dead DOCKER_HOST cannot stall the run. */
+const probeDocker = async (): Promise<string | undefined> => {
   let timer: NodeJS.Timeout | undefined
   const giveUp = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("no answer from the container engine")), 10_000)
+    timer = setTimeout(() => reject(new Error("no answer from the container engine within 10 s")), 10_000)
   })
   try {
     await Promise.race([getContainerRuntimeClient(), giveUp])
-    return true
-  } catch {
-    return false
+    return undefined
+  } catch (e) {
+    return e instanceof Error ? e.message.split("\n")[0] : String(e)
   } finally {
     clearTimeout(timer)
   }
 }
 
-const dockerAvailable = await probeDocker()
+const noEngine = await probeDocker()
+const skipReason = noEngine === undefined ? undefined : `needs a Docker engine: ${noEngine}`
+// The default reporter shows no per-test skip notes; this line says why in any of them.
+if (skipReason !== undefined) console.warn(`test/docker/cluster.test.ts skipped: ${skipReason}`)
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const consulImage = "hashicorp/consul:1.20"
@@ -146,21 +150,24 @@ const waitForKeys = (node: StartedTestContainer, label: string, timeoutMs: numbe
 
 const startCluster = async (image: string, backupsVolume: string, label: string): Promise<Cluster> => {
   const network = await new Network().start()
+  // No network alias: with one, testcontainers creates the container on the default
+  // bridge and then attaches it to this network, and a Consul with two private
+  // addresses refuses to start (testcontainers-node #808). The nodes get its address.
   const consul = await new GenericContainer(consulImage)
     .withNetwork(network)
-    .withNetworkAliases("consul")
     .withCommand(["agent", "-server", "-bootstrap-expect=1", "-client=0.0.0.0"])
     .withExposedPorts(8500)
     .withLogConsumer(collectLogs(`${label} consul`))
     // The leader endpoint answers "" until the single server has elected itself.
     .withWaitStrategy(Wait.forHttp("/v1/status/leader", 8500).forResponsePredicate((body) => /:\d+"$/.test(body.trim())))
     .start()
+  const consulAddress = consul.getIpAddress(network.getName())
   // All three at once, as `docker compose up --scale redis=3` does: the bootstrap race
   // must still end with one master (DESIGN.md §5).
   const nodes = await Promise.all([1, 2, 3].map((i) =>
     new GenericContainer(image)
       .withNetwork(network)
-      .withEnvironment({ CONSUL: "consul" })
+      .withEnvironment({ CONSUL: consulAddress })
       // A name without a slash is a named volume: the shared `local` backup store.
       .withBindMounts([{ source: backupsVolume, target: "/backups" }])
       .withLogConsumer(collectLogs(`${label} node ${i}`))
@@ -176,7 +183,10 @@ const stopCluster = async (cluster: Cluster | undefined): Promise<void> => {
   await cluster.network.stop().catch(() => undefined)
 }
 
-describe.skipIf(!dockerAvailable)("the image as a three-node cluster on Docker", () => {
+/** Exit code of `agent-check <path>` inside a node: the health check ContainerPilot runs. */
+const agentCheck = async (node: StartedTestContainer, path: string): Promise<number> => (await node.exec(["agent-check", path])).exitCode
+
+describe.skipIf(skipReason !== undefined)("the image as a three-node cluster on Docker", () => {
   const backupsVolume = `autopilot-redis-test-backups-${randomUUID().slice(0, 8)}`
   let image = ""
   let first: Cluster | undefined
@@ -200,6 +210,15 @@ describe.skipIf(!dockerAvailable)("the image as a three-node cluster on Docker",
     first = await startCluster(image, backupsVolume, "first")
     const master = await waitForTopology(first, { replicas: 2, sentinels: 3 }, 3 * 60_000)
     const masterNode = nodeAt(first, master.address)
+    // Each node's agent answers the checks ContainerPilot runs: exactly one role per node.
+    for (const node of first.nodes) {
+      const isMaster = node === masterNode
+      expect(await agentCheck(node, "/master"), "agent-check /master").toBe(isMaster ? 0 : 1)
+      expect(await agentCheck(node, "/replica"), "agent-check /replica").toBe(isMaster ? 1 : 0)
+      expect(await agentCheck(node, "/sentinel"), "agent-check /sentinel").toBe(0)
+    }
+    const status = await masterNode.exec(["manage", "status"])
+    expect(status.exitCode, status.output).toBe(0)
     expect(await redisCli(masterNode, "MSET", ...keys.flatMap((k) => [k, `value of ${k}`]))).toBe("OK")
     for (const node of first.nodes) if (node !== masterNode) await waitForKeys(node, "a replica", 60_000)
   }, 5 * 60_000)

@@ -82,8 +82,14 @@ export const indexOf = (c: Cluster, address: string): number => {
   return i
 }
 
-/** A plain client to one node's Redis; fails fast instead of queueing. */
-export const redisOf = (c: Cluster, i: number, password?: string): Redis => {
+/** REDIS_PASSWORD of node i, which guards its Redis and its Sentinel alike. */
+export const passwordOf = (c: Cluster, i: number): string | undefined => {
+  const password = c.node(i).env["REDIS_PASSWORD"]
+  return password === "" ? undefined : password
+}
+
+/** A plain client to one node's Redis, authenticated as the node is configured; fails fast instead of queueing. */
+export const redisOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => {
   const client = new Redis({
     host: c.node(i).address,
     port: c.node(i).redisPort,
@@ -113,9 +119,12 @@ export const roleOf = async (c: Cluster, i: number): Promise<string> => {
 
 /** An application's client: finds the master through the passing sentinels (README, "Connecting clients"). */
 export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly address: string; readonly port: number }>): Redis => {
+  const [first] = c.nodes()
+  const password = first === undefined ? undefined : passwordOf(c, first)
   const client = new Redis({
     sentinels: sentinels.map((s) => ({ host: s.address, port: s.port })),
     name: "mymaster",
+    ...(password !== undefined ? { password, sentinelPassword: password } : {}),
     failoverDetector: true,
     reconnectOnError: (e) => (e.message.startsWith("READONLY") ? 2 : false),
     sentinelRetryStrategy: (n) => (n > 100 ? null : 100),
@@ -123,7 +132,22 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
     commandTimeout: 5000
   })
   client.on("error", () => {})
-  void c
+  return client
+}
+
+/** A plain client to node i's Sentinel, authenticated as the node is configured; fails fast. */
+export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => {
+  const client = new Redis({
+    host: c.node(i).address,
+    port: c.node(i).sentinelPort,
+    ...(password !== undefined ? { password } : {}),
+    lazyConnect: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    retryStrategy: () => null
+  })
+  client.on("error", () => {})
   return client
 }
 
@@ -145,8 +169,7 @@ export const logsOf = (c: Cluster, i: number): string => {
 export const waitForSentinelsToKnowReplicas = (c: Cluster, nodes: ReadonlyArray<number>, replicas: number, ms: number) =>
   waitFor(`every sentinel knowing ${replicas} replicas`, ms, async () => {
     const counts = await Promise.all(nodes.map(async (i) => {
-      const client = new Redis({ host: c.node(i).address, port: c.node(i).sentinelPort, lazyConnect: false, retryStrategy: () => null, commandTimeout: 2000 })
-      client.on("error", () => {})
+      const client = sentinelOf(c, i)
       try {
         const rows = await client.call("SENTINEL", "replicas", "mymaster")
         return Array.isArray(rows) ? rows.filter((r) => Array.isArray(r) && !String(r[r.indexOf("flags") + 1]).includes("down")).length : 0

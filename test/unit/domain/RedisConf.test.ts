@@ -91,6 +91,20 @@ const only = (conf: string, ...prefix: ReadonlyArray<string>): ReadonlyArray<str
 
 const tuning: SentinelTuning = { quorum: 2, downAfter: Duration.seconds(5), failoverTimeout: Duration.seconds(30) }
 
+/** Passwords the environment check accepts, drawn from any text. */
+const acceptablePassword = fc.string({
+  minLength: 1,
+  // The characters that matter to Redis's config parser, often enough to be drawn.
+  unit: fc.oneof(fc.constantFrom(" ", "\"", "'", "\\", "#", "$"), fc.string({ minLength: 1, maxLength: 1, unit: "binary" }))
+}).filter((p) => {
+  try {
+    settingsFrom({ REDIS_PASSWORD: p })
+    return true
+  } catch {
+    return false
+  }
+})
+
 describe("splitArgs (the sdssplitargs port the tests rely on)", () => {
   it("matches Redis on the cases it must", () => {
     assert.deepStrictEqual(splitArgs(`requirepass "a b\\"c\\\\d"`), ["requirepass", "a b\"c\\d"])
@@ -103,7 +117,7 @@ describe("splitArgs (the sdssplitargs port the tests rely on)", () => {
 
 describe("renderRedisConf", () => {
   const plain = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", DATA_DIR: "/srv/redis data" })
-  const withPassword = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", REDIS_PASSWORD: `p"a\\ss wo'rd\\n` })
+  const withPassword = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", REDIS_PASSWORD: `p\\a$s#wo%rd\\n` })
 
   it("a master has no replicaof line", () => {
     assert.lengthOf(directive(renderRedisConf(plain, { _tag: "Master" }), "replicaof"), 0)
@@ -129,17 +143,16 @@ describe("renderRedisConf", () => {
     assert.lengthOf(directive(conf, "masterauth"), 0)
   })
 
-  it("the password reaches Redis exactly, quotes and backslashes included", () => {
+  it("the password reaches Redis exactly, backslashes, '#' and '$' included", () => {
     const conf = renderRedisConf(withPassword, { _tag: "Replica", master: at("10.0.0.5") })
-    assert.deepStrictEqual(only(conf, "requirepass"), ["requirepass", `p"a\\ss wo'rd\\n`])
-    assert.deepStrictEqual(only(conf, "masterauth"), ["masterauth", `p"a\\ss wo'rd\\n`])
+    assert.deepStrictEqual(only(conf, "requirepass"), ["requirepass", `p\\a$s#wo%rd\\n`])
+    assert.deepStrictEqual(only(conf, "masterauth"), ["masterauth", `p\\a$s#wo%rd\\n`])
   })
 
   it("any password the environment accepts round-trips and cannot add a directive", () => {
     const withoutPassword = directives(renderRedisConf(settingsFrom(), { _tag: "Master" })).length
-    const acceptable = (p: string) => !/[\u0000-\u001f\u007f-\u009f\uFFFD]|\p{Cs}/u.test(p) && p.trim() === p && p.length <= 1024
     fc.assert(
-      fc.property(fc.string({ minLength: 1, unit: "binary" }).filter(acceptable), (password) => {
+      fc.property(acceptablePassword, (password) => {
         const conf = renderRedisConf(settingsFrom({ REDIS_PASSWORD: password }), { _tag: "Master" })
         assert.deepStrictEqual(only(conf, "requirepass"), ["requirepass", password])
         assert.lengthOf(directives(conf), withoutPassword + 2)
@@ -173,10 +186,38 @@ describe("renderSentinelConf", () => {
     assert.deepStrictEqual(only(conf, "port"), ["port", "26379"])
   })
 
-  it("auth-pass appears only with a password, exactly as Redis must read it", () => {
+  it("requirepass, sentinel-pass and auth-pass appear only with a password, exactly as Redis must read it", () => {
+    assert.lengthOf(directive(conf, "requirepass"), 0)
+    assert.lengthOf(directive(conf, "sentinel", "sentinel-pass"), 0)
     assert.lengthOf(directive(conf, "sentinel", "auth-pass"), 0)
-    const secured = renderSentinelConf(settingsFrom({ REDIS_PASSWORD: `se"cr et\\` }), at("10.0.0.5"), tuning)
-    assert.deepStrictEqual(only(secured, "sentinel", "auth-pass"), ["sentinel", "auth-pass", "mymaster", `se"cr et\\`])
+    const secured = renderSentinelConf(settingsFrom({ REDIS_PASSWORD: `se#cr\\et$` }), at("10.0.0.5"), tuning)
+    // Clients (and the handlers) must authenticate to this sentinel; it authenticates to
+    // its peers and to the master and replicas with the same password.
+    assert.deepStrictEqual(only(secured, "requirepass"), ["requirepass", `se#cr\\et$`])
+    assert.deepStrictEqual(only(secured, "sentinel", "sentinel-pass"), ["sentinel", "sentinel-pass", `se#cr\\et$`])
+    assert.deepStrictEqual(only(secured, "sentinel", "auth-pass"), ["sentinel", "auth-pass", "mymaster", `se#cr\\et$`])
+  })
+
+  // Sentinel's config rewrite (at start and at every state change) prints auth-pass and
+  // sentinel-pass with a bare %s; ContainerPilot restarts a crashed redis-sentinel on
+  // that rewritten file. So a password must read back the same unquoted.
+  it("any password the environment accepts survives Sentinel's unquoted rewrite of its own file", () => {
+    fc.assert(
+      fc.property(acceptablePassword, (password) => {
+        const secured = renderSentinelConf(settingsFrom({ REDIS_PASSWORD: password }), at("10.0.0.5"), tuning)
+        const [, , , rendered] = only(secured, "sentinel", "auth-pass")
+        assert.strictEqual(rendered, password)
+        assert.deepStrictEqual(splitArgs(`sentinel auth-pass mymaster ${password}`), ["sentinel", "auth-pass", "mymaster", password])
+        assert.deepStrictEqual(splitArgs(`sentinel sentinel-pass ${password}`), ["sentinel", "sentinel-pass", password])
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("a password that would not read back unquoted is refused by the environment check", () => {
+    for (const password of ["two words", `say"cheese`, "it's"]) {
+      assert.throws(() => settingsFrom({ REDIS_PASSWORD: password }), /REDIS_PASSWORD \(secret, value not shown\)/)
+    }
   })
 
   // The agent hears Sentinel's events over Pub/Sub: no process is started per failover.

@@ -8,12 +8,10 @@
 // - Consul loses its whole state: every node's registrations are back within 10 s;
 // - the agent killed: its checks fail at once and ContainerPilot restarts it; the
 //   agent frozen: its checks fail (never pass) until it wakes.
-import { execFile } from "node:child_process"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { agentCheckScript } from "../support/cluster/Cluster.ts"
 import { readTopology, type Topology } from "../support/cluster/Topology.ts"
-import { indexOf, logsOf, type Scenario, scenario, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
+import { agentCheck, indexOf, logsOf, type Scenario, scenario, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
 
 const nodes = [1, 2, 3]
 
@@ -37,12 +35,7 @@ const sampleMasters = (consulAddress: string, everyMs: number) => {
   }
 }
 
-/** `agent-check <path>` against node i's agent: true when the check passes. */
-const check = (s: Scenario, i: number, path: string): Promise<boolean> =>
-  new Promise((resolve) => {
-    const n = s.cluster.node(i)
-    execFile(agentCheckScript, [path, n.address, n.env["API_PORT"] ?? "8008", "2"], { timeout: 10_000 }, (error) => resolve(error === null))
-  })
+const check = async (s: Scenario, i: number, path: string): Promise<boolean> => (await agentCheck(s.cluster, i, path)).passed
 
 describe("the node agent keeps Consul true", () => {
   let s: Scenario

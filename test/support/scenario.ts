@@ -1,11 +1,12 @@
 // Building blocks of the integration scenarios: a real cluster with test timings,
 // waiting for a condition with a deadline (never a fixed sleep), and ioredis clients
 // to a node or through the sentinels, the way an application connects.
+import { execFile } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Redis } from "ioredis"
-import { type Cluster, startCluster } from "./cluster/Cluster.ts"
+import { agentCheckScript, type Cluster, startCluster } from "./cluster/Cluster.ts"
 import { readTopology, type Topology } from "./cluster/Topology.ts"
 
 /**
@@ -181,3 +182,16 @@ export const waitForSentinelsToKnowReplicas = (c: Cluster, nodes: ReadonlyArray<
     }))
     return counts
   }, (counts) => counts.every((n) => n === replicas))
+
+/**
+ * Runs ContainerPilot's health check for `path` (`/master`, `/replica`, `/sentinel`)
+ * against node i's agent, as the shipped containerpilot.json5 does: whether it passed
+ * and how long it took.
+ */
+export const agentCheck = (c: Cluster, i: number, path: string): Promise<{ readonly passed: boolean; readonly ms: number }> =>
+  new Promise((resolve) => {
+    const n = c.node(i)
+    const started = Date.now()
+    execFile(agentCheckScript, [path, n.address, n.env["API_PORT"] ?? "8008", n.env["HEALTH_INTERVAL"] ?? "5"], { timeout: 30_000 }, (error) =>
+      resolve({ passed: error === null, ms: Date.now() - started }))
+  })

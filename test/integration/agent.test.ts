@@ -8,6 +8,8 @@
 // - Consul loses its whole state: every node's registrations are back within 10 s;
 // - the agent killed: its checks fail at once and ContainerPilot restarts it; the
 //   agent frozen: its checks fail (never pass) until it wakes.
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readTopology, type Topology } from "../support/cluster/Topology.ts"
@@ -46,6 +48,27 @@ describe("the node agent keeps Consul true", () => {
     await waitForSentinelsToKnowReplicas(s.cluster, nodes, 2, 30_000)
   })
   afterAll(async () => s?.close())
+
+  it("at rest: manage logs no ERROR or WARN line on any node, and the agent no line per check", async () => {
+    const c = s.cluster
+    await waitForTopology(c, nodes, 60_000)
+    const logOf = (i: number, job: string) => {
+      try {
+        return readFileSync(join(c.node(i).logDir, `${job}.log`), "utf8")
+      } catch {
+        return ""
+      }
+    }
+    const jobs = ["agent", "backup"]
+    const before = new Map(nodes.flatMap((i) => jobs.map((j) => [`${i}/${j}`, logOf(i, j).length] as const)))
+    // Five check intervals at rest: 15 checks per node ran meanwhile.
+    const window = 5 * Number(c.node(1).env["HEALTH_INTERVAL"] ?? "5") * 1000
+    await new Promise((r) => setTimeout(r, window))
+    const added = nodes.flatMap((i) => jobs.flatMap((j) => logOf(i, j).slice(before.get(`${i}/${j}`) ?? 0).split("\n").filter((l) => l !== "").map((l) => `node ${i} ${j}: ${l}`)))
+    expect(added.filter((l) => /level=(ERROR|WARN)|"level":"(ERROR|WARN)"|\b(ERROR|WARN)\b/.test(l))).toEqual([])
+    const agentLines = added.filter((l) => l.includes(" agent: "))
+    expect(agentLines.length, agentLines.join("\n")).toBeLessThan(nodes.length)
+  }, 60_000)
 
   it("a master frozen until Sentinel replaces it, then woken: never two masters passing in Consul", async () => {
     const c = s.cluster

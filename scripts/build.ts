@@ -4,6 +4,7 @@
 // lazily from main.ts, so a run evaluates only the code its handler needs.
 import { build, type Plugin } from "esbuild"
 import { chmod, readFile } from "node:fs/promises"
+import { builtinModules } from "node:module"
 
 const outfile = "dist/manage.mjs"
 
@@ -24,6 +25,30 @@ const inlineRestifyVersion: Plugin = {
   }
 }
 
+/**
+ * Node built-ins imported with ESM `import` statements are loaded through `require`
+ * instead. Node builds the ESM facade of a built-in by reading every export, which
+ * fires the lazy getters CommonJS `require` leaves alone: `import … from "node:http"`
+ * reads http.WebSocket and so loads and compiles undici (~750 kB of JS, ~13 MiB of RSS
+ * in a bare process), which no handler uses. Together with the agent's flags in
+ * containerpilot.json5 this keeps the agent under its RSS budget (DESIGN.md §10).
+ */
+const builtins = new Set(builtinModules)
+const builtinsThroughRequire: Plugin = {
+  name: "builtins-through-require",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      const name = args.path.replace(/^node:/, "")
+      if (args.kind !== "import-statement" || !builtins.has(name)) return undefined
+      return { path: name, namespace: "builtin-require" }
+    })
+    b.onLoad({ filter: /.*/, namespace: "builtin-require" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)})`,
+      loader: "js"
+    }))
+  }
+}
+
 await build({
   entryPoints: ["src/main.ts"],
   outfile,
@@ -36,7 +61,7 @@ await build({
   logLevel: "warning",
   // bunyan (through manta) requires these inside try/catch as optional extras.
   external: ["dtrace-provider", "mv", "source-map-support", "safe-json-stringify"],
-  plugins: [inlineRestifyVersion],
+  plugins: [inlineRestifyVersion, builtinsThroughRequire],
   banner: {
     js: [
       "#!/usr/bin/env node",

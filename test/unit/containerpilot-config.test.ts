@@ -87,7 +87,7 @@ const expectAllowedCommand = (where: string, exec: Job["exec"]): void => {
   if (exec === undefined) throw new Error(`${where}: no exec`)
   const parsed = parseExec(exec)
   const { command, args, env } = unwrapEnv(parsed.command, parsed.args)
-  for (const e of env) expect(e, `${where}: only NODE_OPTIONS may be set`).toMatch(/^NODE_OPTIONS=/)
+  for (const e of env) expect(e, `${where}: only NODE_OPTIONS and GLIBC_TUNABLES may be set`).toMatch(/^(NODE_OPTIONS|GLIBC_TUNABLES)=/)
   if (command === "manage") expect(isManageHandler(args), `${where}: manage ${args.join(" ")} is not a handler the CLI accepts`).toBe(true)
   else expect(binaries, `${where}: ${command}`).toContain(command)
 }
@@ -180,10 +180,10 @@ describe("containerpilot.json5", () => {
       })
     })
 
-    it("runs the agent after pre-start, restarted whenever it exits", () => {
+    it("runs the agent after pre-start, restarted whenever it exits, with its memory settings", () => {
       expect(job(config, "agent")).toEqual({
         name: "agent",
-        exec: ["manage", "agent"],
+        exec: ["/usr/bin/env", "NODE_OPTIONS=--jitless --max-semi-space-size=1", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16384", "manage", "agent"],
         when: { source: "preStart", once: "exitSuccess" },
         restarts: "unlimited"
       })

@@ -27,6 +27,7 @@ export const report = (settings: Settings, s: AgentState): AgentReport => {
     replicas: role?._tag === "Master"
       ? role.replicas.map((r) => ({ redis: formatEndpoint(r.endpoint), offset: r.offset, lagBytes: Math.max(0, role.offset - r.offset) }))
       : [],
+    priority: { configured: settings.redis.replicaPriority, current: Option.getOrNull(s.priority.current) },
     sentinels: {
       known: observation?.sentinels.known ?? 0,
       answered: observation?.sentinels.answers.length ?? 0,

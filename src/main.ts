@@ -6,7 +6,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Layer, Logger, type LogLevel, References, Runtime } from "effect"
+import { Cause, Console, Effect, Layer, Logger, type LogLevel, Option, References, Runtime } from "effect"
 import { type Command, parseCommand, usage } from "./domain/Cli.ts"
 import { agentTimings, Timings } from "./domain/Timings.ts"
 import { AgentApi } from "./layers/AgentApi.ts"
@@ -64,6 +64,14 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
       return load(() => import("./programs/preStop.ts"), (m) => m.preStop).pipe(Effect.provide(live))
     case "status":
       return load(() => import("./programs/status.ts"), (m) => m.status(command.json)).pipe(Effect.provide(live))
+    case "list":
+      return load(() => import("./programs/list.ts"), (m) => m.list(command.json)).pipe(Effect.provide(live))
+    case "switchover":
+      return load(() => import("./programs/switchover.ts"), (m) => m.switchover(Option.fromUndefinedOr(command.to))).pipe(Effect.provide(live))
+    case "pause":
+      return load(() => import("./programs/maintenance.ts"), (m) => m.pause).pipe(Effect.provide(live))
+    case "resume":
+      return load(() => import("./programs/maintenance.ts"), (m) => m.resume).pipe(Effect.provide(live))
   }
 }
 

@@ -8,6 +8,10 @@ export type Command =
   | { readonly _tag: "backup"; readonly now: boolean }
   | { readonly _tag: "pre-stop" }
   | { readonly _tag: "status"; readonly json: boolean }
+  | { readonly _tag: "list"; readonly json: boolean }
+  | { readonly _tag: "switchover"; readonly to: string | undefined }
+  | { readonly _tag: "pause" }
+  | { readonly _tag: "resume" }
   | { readonly _tag: "config-docs" }
   | { readonly _tag: "setup-env"; readonly key: string; readonly out: string; readonly followSymlinks: boolean }
   | { readonly _tag: "help" }
@@ -26,6 +30,10 @@ export const handlers = {
   backup: { usage: "backup [--now]", summary: "take a verified backup when due and this node is elected (--now: regardless)" },
   "pre-stop": { usage: "pre-stop", summary: "hand the master role to a caught-up replica before Redis stops" },
   status: { usage: "status [--json]", summary: "print the cluster: master, replicas and lag, sentinels, last backup" },
+  list: { usage: "list [--json]", summary: "one line per node: address, role, state, lag in bytes, priority, last check" },
+  switchover: { usage: "switchover [--to NODE]", summary: "hand the master role to a caught-up replica (NODE: name or address) with no acknowledged write lost" },
+  pause: { usage: "pause", summary: "maintenance: no automatic failover (every replica at priority 0), agents and handlers change nothing" },
+  resume: { usage: "resume", summary: "end maintenance: every node's REPLICA_PRIORITY back, automatic failover again" },
   config: { usage: "config --docs", summary: "print every environment variable, its default and what it expects (markdown)" },
   "setup-env": {
     usage: "setup-env --key <ssh private key> [--out _env] [--follow-symlinks]",
@@ -65,6 +73,8 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
     case "pre-start":
     case "health-sentinel":
     case "pre-stop":
+    case "pause":
+    case "resume":
     case "agent":
       return rest.length === 0 ? ok({ _tag: name }) : bad(`${name} takes no arguments`)
     case "health":
@@ -72,11 +82,17 @@ export const parseCommand = (argv: ReadonlyArray<string>): Parsed => {
         ? ok({ _tag: "health", role: rest[0] })
         : bad("health takes one argument: master or replica")
     case "backup":
+    case "list":
     case "status": {
       const f = flags(rest, [name === "backup" ? "--now" : "--json"])
       if (typeof f === "string") return bad(`${name}: ${f}`)
-      return ok(name === "backup" ? { _tag: "backup", now: f.has("--now") } : { _tag: "status", json: f.has("--json") })
+      return ok(name === "backup" ? { _tag: "backup", now: f.has("--now") } : { _tag: name, json: f.has("--json") })
     }
+    case "switchover":
+      if (rest.length === 0) return ok({ _tag: "switchover", to: undefined })
+      return rest.length === 2 && rest[0] === "--to" && rest[1] !== undefined && rest[1] !== "" && !rest[1].startsWith("-")
+        ? ok({ _tag: "switchover", to: rest[1] })
+        : bad("switchover takes [--to NODE]")
     case "config":
       return rest.length === 1 && rest[0] === "--docs" ? ok({ _tag: "config-docs" }) : bad("config takes --docs")
     case "setup-env": {

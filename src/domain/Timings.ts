@@ -54,6 +54,8 @@ export interface Timings {
   readonly priorityPropagation: Duration.Duration
   /** switchover: after SENTINEL FAILOVER, the chosen node must be master in Sentinel and passing as master in Consul within this. */
   readonly switchoverSettle: Duration.Duration
+  /** status, list, resume: an agent answers `/status` from memory in milliseconds; one that has not within this is asked around (Redis directly). */
+  readonly agentReport: Duration.Duration
   /** Stranded replicas and stale sentinels are looked after this often. */
   readonly careEvery: Duration.Duration
   /** Each care step, so one slow step never holds up the others. */
@@ -103,6 +105,7 @@ export const defaultTimings: Timings = {
   pauseEvery: Duration.seconds(1),
   priorityPropagation: Duration.seconds(12),
   switchoverSettle: Duration.seconds(15),
+  agentReport: Duration.millis(300),
   careEvery: Duration.seconds(5),
   careStep: Duration.seconds(6),
   strandedGrace: Duration.seconds(10),

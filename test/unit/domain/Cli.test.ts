@@ -23,6 +23,10 @@ const examples: Record<keyof typeof handlers, ReadonlyArray<string>> = {
   backup: ["backup"],
   "pre-stop": ["pre-stop"],
   status: ["status"],
+  list: ["list", "--json"],
+  switchover: ["switchover", "--to", "node-2"],
+  pause: ["pause"],
+  resume: ["resume"],
   config: ["config", "--docs"],
   "setup-env": ["setup-env", "--key", "id_rsa"]
 }

@@ -5,50 +5,13 @@
 // - `--to` the other replica, under an application writing through Sentinel: every
 //   acknowledged write survives, the chosen node ends master in every Sentinel and in
 //   Consul, and every replica-priority is back to its configured value.
-import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Cluster, manageScript, startCluster } from "../support/cluster/Cluster.ts"
-import { indexOf, logsOf, redisOf, roleOf, scenarioEnv, sentinelClient, sentinelOf, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** `manage <args>` with node i's environment, as an operator runs it in that container. */
-export const manage = (c: Cluster, i: number, args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [manageScript, ...args], { env: c.node(i).env, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout: String(stdout), stderr: String(stderr) })
-    })
-  })
-
-export const priorityOf = async (c: Cluster, i: number): Promise<number> => {
-  const client = redisOf(c, i)
-  try {
-    const reply = await client.call("CONFIG", "GET", "replica-priority")
-    return Array.isArray(reply) ? Number(reply[1]) : Number.NaN
-  } finally {
-    client.disconnect()
-  }
-}
-
-export const sentinelMasters = (c: Cluster, nodes: ReadonlyArray<number>): Promise<ReadonlyArray<string>> =>
-  Promise.all(nodes.map(async (i) => {
-    const client = sentinelOf(c, i)
-    try {
-      const reply = await client.call("SENTINEL", "get-master-addr-by-name", "mymaster")
-      return Array.isArray(reply) ? String(reply[0]) : "none"
-    } catch {
-      return "down"
-    } finally {
-      client.disconnect()
-    }
-  }))
+import { type Cluster, startCluster } from "../support/cluster/Cluster.ts"
+import { manage, priorityOf, sentinelMasters } from "../support/controls.ts"
+import { indexOf, logsOf, redisOf, roleOf, scenarioEnv, sentinelClient, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
 
 /** What master i reports as this replica's lag in bytes (its ROLE), or -1 when not listed. */
 const lagOf = async (c: Cluster, master: number, replica: number): Promise<number> => {

@@ -145,3 +145,21 @@ export const runFor = <A, E>(
   node: TestNode,
   worlds: Worlds
 ) => program.pipe(Effect.provide(memoryLayers(node, worlds)), Effect.exit)
+
+/** Polls `check` until it yields a truthy value (or fails the test after `ms`, with the last thing seen). */
+export const eventually = <A>(what: string, ms: number, check: () => Promise<A> | A) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + ms
+    let last: unknown
+    for (;;) {
+      try {
+        const value = await check()
+        if (value) return value
+        last = value
+      } catch (e) {
+        last = e
+      }
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })

@@ -37,7 +37,7 @@ export interface AgentState {
     readonly paused: boolean
     readonly lastBackup: Option.Option<Manifest>
   }
-  /** This node's `replica-priority` as the pause care last read it, and whether REPLICA_PRIORITY is still to be put back (Pause.ts). */
+  /** This node's `replica-priority` as the pause care last read or set it (at start, while paused, on resume), and whether REPLICA_PRIORITY is still to be put back (Pause.ts). */
   readonly priority: { readonly current: Option.Option<number>; readonly restorePending: boolean }
   /** `+switch-master` events seen (each failover once, whichever sentinels told of it). */
   readonly failovers: { readonly seen: number; readonly last: Option.Option<Switch> }

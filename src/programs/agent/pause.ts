@@ -1,6 +1,7 @@
 // The agent's side of maintenance mode (DESIGN.md §3): every round it reads
-// `service/<name>/paused` (one KV read) and its own Redis's replica-priority (one
-// local command), then applies Pause.ts's decision: held at 0 while paused, even
+// `service/<name>/paused` (one KV read) and, while paused or until REPLICA_PRIORITY is
+// confirmed (at start, on resume), its own Redis's replica-priority (one local
+// command), then applies Pause.ts's decision: held at 0 while paused, even
 // after Redis or the whole node restarted; REPLICA_PRIORITY put back on resume. A
 // Consul that does not answer leaves the last known state (the registrar reports the
 // outage); it never turns a pause into a resume.
@@ -40,6 +41,9 @@ export const carePause = (state: Ref.Ref<AgentState>) =>
     const redis = yield* Redis
     const self = selfRedis(settings)
     const paused = yield* readPaused(state)
+    // At rest (not paused, REPLICA_PRIORITY confirmed) there is nothing to enforce, and
+    // Redis is left alone: one KV read per round is all the pause costs a running node.
+    if (!paused && !(yield* Ref.get(state)).priority.restorePending) return
     const current = yield* redis.replicaPriority(self).pipe(Effect.option)
     if (Option.isNone(current)) return yield* Ref.update(state, (s) => ({ ...s, priority: { ...s.priority, current: Option.none() } }))
     const { priority } = yield* Ref.get(state)

@@ -9,26 +9,9 @@ import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { agent } from "../../../src/programs/agent.ts"
 import { closedPort } from "../../support/fakeServers.ts"
-import { makeWorlds, memoryLayers, passingSentinel, redisAt, testNode, type Worlds } from "../../support/harness.ts"
+import { eventually, makeWorlds, memoryLayers, passingSentinel, redisAt, testNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
-
-const eventually = <A>(what: string, ms: number, check: () => Promise<A> | A) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + ms
-    let last: unknown
-    for (;;) {
-      try {
-        const value = await check()
-        if (value) return value
-        last = value
-      } catch (e) {
-        last = e
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
-  })
 
 const startAgent = (i: number, w: Worlds, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
@@ -84,15 +67,19 @@ describe("agent: maintenance mode", () => {
       yield* eventually("still held at 0 without Consul", 3_000, () => priorityOf(w, 2) === 0)
     }))
 
-  it.live("not paused: a temporary priority (a switchover's) is left alone once REPLICA_PRIORITY was confirmed", () =>
+  it.live("not paused: once REPLICA_PRIORITY was confirmed, Redis is left alone (a switchover's temporary priority stays)", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       cluster(w)
       yield* startAgent(2, w)
-      yield* eventually("the agent read the priority", 3_000, () => w.redis.calls.filter((c) => c.endsWith("CONFIG GET replica-priority")).length >= 2)
+      const reads = () => w.redis.calls.filter((c) => c.endsWith("CONFIG GET replica-priority")).length
+      const rounds = () => w.consul.calls.filter((c) => c === `kv.get ${names.paused}`).length
+      yield* eventually("the agent confirmed the priority", 3_000, () => reads() >= 1 && rounds() >= 2)
       const server = w.redis.servers.get(formatEndpoint(redisAt(2)))
       if (server !== undefined) server.priority = 0
-      yield* eventually("a few more rounds", 3_000, () => w.redis.calls.filter((c) => c.endsWith("CONFIG GET replica-priority")).length >= 6)
+      const [readsBefore, roundsBefore] = [reads(), rounds()]
+      yield* eventually("a few more rounds", 3_000, () => rounds() >= roundsBefore + 5)
       assert.strictEqual(priorityOf(w, 2), 0)
+      assert.strictEqual(reads(), readsBefore, "no command to Redis at rest")
     }))
 })

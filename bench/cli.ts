@@ -7,7 +7,7 @@
 // builds and commands so background load hits them alike. Peak RSS is read by a
 // one-line preload. Run it serialized with the other cluster users:
 //   flock /tmp/autopilot-integration.lock npm run bench:cli
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -39,27 +39,33 @@ try {
     await new Promise((r) => setTimeout(r, 200))
   }
   const env = { ...cluster.node(1).env, NODE_COMPILE_CACHE: join(root, "compile-cache") }
-  const once = (script: string, args: ReadonlyArray<string>) => {
-    const started = process.hrtime.bigint()
-    const r = spawnSync(process.execPath, ["--require", preload, script, ...args], { env, encoding: "utf8" })
-    return { ms: Number(process.hrtime.bigint() - started) / 1e6, status: r.status, stderr: r.stderr }
+  // Asynchronous: the Consul emulator lives in this process and must answer meanwhile.
+  const once = (script: string, args: ReadonlyArray<string>) =>
+    new Promise<{ readonly ms: number; readonly status: number | null; readonly stderr: string }>((resolve) => {
+      const started = process.hrtime.bigint()
+      const child = spawn(process.execPath, ["--require", preload, script, ...args], { env, stdio: ["ignore", "ignore", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+      child.on("close", (status) => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, status, stderr }))
+    })
+  const cases: Array<{ readonly build: string; readonly script: string; readonly args: ReadonlyArray<string> }> = []
+  for (const [build, script] of builds) {
+    for (const args of [["--help"], ["status"], ["list"]]) {
+      const r = await once(script, args)
+      if (r.status === 0) cases.push({ build, script, args })
+      else console.log(`${build}: manage ${args.join(" ")} exited ${r.status}, not measured: ${r.stderr.trim().split("\n").at(-1) ?? ""}`)
+    }
   }
-  const cases = builds.flatMap(([build, script]) =>
-    [["--help"], ["status"], ["list"]].flatMap((args) => {
-      const r = once(script, args)
-      if (r.status !== 0) console.log(`${build}: manage ${args.join(" ")} exited ${r.status}, not measured: ${r.stderr.trim().split("\n").at(-1) ?? ""}`)
-      return r.status === 0 ? [{ build, script, args }] : []
-    }))
-  for (const c of cases) for (let i = 0; i < 2; i++) once(c.script, c.args) // warm the compile and page caches
+  for (const c of cases) for (let i = 0; i < 2; i++) await once(c.script, c.args) // warm the compile and page caches
   const times = cases.map((): Array<number> => [])
   const rss = cases.map((): Array<number> => [])
   for (let i = 0; i < runs; i++) {
-    cases.forEach((c, k) => {
-      const r = once(c.script, c.args)
+    for (const [k, c] of cases.entries()) {
+      const r = await once(c.script, c.args)
       if (r.status !== 0) throw new Error(`${c.build}: manage ${c.args.join(" ")} exited ${r.status}: ${r.stderr}`)
       times[k]?.push(r.ms)
       rss[k]?.push(Number(readFileSync(rssFile, "utf8").trim().split("\n").at(-1)) / 1024)
-    })
+    }
   }
   const median = (xs: ReadonlyArray<number>) => {
     const s = [...xs].sort((a, b) => a - b)
@@ -70,7 +76,7 @@ try {
   cases.forEach((c, k) => {
     const t = times[k] ?? []
     const r = rss[k] ?? []
-    console.log(`${c.build.padEnd(8)} manage ${c.args.join(" ").padEnd(7)} wall median ${median(t).toFixed(0).padStart(4)} ms, max ${Math.max(...t).toFixed(0).padStart(4)} ms   peak RSS median ${median(r).toFixed(1)} MiB, max ${Math.max(...r).toFixed(1)} MiB`)
+    console.log(`${c.build.padEnd(10)} manage ${c.args.join(" ").padEnd(7)} wall median ${median(t).toFixed(0).padStart(4)} ms, max ${Math.max(...t).toFixed(0).padStart(4)} ms   peak RSS median ${median(r).toFixed(1)} MiB, max ${Math.max(...r).toFixed(1)} MiB`)
   })
 } finally {
   await cluster.close()

@@ -1,7 +1,7 @@
 // Maintenance mode and REPLICA_PRIORITY on real processes. Nodes 1 and 2 found the
 // cluster together; node 3 joins with REPLICA_PRIORITY=0. Given `manage pause`, when
 // the master is killed, then Sentinel gives up its failover (`-failover-abort-no-good-
-// slave`, awaited on its event channel) and nobody is promoted; `manage resume` puts
+// slave`, awaited on the surviving sentinels' event channels) and nobody is promoted; `manage resume` puts
 // every REPLICA_PRIORITY back and Sentinel fails over to the other founder, never to
 // node 3. When that master is frozen, node 3, now the only replica, is never promoted.
 import { mkdtempSync, rmSync } from "node:fs"
@@ -12,23 +12,28 @@ import { type Cluster, startCluster } from "../support/cluster/Cluster.ts"
 import { indexOf, logsOf, roleOf, scenarioEnv, sentinelOf, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
 import { manage, priorityOf, sentinelMasters } from "../support/controls.ts"
 
-/** Resolves once node i's Sentinel publishes `event` (subscribed before `trigger` runs). */
-const awaitEvent = async (c: Cluster, i: number, event: string, ms: number, trigger: () => Promise<void> | void): Promise<string> => {
-  const client = sentinelOf(c, i)
+/**
+ * Resolves once one of these nodes' sentinels publishes `event` (subscribed before
+ * `trigger` runs): only the sentinel elected to lead a failover tells of its abort.
+ */
+const awaitEvent = async (c: Cluster, nodes: ReadonlyArray<number>, event: string, ms: number, trigger: () => Promise<void> | void): Promise<string> => {
+  const clients = nodes.map((i) => sentinelOf(c, i))
   try {
     const heard = new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${event} not published by node ${i}'s Sentinel within ${ms} ms`)), ms)
-      client.on("message", (channel: string, message: string) => {
-        if (channel !== event) return
-        clearTimeout(timer)
-        resolve(message)
-      })
+      const timer = setTimeout(() => reject(new Error(`${event} not published by the sentinels of nodes ${nodes.join(", ")} within ${ms} ms`)), ms)
+      for (const client of clients) {
+        client.on("message", (channel: string, message: string) => {
+          if (channel !== event) return
+          clearTimeout(timer)
+          resolve(message)
+        })
+      }
     })
-    await client.subscribe(event)
+    await Promise.all(clients.map((client) => client.subscribe(event)))
     await trigger()
     return await heard
   } finally {
-    client.disconnect()
+    for (const client of clients) client.disconnect()
   }
 }
 
@@ -71,7 +76,7 @@ describe("manage pause / resume, REPLICA_PRIORITY=0", () => {
     const listed = await manage(c, 3, ["list"])
     expect(listed.stdout).toContain("maintenance mode: paused")
 
-    await awaitEvent(c, 3, "-failover-abort-no-good-slave", 30_000, () => c.killNode(master))
+    await awaitEvent(c, [other, 3], "-failover-abort-no-good-slave", 30_000, () => c.killNode(master))
     expect(await roleOf(c, other)).toBe("slave")
     expect(await roleOf(c, 3)).toBe("slave")
     expect(await sentinelMasters(c, [other, 3])).toEqual([c.node(master).address, c.node(master).address])
@@ -88,7 +93,7 @@ describe("manage pause / resume, REPLICA_PRIORITY=0", () => {
 
     // Node 3 is now the only replica: with its priority 0, Sentinel must give up again.
     frozen.push(other)
-    await awaitEvent(c, 3, "-failover-abort-no-good-slave", 30_000, () => c.freezeProcess(other, "redis-server", true))
+    await awaitEvent(c, [other, 3], "-failover-abort-no-good-slave", 30_000, () => c.freezeProcess(other, "redis-server", true))
     expect(await roleOf(c, 3)).toBe("slave")
     expect(await sentinelMasters(c, [3])).toEqual([c.node(other).address])
   })

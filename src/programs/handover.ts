@@ -4,13 +4,14 @@
 // SENTINEL FAILOVER, wait until it names the new master, and point replicas it left
 // behind at the new master. Each step is bounded and reports what happened as a
 // value; the callers decide what a failed step means.
-import { Duration, Effect, Option, Schedule } from "effect"
+import { type Duration, Effect, Option } from "effect"
 import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
 import { Timings } from "../domain/Timings.ts"
 import { endpointOf, type ServiceInstance } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
+import { pollUntil } from "./poll.ts"
 
 /** The passing sentinels, `last` (this node's own, which may be stopping with it) at the end. */
 export const sentinelsToAsk = (instances: ReadonlyArray<ServiceInstance>, last: Endpoint): ReadonlyArray<Endpoint> => [
@@ -34,10 +35,7 @@ export const pauseUntilCaughtUp = (master: Endpoint, replicas: ReadonlyArray<End
         Effect.map((r) => r._tag === "Replica" && r.offset >= paused.master_repl_offset),
         Effect.orElseSucceed(() => false)
       )
-    const found = yield* Effect.findFirst(replicas, caughtUp).pipe(
-      Effect.repeat({ schedule: Schedule.spaced(timings.pollEvery), until: Option.isSome }),
-      Effect.timeoutOrElse({ duration: timings.replicaCatchUp, orElse: () => Effect.succeed(Option.none<Endpoint>()) })
-    )
+    const found = yield* pollUntil(Effect.findFirst(replicas, caughtUp), Option.isSome, timings.replicaCatchUp, () => Option.none<Endpoint>())
     if (Option.isNone(found)) yield* redis.unpause(master)
     return found
   })
@@ -59,13 +57,11 @@ export const awaitNewMaster = (at: Endpoint, old: Endpoint, bound: Duration.Dura
   Effect.gen(function*() {
     const settings = yield* Settings
     const sentinel = yield* Sentinel
-    const timings = yield* Timings
-    return yield* sentinel.masterAddress(at, settings.masterName).pipe(
+    const named = sentinel.masterAddress(at, settings.masterName).pipe(
       Effect.option,
-      Effect.map((m) => Option.filter(Option.flatten(m), (e) => !sameEndpoint(e, old))),
-      Effect.repeat({ schedule: Schedule.spaced(timings.pollEvery), until: Option.isSome }),
-      Effect.timeoutOrElse({ duration: bound, orElse: () => Effect.succeed(Option.none<Endpoint>()) })
+      Effect.map((m) => Option.filter(Option.flatten(m), (e) => !sameEndpoint(e, old)))
     )
+    return yield* pollUntil(named, Option.isSome, bound, () => Option.none<Endpoint>())
   })
 
 /**

@@ -5,7 +5,7 @@
 // does not wait for the agents: it sets the replicas it finds to 0 itself and waits
 // (bounded) until the sentinels report it; `resume` waits (bounded) until the agents
 // report their REPLICA_PRIORITY back. Exit 0 once the key is written or removed.
-import { DateTime, Duration, Effect, Option, Schedule } from "effect"
+import { DateTime, Duration, Effect, Option } from "effect"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { pauseNote } from "../domain/Pause.ts"
@@ -15,20 +15,14 @@ import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { askAgents } from "./agentReports.ts"
+import { pollUntil } from "./poll.ts"
 import { registeredRedis } from "./registered.ts"
 
 /** Every Redis Consul lists as master or replica, in any state. */
 const registeredNodes = Effect.map(registeredRedis, (instances) => uniqueEndpoints(instances.map(endpointOf)))
 
-/** Waits (bounded) for `done`, polling; whether it held. */
-const within = <R>(bound: Duration.Duration, done: Effect.Effect<boolean, never, R>) =>
-  Effect.gen(function*() {
-    const { pollEvery } = yield* Timings
-    return yield* done.pipe(
-      Effect.repeat({ schedule: Schedule.spaced(Duration.max(pollEvery, Duration.millis(200))), until: (ok) => ok }),
-      Effect.timeoutOrElse({ duration: bound, orElse: () => Effect.succeed(false) })
-    )
-  })
+/** Waits (bounded) for `done`; whether it held. */
+const within = <R>(bound: Duration.Duration, done: Effect.Effect<boolean, never, R>) => pollUntil(done, (ok) => ok, bound, () => false)
 
 export const pause = Effect.gen(function*() {
   const settings = yield* Settings

@@ -6,7 +6,7 @@
 // sentinel that will fail over reports those priorities is it asked; every priority
 // is put back afterwards, also on failure or interrupt. Exit 1 with the reason when
 // refused or failed.
-import { Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
+import { Duration, Effect, Option, Ref, Schema } from "effect"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
 import { sentinelMajority } from "../domain/RoleDecision.ts"
@@ -18,6 +18,7 @@ import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { askSentinels } from "./askSentinels.ts"
+import { pollUntil } from "./poll.ts"
 import { nodeOf, registeredRedis } from "./registered.ts"
 import { awaitNewMaster, moveLeftBehind, pauseUntilCaughtUp, requestFailover, sentinelsToAsk } from "./handover.ts"
 
@@ -128,10 +129,7 @@ export const switchover = (to: Option.Option<string>) =>
       )
     const failedOver = yield* Ref.make(false)
     const handover = Effect.gen(function*() {
-      const ready = yield* Effect.findFirst(sentinels, sees).pipe(
-        Effect.repeat({ schedule: Schedule.spaced(timings.pollEvery), until: Option.isSome }),
-        Effect.timeoutOrElse({ duration: timings.priorityPropagation, orElse: () => Effect.succeed(Option.none<Endpoint>()) })
-      )
+      const ready = yield* pollUntil(Effect.findFirst(sentinels, sees), Option.isSome, timings.priorityPropagation, () => Option.none<Endpoint>())
       if (Option.isNone(ready)) {
         return yield* new SwitchoverFailed({ reason: `no sentinel reported the held priorities within ${Duration.format(timings.priorityPropagation)}; nothing was handed over` })
       }
@@ -161,13 +159,12 @@ export const switchover = (to: Option.Option<string>) =>
     })
     yield* withPrioritiesHeld(others, handover).pipe(Effect.ensuring(resumeWrites))
 
-    const inConsul = yield* consul.instances(names.masterService).pipe(
+    const onlyTarget = consul.instances(names.masterService).pipe(
       Effect.map((list) => list.filter((i) => i.passing).map(endpointOf)),
       Effect.option,
-      Effect.map((m) => Option.exists(m, (ms) => ms.length === 1 && ms.some((e) => sameEndpoint(e, target.endpoint)))),
-      Effect.repeat({ schedule: Schedule.spaced(timings.pollEvery), until: (ok) => ok }),
-      Effect.timeoutOrElse({ duration: timings.switchoverSettle, orElse: () => Effect.succeed(false) })
+      Effect.map((m) => Option.exists(m, (ms) => ms.length === 1 && ms.some((e) => sameEndpoint(e, target.endpoint))))
     )
+    const inConsul = yield* pollUntil(onlyTarget, (ok) => ok, timings.switchoverSettle, () => false)
     if (!inConsul) return yield* new SwitchoverFailed({ reason: `${formatEndpoint(target.endpoint)} is master in Sentinel but Consul does not show it as the one passing ${names.masterService} within ${Duration.format(timings.switchoverSettle)}` })
     yield* Effect.log(`switchover: ${formatEndpoint(target.endpoint)} is the master in Sentinel and in Consul; ${formatEndpoint(master)} follows it`)
   })

@@ -1,11 +1,11 @@
 // `npm run bench:cli`: what one operator command costs to start and answer, on a
-// healthy three-node cluster of real processes (the local runner): wall time and
-// peak RSS of `manage --help` (parsing and help only) and of `manage status` / `manage
+// healthy three-node cluster of real processes (the local runner): wall time, CPU
+// time and peak RSS of `manage --help` (parsing and help only) and of `manage status` / `manage
 // list` (where the build has it), BENCH_RUNS runs each (default 15), medians and max.
 // MANAGE_BEFORE=[label=]<file>,… measures older builds side by side in the same run (e.g. one
 // built from the commit before the CLI moved to effect/cli). Runs alternate between
-// builds and commands so background load hits them alike. Peak RSS is read by a
-// one-line preload. Run it serialized with the other cluster users:
+// builds and commands so background load hits them alike. Peak RSS and CPU time are
+// read by a one-line preload. Run it serialized with the other cluster users:
 //   flock /tmp/autopilot-integration.lock npm run bench:cli
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -26,7 +26,8 @@ const builds: ReadonlyArray<readonly [string, string]> = [
 const root = mkdtempSync(join(tmpdir(), "bench-cli-"))
 const preload = join(root, "maxrss.cjs")
 const rssFile = join(root, "rss")
-writeFileSync(preload, `process.on("exit", () => require("fs").appendFileSync(${JSON.stringify(rssFile)}, process.resourceUsage().maxRSS + "\\n"))\n`)
+// Peak RSS and CPU time (user + system, µs): CPU time is what load on a shared machine disturbs least.
+writeFileSync(preload, `process.on("exit", () => { const u = process.resourceUsage(); require("fs").appendFileSync(${JSON.stringify(rssFile)}, u.maxRSS + " " + (u.userCPUTime + u.systemCPUTime) + "\\n") })\n`)
 
 const cluster = await startCluster({ nodes: 3, root, consulPort: 0, env: { HEALTH_INTERVAL: "2", HEALTH_TTL: "6", HEALTH_TIMEOUT: "2s", BACKUP_CHECK_INTERVAL: "24h" } })
 process.on("exit", () => rmSync(root, { recursive: true, force: true }))
@@ -59,12 +60,15 @@ try {
   for (const c of cases) for (let i = 0; i < 2; i++) await once(c.script, c.args) // warm the compile and page caches
   const times = cases.map((): Array<number> => [])
   const rss = cases.map((): Array<number> => [])
+  const cpu = cases.map((): Array<number> => [])
   for (let i = 0; i < runs; i++) {
     for (const [k, c] of cases.entries()) {
       const r = await once(c.script, c.args)
       if (r.status !== 0) throw new Error(`${c.build}: manage ${c.args.join(" ")} exited ${r.status}: ${r.stderr}`)
       times[k]?.push(r.ms)
-      rss[k]?.push(Number(readFileSync(rssFile, "utf8").trim().split("\n").at(-1)) / 1024)
+      const [maxRss = "0", cpuMicros = "0"] = (readFileSync(rssFile, "utf8").trim().split("\n").at(-1) ?? "").split(" ")
+      rss[k]?.push(Number(maxRss) / 1024)
+      cpu[k]?.push(Number(cpuMicros) / 1000)
     }
   }
   const median = (xs: ReadonlyArray<number>) => {
@@ -76,7 +80,8 @@ try {
   cases.forEach((c, k) => {
     const t = times[k] ?? []
     const r = rss[k] ?? []
-    console.log(`${c.build.padEnd(10)} manage ${c.args.join(" ").padEnd(7)} wall median ${median(t).toFixed(0).padStart(4)} ms, max ${Math.max(...t).toFixed(0).padStart(4)} ms   peak RSS median ${median(r).toFixed(1)} MiB, max ${Math.max(...r).toFixed(1)} MiB`)
+    const u = cpu[k] ?? []
+    console.log(`${c.build.padEnd(10)} manage ${c.args.join(" ").padEnd(7)} wall median ${median(t).toFixed(0).padStart(4)} ms (max ${Math.max(...t).toFixed(0).padStart(4)})   CPU median ${median(u).toFixed(0).padStart(4)} ms   peak RSS median ${median(r).toFixed(1)} MiB (max ${Math.max(...r).toFixed(1)})`)
   })
 } finally {
   await cluster.close()

@@ -5,8 +5,11 @@
 // are generated help per command (`--help`), `--version`, `--completions bash|zsh|fish`
 // and `--log-level`; the interactive `--wizard` is left out (no terminal in a container).
 // A usage error is one line on stderr and exit 2 (main.ts), not a help page.
-import { Console, Effect, Layer, Option, Ref } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Console, Effect, Layer, Option, Ref, Stdio, Terminal } from "effect"
 import { CliConfig, CliError, CliOutput, Command as Cli, Flag, GlobalFlag } from "effect/cli"
+import { ChildProcessSpawner } from "effect/process"
 import { type Command, handlers } from "./domain/Cli.ts"
 
 /** `manage --version`; a unit test keeps it equal to package.json's. */
@@ -88,6 +91,28 @@ export const cliLayer = Layer.mergeAll(
         }
       })
   })
+)
+
+/**
+ * What the CLI module needs besides the file system: it prompts (Terminal) and spawns
+ * (ChildProcessSpawner) only for --wizard and prompts, which manage does not have, and
+ * reads Stdio only to ask whether stdout is a terminal (no colours: output goes to
+ * ContainerPilot's log or a pipe). Stand-ins instead of NodeServices.layer keep
+ * node:readline and node:child_process out of every run.
+ */
+export const cliEnvironment = Layer.mergeAll(
+  NodeFileSystem.layer,
+  NodePath.layer,
+  Stdio.layerTest({}),
+  Layer.succeed(Terminal.Terminal, Terminal.make({
+    columns: Effect.succeed(100),
+    rows: Effect.succeed(40),
+    size: Effect.die("manage has no interactive terminal"),
+    readInput: Effect.die("manage has no interactive terminal"),
+    readLine: Effect.die("manage has no interactive terminal"),
+    display: () => Effect.void
+  })),
+  Layer.succeed(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(() => Effect.die("manage's command line spawns nothing")))
 )
 
 /** The one-line reason of a usage error (`ShowHelp` with errors, or a command that needs a subcommand). */

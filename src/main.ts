@@ -6,10 +6,9 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Effect, Layer, Logger, type LogLevel, Option, References, Runtime } from "effect"
 import { CliError, Command as Cli } from "effect/cli"
-import { cliLayer, manageCommand, usageProblem, version } from "./cli.ts"
+import { cliEnvironment, cliLayer, manageCommand, usageProblem, version } from "./cli.ts"
 import { type Command } from "./domain/Cli.ts"
 import { agentTimings, Timings } from "./domain/Timings.ts"
 import { AgentApi } from "./layers/AgentApi.ts"
@@ -89,7 +88,7 @@ const dispatch = (command: Command) => run(command).pipe(Effect.annotateLogs({ h
 const main = Cli.runWith(manageCommand(dispatch), { version, renderErrors: false })(process.argv.slice(2)).pipe(
   Effect.catchIf(CliError.isCliError, (e) =>
     Option.match(usageProblem(e), { onNone: () => Effect.void, onSome: (detail) => Effect.fail(new UsageError({ detail })) })),
-  Effect.provide(Layer.mergeAll(NodeServices.layer, cliLayer))
+  Effect.provide(Layer.mergeAll(cliEnvironment, cliLayer))
 )
 
 main.pipe(

@@ -46,6 +46,8 @@ export class Redis extends Context.Service<Redis, {
   readonly replicaPriority: (at: Endpoint) => Effect.Effect<number, RedisError>
   /** `CONFIG SET replica-priority` (run time only: a restart reads redis.conf again). */
   readonly setReplicaPriority: (at: Endpoint, priority: number) => Effect.Effect<void, RedisError>
+  /** `CONFIG REWRITE`: what runs now becomes redis.conf (Sentinel does it at every reconfiguration). */
+  readonly rewriteConfig: (at: Endpoint) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Redis") {
   static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
     const settings = yield* Settings
@@ -109,6 +111,7 @@ export const makeRedis = (connections: Connections, retry: ReturnType<typeof red
         Effect.flatMap(decodeWith(at, "CONFIG GET replica-priority", ConfigPriority)),
         Effect.map(([, value]) => value)
       ),
-    setReplicaPriority: (at, priority) => send(at, "CONFIG", "SET", "replica-priority", priority).pipe(Effect.asVoid)
+    setReplicaPriority: (at, priority) => send(at, "CONFIG", "SET", "replica-priority", priority).pipe(Effect.asVoid),
+    rewriteConfig: (at) => send(at, "CONFIG", "REWRITE").pipe(Effect.asVoid)
   })
 }

@@ -119,7 +119,8 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
         s.role = { _tag: "Replica", master, state: "connected", offset: s.role._tag === "Sentinel" ? 0 : s.role.offset }
       }),
     replicaPriority: (at) => on(at, "CONFIG GET replica-priority", (s) => s.priority),
-    setReplicaPriority: (at, priority) => on(at, `CONFIG SET replica-priority ${priority}`, (s) => void (s.priority = priority))
+    setReplicaPriority: (at, priority) => on(at, `CONFIG SET replica-priority ${priority}`, (s) => void (s.priority = priority)),
+    rewriteConfig: (at) => on(at, "CONFIG REWRITE", () => undefined)
   }
 }
 

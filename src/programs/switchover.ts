@@ -6,7 +6,7 @@
 // sentinel that will fail over reports those priorities is it asked; every priority
 // is put back afterwards, also on failure or interrupt. Exit 1 with the reason when
 // refused or failed.
-import { Duration, Effect, Option, Ref, Schema } from "effect"
+import { Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
 import { consulNames } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
 import { sentinelMajority } from "../domain/RoleDecision.ts"
@@ -82,11 +82,13 @@ const observe = (requested: Option.Option<string>) =>
 /**
  * Holds every other replica at priority 0 for the length of `use` and puts each value
  * back after, whatever happened: the values are read before anything changes, so a
- * failure part-way through setting them still restores every one.
+ * failure part-way through setting them still restores every one. A value that could
+ * not be put back is recorded in `unrestored` (the caller fails with it).
  */
-const withPrioritiesHeld = <A, E, R>(others: ReadonlyArray<Endpoint>, use: Effect.Effect<A, E, R>) =>
+const withPrioritiesHeld = <A, E, R>(others: ReadonlyArray<Endpoint>, unrestored: Ref.Ref<ReadonlyArray<string>>, use: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const redis = yield* Redis
+    const timings = yield* Timings
     return yield* Effect.acquireUseRelease(
       Effect.forEach(others, (at) => Effect.map(redis.replicaPriority(at), (before) => ({ at, before })), { concurrency: "unbounded" }).pipe(
         Effect.mapError((e) => new SwitchoverFailed({ reason: `could not read the other replicas' priorities, nothing was changed: ${e.message}` }))
@@ -98,8 +100,15 @@ const withPrioritiesHeld = <A, E, R>(others: ReadonlyArray<Endpoint>, use: Effec
         ),
       (held) =>
         Effect.forEach(held, ({ at, before }) =>
+          // Sentinel reconfigures the replicas right after the promotion, closing their
+          // client connections and rewriting redis.conf (with the 0 held then): set,
+          // read back and rewrite, retried a few times.
           redis.setReplicaPriority(at, before).pipe(
-            Effect.catch((e) => Effect.logWarning(`switchover: replica-priority of ${formatEndpoint(at)} not restored to ${before}: ${e.message}`))
+            Effect.andThen(redis.replicaPriority(at)),
+            Effect.filterOrFail((now) => now === before, (now) => new SwitchoverFailed({ reason: `reads ${now}` })),
+            Effect.andThen(redis.rewriteConfig(at)),
+            Effect.retry(Schedule.spaced(timings.pollEvery).pipe(Schedule.upTo({ times: 20 }))),
+            Effect.catch((e) => Ref.update(unrestored, (xs) => [...xs, `${formatEndpoint(at)} (to ${before}: ${e.message})`]))
           ), { discard: true })
     )
   })
@@ -128,6 +137,7 @@ export const switchover = (to: Option.Option<string>) =>
         Effect.orElseSucceed(() => false)
       )
     const failedOver = yield* Ref.make(false)
+    const unrestored = yield* Ref.make<ReadonlyArray<string>>([])
     const handover = Effect.gen(function*() {
       const ready = yield* pollUntil(Effect.findFirst(sentinels, sees), Option.isSome, timings.priorityPropagation, () => Option.none<Endpoint>())
       if (Option.isNone(ready)) {
@@ -157,7 +167,9 @@ export const switchover = (to: Option.Option<string>) =>
       if (!asked || Option.exists(now, (r) => r._tag === "Replica")) return yield* redis.unpause(master).pipe(Effect.ignore)
       yield* Effect.logWarning(`switchover: ${formatEndpoint(master)} still answers as master: its writes stay paused until the pause ends`)
     })
-    yield* withPrioritiesHeld(others, handover).pipe(Effect.ensuring(resumeWrites))
+    yield* withPrioritiesHeld(others, unrestored, handover).pipe(Effect.ensuring(resumeWrites))
+    const left = yield* Ref.get(unrestored)
+    if (left.length > 0) return yield* new SwitchoverFailed({ reason: `replica-priority not restored on ${left.join(", ")}: set it back with CONFIG SET replica-priority` })
 
     const onlyTarget = consul.instances(names.masterService).pipe(
       Effect.map((list) => list.filter((i) => i.passing).map(endpointOf)),

@@ -119,6 +119,7 @@ describe("manage switchover", () => {
     try {
       await waitFor("the client writing", 10_000, async () => acked.length, (n) => n > 200)
       const run = await manage(c, 1, ["switchover", "--to", `node-${other}`])
+      console.log(run.stderr)
       expect(run.code, `${run.stderr}\n${logsOf(c, master)}`).toBe(0)
       const before = acked.length
       await waitFor("the client writing again after the switchover", 20_000, async () => acked.length, (n) => n > before + 200)

@@ -2,14 +2,13 @@
 // it: every handler in the table parses into its command, anything else is a usage
 // error with a reason (exit 2 in main.ts), and help, version and completions print
 // without running a handler.
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import { readFileSync } from "node:fs"
 import { Effect } from "effect"
-import { parseArgs, version } from "../../src/cli.ts"
+import { cliEnvironment, parseArgs, version } from "../../src/cli.ts"
 import { type Command, handlers } from "../../src/domain/Cli.ts"
 
-const parse = (argv: ReadonlyArray<string>) => parseArgs(argv).pipe(Effect.provide(NodeServices.layer))
+const parse = (argv: ReadonlyArray<string>) => parseArgs(argv).pipe(Effect.provide(cliEnvironment))
 
 const ok = (argv: ReadonlyArray<string>) =>
   Effect.map(parse(argv), (p): Command => (p._tag === "Ok" ? p.command : assert.fail(`${argv.join(" ")}: ${JSON.stringify(p)}`)))

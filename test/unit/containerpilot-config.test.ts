@@ -6,9 +6,8 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import JSON5 from "json5"
 import { describe, expect, it } from "vitest"
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
-import { parseArgs } from "../../src/cli.ts"
+import { cliEnvironment, parseArgs } from "../../src/cli.ts"
 import { variables } from "../../src/domain/Settings.ts"
 import {
   type ContainerPilotConfig,
@@ -26,7 +25,7 @@ const envExamplePath = fileURLToPath(new URL("../../_env.example", import.meta.u
 
 /** A `manage` invocation is allowed when the real CLI parses it as a handler. */
 const isManageHandler = (args: ReadonlyArray<string>): boolean =>
-  Effect.runSync(parseArgs(args).pipe(Effect.provide(NodeServices.layer)))._tag === "Ok"
+  Effect.runSync(parseArgs(args).pipe(Effect.provide(cliEnvironment)))._tag === "Ok"
 const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh", "agent-check"]
 
 /** The environment contract: every variable and its literal default (undefined: none, or derived). Checked against src/domain/Settings.ts below. */

@@ -53,7 +53,11 @@ export const carePause = (state: Ref.Ref<AgentState>) =>
       const restored = !paused && current.value === configured
       return yield* Ref.update(state, (s) => ({ ...s, priority: { current, restorePending: s.priority.restorePending && !restored } }))
     }
+    // Back from a pause, redis.conf gets the value too: a reconfiguration by Sentinel
+    // meanwhile (CONFIG REWRITE) may have written the 0 into it.
+    const persist = paused ? Effect.void : redis.rewriteConfig(self)
     const done = yield* redis.setReplicaPriority(self, action.priority).pipe(
+      Effect.andThen(persist),
       Effect.as(true),
       Effect.catch((e) => Effect.logWarning(`replica-priority not set: ${e.message}`).pipe(Effect.as(false)))
     )

@@ -1,13 +1,15 @@
-// `manage <handler> [args]`: the only composition root. Parses the command line,
-// provides the live layers once, logs a failure as one line for the operator (in
+// `manage <handler> [args]`: the only composition root. Parses the command line with
+// Effect's CLI module (cli.ts), provides the live layers once, logs a failure as one line for the operator (in
 // LOG_FORMAT, even when the rest of the environment is invalid), and leaves the exit
 // code to the error (1 by default, 2 for usage and environment), exiting only once
 // that line and everything before it have been written.
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Layer, Logger, type LogLevel, References, Runtime } from "effect"
-import { type Command, parseCommand, usage } from "./domain/Cli.ts"
+import { Cause, Effect, Layer, Logger, type LogLevel, Option, References, Runtime } from "effect"
+import { CliError, Command as Cli } from "effect/cli"
+import { cliEnvironment, cliLayer, manageCommand, usageProblem, version } from "./cli.ts"
+import { type Command } from "./domain/Cli.ts"
 import { agentTimings, Timings } from "./domain/Timings.ts"
 import { AgentApi } from "./layers/AgentApi.ts"
 import { BackupStore } from "./layers/BackupStore.ts"
@@ -44,8 +46,6 @@ const load = <M, A, E, R>(module: () => Promise<M>, program: (m: M) => Effect.Ef
 
 const run = (command: Command): Effect.Effect<void, unknown> => {
   switch (command._tag) {
-    case "help":
-      return Console.log(usage())
     case "config-docs":
       return load(() => import("./programs/configDocs.ts"), (m) => m.configDocs)
     case "setup-env":
@@ -64,6 +64,14 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
       return load(() => import("./programs/preStop.ts"), (m) => m.preStop).pipe(Effect.provide(live))
     case "status":
       return load(() => import("./programs/status.ts"), (m) => m.status(command.json)).pipe(Effect.provide(live))
+    case "list":
+      return load(() => import("./programs/list.ts"), (m) => m.list(command.json)).pipe(Effect.provide(live))
+    case "switchover":
+      return load(() => import("./programs/switchover.ts"), (m) => m.switchover(Option.fromUndefinedOr(command.to))).pipe(Effect.provide(live))
+    case "pause":
+      return load(() => import("./programs/maintenance.ts"), (m) => m.pause).pipe(Effect.provide(live))
+    case "resume":
+      return load(() => import("./programs/maintenance.ts"), (m) => m.resume).pipe(Effect.provide(live))
   }
 }
 
@@ -75,10 +83,13 @@ const report = (cause: Cause.Cause<unknown>) => {
   return expected ? Effect.logDebug(message) : Effect.logError(message)
 }
 
-const parsed = parseCommand(process.argv.slice(2))
-const main = parsed._tag === "Usage"
-  ? Effect.fail(new UsageError({ detail: `${parsed.problem} (see \`manage --help\`)` }))
-  : run(parsed.command).pipe(Effect.annotateLogs({ handler: parsed.command._tag }))
+const dispatch = (command: Command) => run(command).pipe(Effect.annotateLogs({ handler: command._tag }))
+
+const main = Cli.runWith(manageCommand(dispatch), { version, renderErrors: false })(process.argv.slice(2)).pipe(
+  Effect.catchIf(CliError.isCliError, (e) =>
+    Option.match(usageProblem(e), { onNone: () => Effect.void, onSome: (detail) => Effect.fail(new UsageError({ detail })) })),
+  Effect.provide(Layer.mergeAll(cliEnvironment, cliLayer))
+)
 
 main.pipe(
   Effect.tapCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : report(cause))),

@@ -17,6 +17,11 @@ export const AgentReport = Schema.Struct({
   offset: Schema.NullOr(Schema.Number),
   /** On a master: its connected replicas, with how many bytes each is behind. */
   replicas: Schema.Array(Schema.Struct({ redis: Schema.String, offset: Schema.Number, lagBytes: Schema.Number })),
+  /**
+   * REPLICA_PRIORITY and what Redis runs with now (0 while paused; null when it did not
+   * answer). Optional: an agent of an earlier version does not report it.
+   */
+  priority: Schema.optionalKey(Schema.Struct({ configured: Schema.Number, current: Schema.NullOr(Schema.Number) })),
   sentinels: Schema.Struct({
     known: Schema.Number,
     answered: Schema.Number,

@@ -13,6 +13,8 @@ export interface NodeStatus {
   readonly role: string
   /** Bytes of replication stream a replica is behind its master, when known. */
   readonly lag: Option.Option<number>
+  /** The replica-priority it runs with (0 while paused, or REPLICA_PRIORITY=0), when known. */
+  readonly priority: Option.Option<number>
 }
 
 export interface SentinelStatus {
@@ -23,6 +25,8 @@ export interface SentinelStatus {
 
 export interface ClusterStatus {
   readonly masterName: string
+  /** `service/<name>/paused` is set: no automatic failover. */
+  readonly paused: boolean
   readonly sentinelMaster: Option.Option<{ readonly master: Endpoint; readonly votes: number; readonly of: number }>
   readonly nodes: ReadonlyArray<NodeStatus>
   readonly sentinels: ReadonlyArray<SentinelStatus>
@@ -41,11 +45,12 @@ export const renderStatus = (s: ClusterStatus): string => {
     onSome: (m) => `master of ${s.masterName}: ${formatEndpoint(m.master)} (${m.votes} of ${m.of} sentinels agree)`
   })
   const nodes = table([
-    ["REDIS", "ROLE", "LAG", "CONSUL master", "CONSUL replica"],
+    ["REDIS", "ROLE", "LAG", "PRIORITY", "CONSUL master", "CONSUL replica"],
     ...s.nodes.map((n) => [
       formatEndpoint(n.endpoint),
       n.role,
       Option.match(n.lag, { onNone: () => "-", onSome: (b) => `${b} B` }),
+      Option.match(n.priority, { onNone: () => "-", onSome: String }),
       n.consul.master,
       n.consul.replica
     ])
@@ -58,7 +63,8 @@ export const renderStatus = (s: ClusterStatus): string => {
     onNone: () => "last backup: none recorded",
     onSome: (b) => `last backup: ${b.id} at ${b.createdAt}, ${b.bytes} bytes, sha256 ${b.sha256.slice(0, 12)}…, ${b.store} ${b.path}`
   })
-  return [master, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
+  const pause = s.paused ? ["maintenance: paused (manage resume ends it): no automatic failover, every replica at priority 0"] : []
+  return [master, ...pause, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
 }
 
 /**
@@ -81,8 +87,9 @@ export const notAnswering = "not answering"
 /** The snapshot as plain JSON for `status --json`: unknowns are null, endpoints `host:port`. */
 export const statusJson = (s: ClusterStatus) => ({
   masterName: s.masterName,
+  paused: s.paused,
   sentinelMaster: Option.getOrNull(Option.map(s.sentinelMaster, (m) => ({ master: formatEndpoint(m.master), votes: m.votes, of: m.of }))),
-  nodes: s.nodes.map((n) => ({ redis: formatEndpoint(n.endpoint), role: n.role, lagBytes: Option.getOrNull(n.lag), consul: n.consul })),
+  nodes: s.nodes.map((n) => ({ redis: formatEndpoint(n.endpoint), role: n.role, lagBytes: Option.getOrNull(n.lag), priority: Option.getOrNull(n.priority), consul: n.consul })),
   sentinels: s.sentinels.map((x) => ({ sentinel: formatEndpoint(x.endpoint), consul: x.consul, reports: x.reports })),
   lastBackup: Option.getOrNull(s.lastBackup),
   problems: s.problems

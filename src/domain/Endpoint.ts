@@ -11,6 +11,12 @@ export const endpoint = (host: string, port: number): Endpoint => ({ host, port 
 
 export const formatEndpoint = (e: Endpoint): string => `${e.host}:${e.port}`
 
+/** `host:port` as formatEndpoint writes it; undefined for anything else. */
+export const parseEndpoint = (text: string): Endpoint | undefined => {
+  const m = /^([^:\s]+):(\d{1,5})$/.exec(text)
+  return m?.[1] === undefined ? undefined : { host: m[1], port: Number(m[2]) }
+}
+
 export const sameEndpoint = (a: Endpoint, b: Endpoint): boolean => a.host === b.host && a.port === b.port
 
 /** Distinct endpoints, first occurrence first. */

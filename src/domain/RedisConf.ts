@@ -40,7 +40,9 @@ export const renderRedisConf = (s: Settings, role: RenderRole): string => {
     Option.isSome(password) && `requirepass ${quote(password.value)}`,
     Option.isSome(password) && `masterauth ${quote(password.value)}`,
     `min-replicas-to-write ${s.redis.minReplicasToWrite}`,
-    `min-replicas-max-lag ${Duration.toSeconds(s.redis.minReplicasMaxLag)}`
+    `min-replicas-max-lag ${Duration.toSeconds(s.redis.minReplicasMaxLag)}`,
+    // The configured value; while the cluster is paused the agent holds it at 0 at run time.
+    `replica-priority ${s.redis.replicaPriority}`
   )
 }
 

@@ -87,6 +87,9 @@ export const ReplicationInfo = Schema.Struct({
 })
 export type ReplicationInfo = typeof ReplicationInfo.Type
 
+/** `CONFIG GET replica-priority`: `["replica-priority", "<n>"]`. */
+export const ConfigPriority = Schema.Tuple([Schema.Literal("replica-priority"), IntString])
+
 export const ServerInfo = Schema.Struct({ redis_version: Schema.String })
 
 /** Keys over every database, from `INFO keyspace` (`db0:keys=12,expires=0,…`). */
@@ -107,9 +110,17 @@ export interface SentinelPeer {
   readonly endpoint: Endpoint
   readonly runId: string
   readonly flags: ReadonlyArray<string>
+  /** A replica's `slave-priority` as the sentinel last read it from the replica's INFO (every 10 s). */
+  readonly priority?: number
 }
 
-const PeerFields = Schema.Struct({ ip: Schema.String, port: IntString, runid: Schema.String, flags: Schema.String })
+const PeerFields = Schema.Struct({
+  ip: Schema.String,
+  port: IntString,
+  runid: Schema.String,
+  flags: Schema.String,
+  "slave-priority": Schema.optionalKey(IntString)
+})
 
 /** `SENTINEL replicas|sentinels <name>`: one flat array per peer. */
 export const decodePeers = (reply: unknown): Result.Result<ReadonlyArray<SentinelPeer>, Schema.SchemaError> =>
@@ -117,7 +128,12 @@ export const decodePeers = (reply: unknown): Result.Result<ReadonlyArray<Sentine
     Result.map(
       Schema.decodeUnknownResult(Schema.Array(PeerFields))(rows.map(pairs)),
       (peers) =>
-        peers.map((p) => ({ endpoint: { host: p.ip, port: p.port }, runId: p.runid, flags: p.flags.split(",") }))
+        peers.map((p) => ({
+          endpoint: { host: p.ip, port: p.port },
+          runId: p.runid,
+          flags: p.flags.split(","),
+          ...(p["slave-priority"] === undefined ? {} : { priority: p["slave-priority"] })
+        }))
     ))
 
 export interface SentinelMasterState {

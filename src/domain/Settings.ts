@@ -120,6 +120,12 @@ export const variables = {
     expects: "whole seconds from 1s to 1h",
     doc: "`min-replicas-max-lag`: how stale a replica may be and still count."
   },
+  REPLICA_PRIORITY: {
+    group: "Redis",
+    default: "100",
+    expects: "an integer from 0 to 2147483647",
+    doc: "This node's `replica-priority`: when the master fails, Sentinel promotes the replica with the lowest non-zero priority (then the most data); 0 means never promoted (e.g. a node on weaker hardware, or one kept for backups). Shown by `manage status` and `manage list`. While the cluster is paused (`manage pause`) every replica runs at 0 and its agent restores this value on resume."
+  },
   SENTINEL_QUORUM: {
     group: "Sentinel",
     default: "2",
@@ -292,6 +298,7 @@ export const Environment = Schema.Struct({
       Schema.makeFilter((d: Duration.Duration) => Duration.toMillis(d) % 1000 === 0)
     )
   ),
+  REPLICA_PRIORITY: defaulted("REPLICA_PRIORITY", IntegerBetween(0, 2_147_483_647)),
   SENTINEL_QUORUM: defaulted("SENTINEL_QUORUM", IntegerBetween(1, 100)),
   SENTINEL_DOWN_AFTER: defaulted("SENTINEL_DOWN_AFTER", GoDuration({ min: Duration.millis(100), max: Duration.minutes(10) })),
   SENTINEL_FAILOVER_TIMEOUT: defaulted("SENTINEL_FAILOVER_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
@@ -349,6 +356,8 @@ export interface Settings {
     readonly password: Option.Option<Redacted.Redacted<string>>
     readonly minReplicasToWrite: number
     readonly minReplicasMaxLag: Duration.Duration
+    /** `replica-priority`: 0 = never promoted by Sentinel. */
+    readonly replicaPriority: number
   }
   readonly sentinel: {
     readonly port: number
@@ -572,7 +581,8 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
       port: e.REDIS_PORT,
       password: redacted(e.REDIS_PASSWORD),
       minReplicasToWrite: e.REDIS_MIN_REPLICAS_TO_WRITE,
-      minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG
+      minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG,
+      replicaPriority: e.REPLICA_PRIORITY
     },
     sentinel: {
       port: e.SENTINEL_PORT,

@@ -48,6 +48,14 @@ export interface Timings {
   readonly observation: Duration.Duration
   /** The agent re-reads its Consul registrations this often at rest: a Consul that lost its state is healed well within 10 s. */
   readonly registrySyncEvery: Duration.Duration
+  /** The agent reads `service/<name>/paused` and its Redis's replica-priority this often: one KV read and one local command, so a node restarted while paused is back at priority 0 within a second of its agent starting. */
+  readonly pauseEvery: Duration.Duration
+  /** switchover, pause: Sentinel reads a replica's priority from its INFO every 10 s; a failover asked before it knows the new priorities could pick another node. */
+  readonly priorityPropagation: Duration.Duration
+  /** switchover: after SENTINEL FAILOVER, the chosen node must be master in Sentinel and passing as master in Consul within this. */
+  readonly switchoverSettle: Duration.Duration
+  /** status, list, resume: an agent answers `/status` from memory in milliseconds; one that has not within this is asked around (Redis directly). */
+  readonly agentReport: Duration.Duration
   /** Stranded replicas and stale sentinels are looked after this often. */
   readonly careEvery: Duration.Duration
   /** Each care step, so one slow step never holds up the others. */
@@ -94,6 +102,10 @@ export const defaultTimings: Timings = {
   observeEvery: Duration.seconds(1),
   observation: Duration.seconds(3),
   registrySyncEvery: Duration.seconds(5),
+  pauseEvery: Duration.seconds(1),
+  priorityPropagation: Duration.seconds(12),
+  switchoverSettle: Duration.seconds(15),
+  agentReport: Duration.millis(300),
   careEvery: Duration.seconds(5),
   careStep: Duration.seconds(6),
   strandedGrace: Duration.seconds(10),

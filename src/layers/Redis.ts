@@ -5,6 +5,7 @@
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
+  ConfigPriority,
   decodeRole,
   parseInfo,
   PersistenceInfo,
@@ -41,6 +42,12 @@ export class Redis extends Context.Service<Redis, {
   readonly unpause: (at: Endpoint) => Effect.Effect<void, RedisError>
   /** `REPLICAOF host port`: makes `at` replicate from `master`. */
   readonly replicaOf: (at: Endpoint, master: Endpoint) => Effect.Effect<void, RedisError>
+  /** `CONFIG GET replica-priority`: 0 means Sentinel never promotes it. */
+  readonly replicaPriority: (at: Endpoint) => Effect.Effect<number, RedisError>
+  /** `CONFIG SET replica-priority` (run time only: a restart reads redis.conf again). */
+  readonly setReplicaPriority: (at: Endpoint, priority: number) => Effect.Effect<void, RedisError>
+  /** `CONFIG REWRITE`: what runs now becomes redis.conf (Sentinel does it at every reconfiguration). */
+  readonly rewriteConfig: (at: Endpoint) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Redis") {
   static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
     const settings = yield* Settings
@@ -98,6 +105,13 @@ export const makeRedis = (connections: Connections, retry: ReturnType<typeof red
       ),
     pauseWrites: (at, duration) => send(at, "CLIENT", "PAUSE", Math.ceil(Duration.toMillis(duration)), "WRITE").pipe(Effect.asVoid),
     unpause: (at) => send(at, "CLIENT", "UNPAUSE").pipe(Effect.asVoid),
-    replicaOf: (at, master) => send(at, "REPLICAOF", master.host, master.port).pipe(Effect.asVoid)
+    replicaOf: (at, master) => send(at, "REPLICAOF", master.host, master.port).pipe(Effect.asVoid),
+    replicaPriority: (at) =>
+      send(at, "CONFIG", "GET", "replica-priority").pipe(
+        Effect.flatMap(decodeWith(at, "CONFIG GET replica-priority", ConfigPriority)),
+        Effect.map(([, value]) => value)
+      ),
+    setReplicaPriority: (at, priority) => send(at, "CONFIG", "SET", "replica-priority", priority).pipe(Effect.asVoid),
+    rewriteConfig: (at) => send(at, "CONFIG", "REWRITE").pipe(Effect.asVoid)
   })
 }

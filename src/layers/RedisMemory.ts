@@ -14,6 +14,7 @@ export interface MemoryRedis {
   persistence: PersistenceInfo
   version: string
   pausedFor: number | undefined
+  priority: number
 }
 
 export interface MemorySentinel {
@@ -46,7 +47,8 @@ export class RedisWorld {
       keys: 10,
       persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
-      pausedFor: undefined
+      pausedFor: undefined,
+      priority: 100
     })
     return this
   }
@@ -57,7 +59,8 @@ export class RedisWorld {
       keys: 10,
       persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
-      pausedFor: undefined
+      pausedFor: undefined,
+      priority: 100
     })
     return this
   }
@@ -114,7 +117,10 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
     replicaOf: (at, master) =>
       on(at, "REPLICAOF", (s) => {
         s.role = { _tag: "Replica", master, state: "connected", offset: s.role._tag === "Sentinel" ? 0 : s.role.offset }
-      })
+      }),
+    replicaPriority: (at) => on(at, "CONFIG GET replica-priority", (s) => s.priority),
+    setReplicaPriority: (at, priority) => on(at, `CONFIG SET replica-priority ${priority}`, (s) => void (s.priority = priority)),
+    rewriteConfig: (at) => on(at, "CONFIG REWRITE", () => undefined)
   }
 }
 
@@ -138,7 +144,13 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
     masterAddress: (at, name) => on(at, "SENTINEL GET-MASTER-ADDR-BY-NAME", (s) => Option.map(Option.fromUndefinedOr(s.masters.get(name)), (m) => m.endpoint)),
     master: (at, name) =>
       on(at, "SENTINEL MASTER", (s) => Option.map(Option.fromUndefinedOr(s.masters.get(name)), (m) => ({ ...m, otherSentinels: peers(at, s, name).length }))),
-    replicas: (at) => on(at, "SENTINEL REPLICAS", (s) => s.replicas),
+    // A replica's priority as its server has it now (a real Sentinel learns it within 10 s).
+    replicas: (at) =>
+      on(at, "SENTINEL REPLICAS", (s) =>
+        s.replicas.map((r) => {
+          const priority = r.priority ?? world.servers.get(formatEndpoint(r.endpoint))?.priority
+          return priority === undefined ? r : { ...r, priority }
+        })),
     sentinels: (at, name) => on(at, "SENTINEL SENTINELS", (s) => peers(at, s, name)),
     failover: (at, name) => on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name)),
     reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1)),

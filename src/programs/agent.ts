@@ -2,8 +2,8 @@
 // connections to the local Redis, the sentinels (subscribed to their events) and
 // Consul, and runs four loops over one state: observe (every second and on every
 // Sentinel event) → verdicts; registrar (on a verdict change and every few seconds)
-// → Consul; care → stranded replica, stale sentinels; and the read-only HTTP API the
-// health checks ask. It exits only on SIGTERM, or when its own loop stalls (then
+// → Consul; care → stranded replica, stale sentinels; pause → replica-priority while
+// paused; and the read-only HTTP API the health checks ask. It exits only on SIGTERM, or when its own loop stalls (then
 // ContainerPilot restarts it).
 import { Clock, Duration, Effect, FiberMap, Layer, Option, Queue, Ref, Schedule, Schema, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
@@ -16,6 +16,7 @@ import { apiLayer } from "./agent/api.ts"
 import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
 import { careForReplica, careForSentinel } from "./agent/care.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
+import { carePause } from "./agent/pause.ts"
 import { syncRegistry } from "./agent/registrar.ts"
 
 export class AgentStalled extends Schema.TaggedError<AgentStalled>()("AgentStalled", { idle: Schema.String }) {
@@ -105,6 +106,7 @@ export const agent = Effect.gen(function*() {
     Stream.runForEach(triggers, observe),
     Stream.runForEach(registry, syncRegistry(state)),
     careForReplica(state).pipe(Effect.repeat(Schedule.spaced(timings.careEvery))),
+    carePause(state).pipe(Effect.repeat(Schedule.spaced(timings.pauseEvery))),
     careForSentinel(state).pipe(Effect.repeat(Schedule.spaced(timings.sentinelResetSpacing))),
     subscriptions(state, heard),
     watchdog(state)

@@ -183,7 +183,13 @@ export const controllableServer = async (host: string, answer: (args: ReadonlyAr
 
 /** What a Redis master answers to the agent: ROLE master with no replicas, INFO empty. */
 export const redisMaster = (args: ReadonlyArray<string>): Resp =>
-  args[0]?.toUpperCase() === "ROLE" ? ["master", 0, []] : args[0]?.toUpperCase() === "INFO" ? "" : { simple: "OK" }
+  args[0]?.toUpperCase() === "ROLE"
+    ? ["master", 0, []]
+    : args[0]?.toUpperCase() === "INFO"
+    ? ""
+    : args[0]?.toUpperCase() === "CONFIG" && args[1]?.toUpperCase() === "GET"
+    ? [args[2] ?? "", "100"]
+    : { simple: "OK" }
 
 /** What a Sentinel that monitors `name` with `master` (and knows no peers) answers. */
 export const sentinelOf = (name: string, master: { readonly host: string; readonly port: number }) => (args: ReadonlyArray<string>): Resp => {

@@ -39,6 +39,9 @@ export const fastTimings = {
   observation: Duration.millis(700),
   registrySyncEvery: Duration.millis(200),
   careEvery: Duration.millis(100),
+  pauseEvery: Duration.millis(50),
+  priorityPropagation: Duration.millis(300),
+  switchoverSettle: Duration.seconds(1),
   careStep: Duration.seconds(1),
   strandedGrace: Duration.millis(400),
   resubscribeEvery: Duration.millis(50),
@@ -142,3 +145,21 @@ export const runFor = <A, E>(
   node: TestNode,
   worlds: Worlds
 ) => program.pipe(Effect.provide(memoryLayers(node, worlds)), Effect.exit)
+
+/** Polls `check` until it yields a truthy value (or fails the test after `ms`, with the last thing seen). */
+export const eventually = <A>(what: string, ms: number, check: () => Promise<A> | A) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + ms
+    let last: unknown
+    for (;;) {
+      try {
+        const value = await check()
+        if (value) return value
+        last = value
+      } catch (e) {
+        last = e
+      }
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })

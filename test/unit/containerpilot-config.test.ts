@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import JSON5 from "json5"
 import { describe, expect, it } from "vitest"
-import { parseCommand } from "../../src/domain/Cli.ts"
+import { Effect } from "effect"
+import { cliEnvironment, parseArgs } from "../../src/cli.ts"
 import { variables } from "../../src/domain/Settings.ts"
 import {
   type ContainerPilotConfig,
@@ -23,10 +24,8 @@ const configPath = fileURLToPath(new URL("../../containerpilot.json5", import.me
 const envExamplePath = fileURLToPath(new URL("../../_env.example", import.meta.url))
 
 /** A `manage` invocation is allowed when the real CLI parses it as a handler. */
-const isManageHandler = (args: ReadonlyArray<string>): boolean => {
-  const parsed = parseCommand(args)
-  return parsed._tag === "Ok" && parsed.command._tag !== "help"
-}
+const isManageHandler = (args: ReadonlyArray<string>): boolean =>
+  Effect.runSync(parseArgs(args).pipe(Effect.provide(cliEnvironment)))._tag === "Ok"
 const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh", "agent-check"]
 
 /** The environment contract: every variable and its literal default (undefined: none, or derived). Checked against src/domain/Settings.ts below. */
@@ -36,7 +35,7 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
   REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
   PEERS: undefined, FOUNDING_GRACE: "20s",
   SENTINEL_QUORUM: "2", SENTINEL_DOWN_AFTER: "5s", SENTINEL_FAILOVER_TIMEOUT: "30s", SENTINEL_PARALLEL_SYNCS: "1",
-  REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", MASTER_WAIT_TIMEOUT: "60s",
+  REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", REPLICA_PRIORITY: "100", MASTER_WAIT_TIMEOUT: "60s",
   DATA_DIR: "/data", CONFIG_DIR: "/etc/redis",
   HEALTH_INTERVAL: "5", HEALTH_TTL: "15", HEALTH_TIMEOUT: "4s", PRESTART_TIMEOUT: "10m", PRESTOP_TIMEOUT: "15s",
   BACKUP_STORE: undefined, BACKUP_INTERVAL: "24h", BACKUP_CHECK_INTERVAL: "5m", BACKUP_TIMEOUT: "30m", BACKUP_STALL_TIMEOUT: "60s", BACKUP_KEEP: "7",
@@ -52,7 +51,7 @@ const fullEnv: Readonly<Record<string, string>> = {
   REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "8018",
   PEERS: "cache", FOUNDING_GRACE: "40s",
   SENTINEL_QUORUM: "3", SENTINEL_DOWN_AFTER: "3s", SENTINEL_FAILOVER_TIMEOUT: "1m", SENTINEL_PARALLEL_SYNCS: "2",
-  REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s", MASTER_WAIT_TIMEOUT: "2m",
+  REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s", REPLICA_PRIORITY: "50", MASTER_WAIT_TIMEOUT: "2m",
   DATA_DIR: "/srv/redis/data", CONFIG_DIR: "/srv/redis/conf",
   HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s",
   BACKUP_STORE: "manta", BACKUP_INTERVAL: "6h", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m", BACKUP_STALL_TIMEOUT: "2m", BACKUP_KEEP: "14",

@@ -37,6 +37,8 @@ export interface AgentState {
     readonly paused: boolean
     readonly lastBackup: Option.Option<Manifest>
   }
+  /** This node's `replica-priority` as the pause care last read or set it (at start, while paused, on resume), and whether REPLICA_PRIORITY is still to be put back (Pause.ts). */
+  readonly priority: { readonly current: Option.Option<number>; readonly restorePending: boolean }
   /** `+switch-master` events seen (each failover once, whichever sentinels told of it). */
   readonly failovers: { readonly seen: number; readonly last: Option.Option<Switch> }
 }
@@ -53,5 +55,6 @@ export const initialState = (now: number): AgentState => ({
   peers: { fromSentinel: [], fromConsul: [], refreshedAt: 0 },
   strandedSince: Option.none(),
   consul: { lastSync: Option.none(), everRegistered: new Set(), paused: false, lastBackup: Option.none() },
+  priority: { current: Option.none(), restorePending: true },
   failovers: { seen: 0, last: Option.none() }
 })

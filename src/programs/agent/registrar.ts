@@ -2,7 +2,7 @@
 // checks through the agent API, re-register what Consul lost, fail another node's
 // stale master check once this node is the master), care for the bootstrap lock a
 // founding pre-start left, and, at rest, refresh what the other loops read from
-// Consul (peer sentinels, the paused flag, the last backup). Runs when a verdict
+// Consul (peer sentinels, the last backup). Runs when a verdict
 // changes and every few seconds; a Consul that does not answer is logged once and
 // retried on the next run, it never affects a verdict.
 import { Clock, Effect, FileSystem, Option, Ref, Schema } from "effect"
@@ -120,14 +120,13 @@ const refreshViews = (state: Ref.Ref<AgentState>) =>
     const consul = yield* Consul
     const names = consulNames(settings.serviceName)
     const local = selfSentinel(settings)
-    const [registered, paused, backup] = yield* Effect.all([
+    // The paused flag is read every second by the pause care (agent/pause.ts).
+    const [registered, backup] = yield* Effect.all([
       consul.instances(names.sentinelService).pipe(Effect.map((list) => list.map(endpointOf))),
-      consul.get(names.paused).pipe(Effect.map(Option.isSome)),
       consul.get(names.lastBackup).pipe(Effect.map((e) => Option.flatMap(e, (x) => Schema.decodeUnknownOption(ManifestFromJson)(x.value ?? ""))))
     ], { concurrency: "unbounded" })
     const fromConsul = registered.filter((p) => !sameEndpoint(p, local))
-    const before = yield* Ref.getAndUpdate(state, (s) => ({ ...s, peers: { ...s.peers, fromConsul }, consul: { ...s.consul, paused, lastBackup: backup } }))
-    if (before.consul.paused !== paused) yield* Effect.log(paused ? `${names.paused} is set: paused, this agent changes nothing in Redis or Sentinel` : `${names.paused} is gone: resuming`)
+    yield* Ref.update(state, (s) => ({ ...s, peers: { ...s.peers, fromConsul }, consul: { ...s.consul, lastBackup: backup } }))
   })
 
 /**

@@ -27,6 +27,7 @@ export const report = (settings: Settings, s: AgentState): AgentReport => {
     replicas: role?._tag === "Master"
       ? role.replicas.map((r) => ({ redis: formatEndpoint(r.endpoint), offset: r.offset, lagBytes: Math.max(0, role.offset - r.offset) }))
       : [],
+    priority: { configured: settings.redis.replicaPriority, current: Option.getOrNull(s.priority.current) },
     sentinels: {
       known: observation?.sentinels.known ?? 0,
       answered: observation?.sentinels.answers.length ?? 0,
@@ -95,6 +96,7 @@ const gauges = {
   link: gauge("master_link_up", "On a replica: 1 while its link to the master is up"),
   check: gauge("check_passing", "1 while the check passes (master, replica, sentinel)"),
   paused: gauge("paused", "1 while the cluster is paused (service/<name>/paused)"),
+  priority: gauge("replica_priority", "The replica-priority this node's Redis runs with (0: never promoted; 0 on every node while paused)"),
   failovers: gauge("failovers_seen", "Failovers (+switch-master) seen since the agent started"),
   backupAge: gauge("last_backup_age_seconds", "Age of the newest verified backup recorded in Consul"),
   backupBytes: gauge("last_backup_bytes", "Size of the newest verified backup recorded in Consul")
@@ -118,6 +120,7 @@ export const metricsText = (s: AgentState, now: number): Effect.Effect<string> =
       yield* set(gauges.check, Option.exists(s.verdicts, (v) => v[check].pass) ? 1 : 0, { check })
     }
     yield* set(gauges.paused, s.consul.paused ? 1 : 0)
+    if (Option.isSome(s.priority.current)) yield* set(gauges.priority, s.priority.current.value)
     yield* set(gauges.failovers, s.failovers.seen)
     if (Option.isSome(s.consul.lastBackup)) {
       const taken = Date.parse(s.consul.lastBackup.value.createdAt)

@@ -8,10 +8,11 @@ import { at, manifestAt, sha256Of } from "../../support/scenarios.ts"
 
 const healthy: ClusterStatus = {
   masterName: "mymaster",
+  paused: false,
   sentinelMaster: Option.some({ master: at("10.0.0.5"), votes: 3, of: 3 }),
   nodes: [
-    { endpoint: at("10.0.0.5"), consul: { master: "passing", replica: "critical" }, role: "master", lag: Option.none() },
-    { endpoint: at("10.0.0.6"), consul: { master: "critical", replica: "passing" }, role: "replica of 10.0.0.5:6379", lag: Option.some(128) }
+    { endpoint: at("10.0.0.5"), consul: { master: "passing", replica: "critical" }, role: "master", lag: Option.none(), priority: Option.some(100) },
+    { endpoint: at("10.0.0.6"), consul: { master: "critical", replica: "passing" }, role: "replica of 10.0.0.5:6379", lag: Option.some(128), priority: Option.some(100) }
   ],
   sentinels: [{ endpoint: at("10.0.0.5", 26379), consul: "passing", reports: "10.0.0.5:6379" }],
   lastBackup: Option.some(manifestAt("2026-11-24T00:00:00Z", { sha256: sha256Of("b"), bytes: 4096 })),
@@ -30,9 +31,14 @@ describe("renderStatus", () => {
 
   it("one row per node with role, lag and both registrations", () => {
     const text = renderStatus(healthy)
-    assert.match(rowOf(text, "10.0.0.6:6379"), /^10\.0\.0\.6:6379\s+replica of 10\.0\.0\.5:6379\s+128 B\s+critical\s+passing$/)
-    assert.match(rowOf(text, "10.0.0.5:6379"), /^10\.0\.0\.5:6379\s+master\s+-\s+passing\s+critical$/)
+    assert.match(rowOf(text, "10.0.0.6:6379"), /^10\.0\.0\.6:6379\s+replica of 10\.0\.0\.5:6379\s+128 B\s+100\s+critical\s+passing$/)
+    assert.match(rowOf(text, "10.0.0.5:6379"), /^10\.0\.0\.5:6379\s+master\s+-\s+100\s+passing\s+critical$/)
     assert.match(rowOf(text, "10.0.0.5:26379"), /passing\s+10\.0\.0\.5:6379$/)
+  })
+
+  it("says when the cluster is paused", () => {
+    assert.notInclude(renderStatus(healthy), "paused")
+    assert.include(renderStatus({ ...healthy, paused: true }).split("\n")[1] ?? "", "maintenance: paused (manage resume ends it)")
   })
 
   it("shows the last backup with a shortened hash", () => {
@@ -46,15 +52,16 @@ describe("renderStatus", () => {
   it("unknowns are shown, not hidden", () => {
     const unknown: ClusterStatus = {
       masterName: "mymaster",
+      paused: false,
       sentinelMaster: Option.none(),
-      nodes: [{ endpoint: at("10.0.0.7"), consul: { master: "absent", replica: "absent" }, role: "unreachable: connection refused", lag: Option.none() }],
+      nodes: [{ endpoint: at("10.0.0.7"), consul: { master: "absent", replica: "absent" }, role: "unreachable: connection refused", lag: Option.none(), priority: Option.none() }],
       sentinels: [{ endpoint: at("10.0.0.7", 26379), consul: "critical", reports: "no answer" }],
       lastBackup: Option.none(),
       problems: ["2 nodes answer as master: 10.0.0.5:6379, 10.0.0.6:6379"]
     }
     const text = renderStatus(unknown)
     assert.include(text, "master of mymaster: no sentinel majority")
-    assert.match(rowOf(text, "10.0.0.7:6379"), /unreachable: connection refused\s+-\s+absent\s+absent$/)
+    assert.match(rowOf(text, "10.0.0.7:6379"), /unreachable: connection refused\s+-\s+-\s+absent\s+absent$/)
     assert.match(rowOf(text, "10.0.0.7:26379"), /critical\s+no answer$/)
     assert.include(text, "last backup: none recorded")
     assert.include(text, "problem: 2 nodes answer as master: 10.0.0.5:6379, 10.0.0.6:6379")
@@ -62,7 +69,7 @@ describe("renderStatus", () => {
 
   it("an empty cluster still prints both table headers", () => {
     const text = renderStatus({ ...healthy, nodes: [], sentinels: [], sentinelMaster: Option.none(), lastBackup: Option.none() })
-    assert.include(text, "REDIS  ROLE  LAG  CONSUL master  CONSUL replica")
+    assert.include(text, "REDIS  ROLE  LAG  PRIORITY  CONSUL master  CONSUL replica")
     assert.include(text, "SENTINEL  CONSUL  REPORTS MASTER")
   })
 

@@ -161,6 +161,11 @@ describe("renderRedisConf", () => {
     )
   })
 
+  it("replica-priority is REPLICA_PRIORITY, 100 (Redis's default) when unset, 0 allowed", () => {
+    assert.deepStrictEqual(only(renderRedisConf(settingsFrom(), { _tag: "Master" }), "replica-priority"), ["replica-priority", "100"])
+    assert.deepStrictEqual(only(renderRedisConf(settingsFrom({ REPLICA_PRIORITY: "0" }), { _tag: "Master" }), "replica-priority"), ["replica-priority", "0"])
+  })
+
   it("min-replicas settings are rendered, the lag in seconds", () => {
     const conf = renderRedisConf(settingsFrom({ REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s" }), { _tag: "Master" })
     assert.deepStrictEqual(only(conf, "min-replicas-to-write"), ["min-replicas-to-write", "1"])

@@ -13,7 +13,7 @@ import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { agent } from "../../../src/programs/agent.ts"
 import { closedPort } from "../../support/fakeServers.ts"
-import { makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
+import { eventually, makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 
@@ -26,24 +26,6 @@ const startAgent = (i: number, w: Worlds, env: Record<string, string> = {}) =>
     const api = `http://127.0.0.1:${port}`
     yield* eventually("the agent's API answers", 5_000, () => fetch(`${api}/liveness`).then((r) => r.ok))
     return { node, fiber, api }
-  })
-
-/** Polls `check` until it holds (or throws after `ms`, with the last thing seen). */
-const eventually = <A>(what: string, ms: number, check: () => Promise<A> | A) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + ms
-    let last: unknown
-    for (;;) {
-      try {
-        const value = await check()
-        if (value) return value
-        last = value
-      } catch (e) {
-        last = e
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
   })
 
 const get = (url: string) => fetch(url).then(async (r) => ({ status: r.status, body: await r.text() }))

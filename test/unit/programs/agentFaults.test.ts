@@ -16,7 +16,7 @@ import { Settings } from "../../../src/layers/Settings.ts"
 import { agent } from "../../../src/programs/agent.ts"
 import { startConsulEmulator } from "../../support/consul/ConsulEmulator.ts"
 import { closedPort, controllableServer, type FakeMode, redisMaster, sentinelOf } from "../../support/fakeServers.ts"
-import { fastTimings, platform, scoped, testNode } from "../../support/harness.ts"
+import { eventually, fastTimings, platform, scoped, testNode } from "../../support/harness.ts"
 
 const HOLD_MS = 1_000
 
@@ -25,22 +25,6 @@ const faults: ReadonlyArray<Exclude<FakeMode, "good">> = ["down", "hang", "garba
 
 const get = (url: string) =>
   fetch(url, { signal: AbortSignal.timeout(1_000) }).then(async (r) => ({ status: r.status, body: await r.text() }))
-
-const eventually = <A>(what: string, ms: number, check: () => Promise<A | undefined | false>) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + ms
-    let last: unknown
-    for (;;) {
-      try {
-        const value = await check()
-        if (value !== undefined && value !== false) return value
-      } catch (e) {
-        last = e
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (${String(last)})`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  })
 
 const arrange = Effect.gen(function*() {
   const consul = yield* scoped(() => startConsulEmulator())

@@ -113,7 +113,7 @@ describe("status", () => {
       const out = lines.join("\n")
       assert.include(out, "master of mymaster: 10.0.0.11:6379 (2 of 2 sentinels agree)")
       assert.match(out, /10\.0\.0\.12:6379\s+replica of 10\.0\.0\.11:6379 \(connected\)\s+100 B/)
-      assert.match(out, /10\.0\.0\.13:6379\s+not answering\s+-\s+absent\s+critical/)
+      assert.match(out, /10\.0\.0\.13:6379\s+not answering\s+-\s+-\s+absent\s+critical/)
       assert.include(out, "last backup: none recorded")
     }))
 

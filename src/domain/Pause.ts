@@ -1,0 +1,34 @@
+// Maintenance mode (DESIGN.md §3, `service/<name>/paused`): what a node's agent does
+// with its own Redis's `replica-priority`. While paused every node runs at 0, so
+// Sentinel has no replica it may promote and no automatic failover happens; once
+// resumed the node's configured REPLICA_PRIORITY comes back. Outside a pause the agent
+// leaves the priority alone: a switchover holds temporary priorities meanwhile.
+
+export type PriorityAction =
+  | { readonly _tag: "Keep"; readonly reason: string }
+  | { readonly _tag: "Set"; readonly priority: number; readonly reason: string }
+
+export interface PriorityObservation {
+  readonly paused: boolean
+  /** REPLICA_PRIORITY of this node. */
+  readonly configured: number
+  /** What its Redis answers to `CONFIG GET replica-priority` now. */
+  readonly current: number
+  /** The configured value is still to be put back: the agent just started, or the cluster was paused since. */
+  readonly restorePending: boolean
+}
+
+export const decidePriority = (o: PriorityObservation): PriorityAction => {
+  if (o.paused) {
+    return o.current === 0
+      ? { _tag: "Keep", reason: "paused: replica-priority is already 0" }
+      : { _tag: "Set", priority: 0, reason: `paused: replica-priority ${o.current} → 0, so Sentinel cannot promote this node` }
+  }
+  if (!o.restorePending) return { _tag: "Keep", reason: "not paused: replica-priority left as it is" }
+  return o.current === o.configured
+    ? { _tag: "Keep", reason: `not paused: replica-priority is REPLICA_PRIORITY (${o.configured})` }
+    : { _tag: "Set", priority: o.configured, reason: `not paused: replica-priority ${o.current} → REPLICA_PRIORITY (${o.configured})` }
+}
+
+/** The value of `service/<name>/paused` that `manage pause` writes: who paused, and when. */
+export const pauseNote = (node: string, at: string): string => JSON.stringify({ pausedBy: node, at })

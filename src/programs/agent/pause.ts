@@ -1,0 +1,67 @@
+// The agent's side of maintenance mode (DESIGN.md §3): every round it reads
+// `service/<name>/paused` (one KV read) and, while paused or until REPLICA_PRIORITY is
+// confirmed (at start, on resume), its own Redis's replica-priority (one local
+// command), then applies Pause.ts's decision: held at 0 while paused, even
+// after Redis or the whole node restarted; REPLICA_PRIORITY put back on resume. A
+// Consul that does not answer leaves the last known state (the registrar reports the
+// outage); it never turns a pause into a resume.
+import { Effect, Option, Ref } from "effect"
+import { consulNames } from "../../domain/ConsulNames.ts"
+import { decidePriority } from "../../domain/Pause.ts"
+import { selfRedis } from "../../domain/Settings.ts"
+import { Consul } from "../../layers/Consul.ts"
+import { Redis } from "../../layers/Redis.ts"
+import { Settings } from "../../layers/Settings.ts"
+import { type AgentState } from "./AgentState.ts"
+
+/** Reads the flag into the state; logs a change. */
+const readPaused = (state: Ref.Ref<AgentState>) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const consul = yield* Consul
+    const key = consulNames(settings.serviceName).paused
+    const seen = yield* consul.get(key).pipe(Effect.map(Option.isSome), Effect.option)
+    if (Option.isNone(seen)) return (yield* Ref.get(state)).consul.paused
+    const paused = seen.value
+    const before = yield* Ref.getAndUpdate(state, (s) => ({
+      ...s,
+      consul: { ...s.consul, paused },
+      // Whatever held the priority meanwhile, a resume puts REPLICA_PRIORITY back.
+      priority: paused ? { ...s.priority, restorePending: true } : s.priority
+    }))
+    if (before.consul.paused !== paused) {
+      yield* Effect.log(paused ? `${key} is set: paused, this agent holds replica-priority at 0 and changes nothing else` : `${key} is gone: resuming`)
+    }
+    return paused
+  })
+
+export const carePause = (state: Ref.Ref<AgentState>) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const redis = yield* Redis
+    const self = selfRedis(settings)
+    const paused = yield* readPaused(state)
+    // At rest (not paused, REPLICA_PRIORITY confirmed) there is nothing to enforce, and
+    // Redis is left alone: one KV read per round is all the pause costs a running node.
+    if (!paused && !(yield* Ref.get(state)).priority.restorePending) return
+    const current = yield* redis.replicaPriority(self).pipe(Effect.option)
+    if (Option.isNone(current)) return yield* Ref.update(state, (s) => ({ ...s, priority: { ...s.priority, current: Option.none() } }))
+    const { priority } = yield* Ref.get(state)
+    const configured = settings.redis.replicaPriority
+    const action = decidePriority({ paused, configured, current: current.value, restorePending: priority.restorePending })
+    if (action._tag === "Keep") {
+      const restored = !paused && current.value === configured
+      return yield* Ref.update(state, (s) => ({ ...s, priority: { current, restorePending: s.priority.restorePending && !restored } }))
+    }
+    // Back from a pause, redis.conf gets the value too: a reconfiguration by Sentinel
+    // meanwhile (CONFIG REWRITE) may have written the 0 into it.
+    const persist = paused ? Effect.void : redis.rewriteConfig(self)
+    const done = yield* redis.setReplicaPriority(self, action.priority).pipe(
+      Effect.andThen(persist),
+      Effect.as(true),
+      Effect.catch((e) => Effect.logWarning(`replica-priority not set: ${e.message}`).pipe(Effect.as(false)))
+    )
+    if (!done) return
+    yield* Ref.update(state, (s) => ({ ...s, priority: { current: Option.some(action.priority), restorePending: paused } }))
+    yield* Effect.log(action.reason)
+  })

@@ -1,0 +1,120 @@
+// `manage switchover` over in-memory Redis, Sentinel and Consul: a refusal changes
+// nothing; --to holds the other replicas at priority 0 until the failover is over and
+// restores every one, also when the handover fails; the old master follows the new one.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Option } from "effect"
+import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
+import { switchover } from "../../../src/programs/switchover.ts"
+import { preStop } from "../../../src/programs/preStop.ts"
+import { makeWorlds, passingSentinel, redisAt, runFor, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
+
+const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
+const server = (w: Worlds, i: number) => w.redis.servers.get(formatEndpoint(redisAt(i)))
+const priorities = (w: Worlds) => [2, 3].map((i) => server(w, i)?.priority)
+
+/** Node 1 master of 2 and 3 (priority 100 and 50), sentinels on all three, registered in Consul; FAILOVER promotes the best promotable replica. */
+const trio = (w: Worlds) => {
+  w.redis.master(redisAt(1), [redisAt(2), redisAt(3)])
+  w.redis.replica(redisAt(2), redisAt(1)).replica(redisAt(3), redisAt(1))
+  const three = server(w, 3)
+  if (three !== undefined) three.priority = 50
+  for (const i of [1, 2, 3]) {
+    passingSentinel(w, i, redisAt(1))
+    w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push(
+      { endpoint: redisAt(2), runId: "r2", flags: ["slave"] },
+      { endpoint: redisAt(3), runId: "r3", flags: ["slave"] }
+    )
+  }
+  w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
+  for (const i of [2, 3]) w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379)
+  // As Sentinel: the lowest non-zero priority wins. The new master's agent passes it in Consul.
+  w.redis.onFailover = () => {
+    const [best] = [2, 3].filter((i) => (server(w, i)?.priority ?? 0) > 0).sort((a, b) => (server(w, a)?.priority ?? 0) - (server(w, b)?.priority ?? 0))
+    if (best === undefined) return
+    w.redis.master(redisAt(best))
+    w.redis.switchMaster("mymaster", redisAt(best))
+    w.consul.register(`redis-node-${best}`, "redis", redisAt(best).host, 6379)
+    w.consul.services.delete("redis-node-1")
+  }
+}
+
+describe("switchover", () => {
+  it.live("--to node-2 (Sentinel alone would pick node-3): node 3 held at 0 meanwhile, node 2 promoted, every priority restored, the old master follows", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(priorities(w), [100, 50])
+      const calls = w.redis.calls.filter((c) => /CONFIG SET|CLIENT|FAILOVER/.test(c))
+      assert.deepStrictEqual(calls, [
+        `${formatEndpoint(redisAt(3))} CONFIG SET replica-priority 0`,
+        `${formatEndpoint(redisAt(1))} CLIENT PAUSE`,
+        `${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`,
+        `${formatEndpoint(redisAt(3))} CONFIG SET replica-priority 50`,
+        `${formatEndpoint(redisAt(1))} CLIENT UNPAUSE`
+      ])
+      const old = server(w, 1)?.role
+      assert.deepStrictEqual(old?._tag === "Replica" ? old.master : undefined, redisAt(2))
+    }))
+
+  it.live("refused (unknown node, paused, lagging target): exit 1 with the reason, no command that changes anything", () =>
+    Effect.gen(function*() {
+      for (const [setup, to, reason] of [
+        [() => {}, "node-9", "unknown node \"node-9\""],
+        [(w: Worlds) => void w.consul.kv.set("service/redis/paused", { value: "{}", session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 }), "node-2", "the cluster is paused"],
+        [(w: Worlds) => {
+          const master = server(w, 1)
+          if (master !== undefined) master.role = { _tag: "Master", offset: 5_000_000, replicas: [{ endpoint: redisAt(2), offset: 1000 }, { endpoint: redisAt(3), offset: 5_000_000 }] }
+        }, "node-2", "bytes behind the master"]
+      ] as const) {
+        const w = makeWorlds()
+        trio(w)
+        setup(w)
+        const n = yield* testNode(1)
+        const exit = yield* runFor(switchover(Option.some(to)), n, w)
+        assert.include(failureOf(exit), "SwitchoverRefused")
+        assert.include(failureOf(exit), reason)
+        assert.isFalse(w.redis.calls.some((c) => /CONFIG SET|CLIENT|FAILOVER|REPLICAOF/.test(c)), w.redis.calls.join("\n"))
+      }
+    }))
+
+  it.live("the target does not catch up once writes are paused: every priority restored, writes unpaused, no failover, exit 1", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.replica(redisAt(2), redisAt(1), "connected", 10)
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "did not catch up")
+      assert.deepStrictEqual(priorities(w), [100, 50])
+      assert.isUndefined(server(w, 1)?.pausedFor, "writes unpaused")
+      assert.isFalse(w.redis.calls.some((c) => c.includes("FAILOVER")))
+    }))
+
+  it.live("a failover asked but no new master named: priorities restored, exit 1, and writes stay paused until the pause ends (Sentinel may still promote)", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.onFailover = () => {}
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "Sentinel named no new master")
+      assert.deepStrictEqual(priorities(w), [100, 50])
+      assert.isDefined(server(w, 1)?.pausedFor)
+    }))
+})
+
+describe("pre-stop while paused", () => {
+  it.live("hands nothing over: no pause of writes, no failover", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.consul.kv.set("service/redis/paused", { value: "{}", session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 })
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.isFalse(w.redis.calls.some((c) => /CLIENT|FAILOVER/.test(c)))
+    }))
+})

@@ -7,13 +7,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { existsSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Fiber, Schema } from "effect"
+import { Duration, Effect, Fiber, Schema } from "effect"
 import { AgentReportFromJson } from "../../../src/domain/AgentReport.ts"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { agent } from "../../../src/programs/agent.ts"
 import { closedPort } from "../../support/fakeServers.ts"
-import { eventually, makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
+import { eventually, fastTimings, makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 
@@ -109,7 +109,9 @@ describe("agent: verdicts into Consul and over HTTP", () => {
       w.redis.stop(redisAt(1))
       const stopped = Date.now()
       yield* eventually("failing", 5_000, () => get(`${api}/master`).then((r) => r.status === 503 && r.body.includes("Redis did not answer")))
-      assert.isAtLeast(Date.now() - stopped, 1_000, "held for one HEALTH_INTERVAL")
+      // Held for one HEALTH_INTERVAL from the last answer, which came at most one
+      // observation round (observeEvery, plus that round's own time) before the stop.
+      assert.isAtLeast(Date.now() - stopped, 1_000 - 2 * Duration.toMillis(fastTimings.observeEvery), "held for one HEALTH_INTERVAL")
     }))
 })
 

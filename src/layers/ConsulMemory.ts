@@ -19,6 +19,9 @@ export class ConsulWorld {
   readonly sessions = new Map<string, { readonly behavior: "release" | "delete" }>()
   /** While set, every call fails this way (Consul down). */
   outage: ConsulError["reason"] | undefined = undefined
+  /** Calls that fail alone, by operation (`"kv.set service/redis/last-backup"`): a Consul
+   * that answers some requests and times out on others, as one does mid-failover. */
+  readonly failing = new Map<string, ConsulError["reason"]>()
   /** Calls made, for assertions (`"kv.acquire service/redis/locks/master"`, …). */
   readonly calls: Array<string> = []
 
@@ -53,8 +56,9 @@ export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
   const op = <A>(operation: string, f: () => A): Effect.Effect<A, ConsulError> =>
     Effect.suspend(() => {
       world.calls.push(operation)
-      return world.outage !== undefined
-        ? Effect.fail(new ConsulError({ operation, reason: world.outage, detail: "simulated outage" }))
+      const reason = world.outage ?? world.failing.get(operation)
+      return reason !== undefined
+        ? Effect.fail(new ConsulError({ operation, reason, detail: "simulated outage" }))
         : Effect.sync(f)
     })
   const entry = (key: string, e: MemoryEntry): KvEntry => ({

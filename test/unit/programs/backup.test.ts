@@ -4,11 +4,12 @@ import { existsSync, readdirSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Option } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { type Endpoint } from "../../../src/domain/Endpoint.ts"
-import { BackupStore, none } from "../../../src/layers/BackupStore.ts"
+import { BackupStore, BackupStoreError, makeMemoryStore, none } from "../../../src/layers/BackupStore.ts"
 import { backup } from "../../../src/programs/backup.ts"
+import { latestBackup } from "../../../src/programs/lastBackup.ts"
 import { startMantaEmulator } from "../../support/manta/MantaEmulator.ts"
 import { generateTestKey } from "../../support/manta/keys.ts"
 import { testNode, makeWorlds, memoryLayers, redisAt, runFor, type TestNode, type Worlds } from "../../support/harness.ts"
@@ -172,6 +173,41 @@ describe("backup", () => {
       w.consul.outage = "timeout"
       assert.match(failureOf(yield* runFor(backup(false), n, w)), /backup failed.*Consul/)
       assert.deepStrictEqual([...w.objects.keys()], [])
+    }))
+
+  it.live("Consul failing the record: the run fails, and a new cluster (empty Consul) finds no manifest to restore", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      w.consul.failing.set(`kv.set ${names.lastBackup}`, "timeout")
+      assert.match(failureOf(yield* runFor(backup(true), n, w)), /backup failed, nothing was recorded/)
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()].filter((k) => k.endsWith(".manifest.json")), [], "no manifest beside the object")
+      w.consul.wipe()
+      w.consul.failing.clear()
+      const found = yield* runFor(latestBackup, n, w)
+      assert.deepStrictEqual(found, Exit.succeed(Option.none()), "a new cluster would restore nothing")
+    }))
+
+  it.live("the store failing the manifest's copy: the backup stays recorded in Consul and the run succeeds", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      const memory = makeMemoryStore(w.objects, "local")
+      const store = Layer.succeed(BackupStore, {
+        ...memory,
+        put: (name, content) =>
+          name.endsWith(".manifest.json")
+            ? Effect.fail(new BackupStoreError({ store: "memory", operation: `put ${name}`, reason: "timeout", detail: "simulated" }))
+            : memory.put(name, content)
+      })
+      const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, store)), Effect.exit)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isDefined(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`))
     }))
 
   it.live("prunes backups beyond BACKUP_KEEP, never the new one, never other services'", () =>

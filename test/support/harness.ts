@@ -118,7 +118,7 @@ export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
 
 /** The live layers (real clients) with test timings, for dependencies that hang or answer garbage. */
-export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = new Map()) =>
+export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = new Map(), timings: typeof fastTimings = fastTimings) =>
   Layer.mergeAll(
     Consul.layer,
     Redis.layer,
@@ -127,7 +127,7 @@ export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = ne
     Dns.layer,
     BackupStore.layerTest(objects)
   ).pipe(
-    Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, fastTimings)))
+    Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, timings)))
   )
 
 export const runLive = <A, E>(

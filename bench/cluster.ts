@@ -12,6 +12,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { exitIfOver, verdict } from "./budget.ts"
 import { startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
 import { waitForSentinelsToKnowReplicas } from "../test/support/scenario.ts"
@@ -70,8 +71,9 @@ for (let i = 1; i <= runs; i++) {
 }
 const line = (label: string, values: ReadonlyArray<number>, budget: number) => {
   const m = median(values)
-  return `${label.padEnd(34)} median ${(m / 1000).toFixed(2)} s  (min ${(Math.min(...values) / 1000).toFixed(2)}, max ${(Math.max(...values) / 1000).toFixed(2)})  budget ${(budget / 1000).toFixed(0)} s  ${m <= budget ? "within" : "OVER"}`
+  return `${label.padEnd(34)} median ${(m / 1000).toFixed(2)} s  (min ${(Math.min(...values) / 1000).toFixed(2)}, max ${(Math.max(...values) / 1000).toFixed(2)})  budget ${(budget / 1000).toFixed(0)} s  ${verdict(`${label.trim()} median (ms)`, m, budget)}`
 }
 console.log(`${runs} fresh 3-node clusters, Node ${process.version}`)
 console.log(line("bootstrap (3 nodes fully passing)", results.map((r) => r.bootstrap), budgets.bootstrap))
 console.log(line("failover (kill → registry)", results.map((r) => r.failover), budgets.failover))
+exitIfOver()

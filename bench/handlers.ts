@@ -1,12 +1,14 @@
 // `npm run bench:handlers`: the cost of one health-check run (`manage health master`
 // against a real local redis-server) next to a bare `node -e 0`, measured in the same
 // run and printed as ratios against the DESIGN.md §10 budget (1.6× in wall time and
-// peak RSS). Runs alternate between the two commands so background load hits both
+// peak RSS); exits 1 when over. Runs alternate between the two commands so background load hits both
 // alike. Peak RSS is read by a one-line preload that both commands get.
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+
+import { exitIfOver, verdict } from "./budget.ts"
 
 const runs = Number(process.env.BENCH_RUNS ?? 30)
 const budget = 1.6
@@ -18,8 +20,13 @@ const rssFile = join(work, "rss")
 writeFileSync(preload, `process.on("exit", () => require("fs").appendFileSync(${JSON.stringify(rssFile)}, process.resourceUsage().maxRSS + "\\n"))\n`)
 
 const redis = spawn("redis-server", ["--bind", host, "--port", String(port), "--save", "", "--appendonly", "no", "--dir", work], { stdio: "ignore" })
+// The master check passes only where the local Sentinel names this node master (DESIGN.md §3).
+const sentinelConf = join(work, "sentinel.conf")
+writeFileSync(sentinelConf, `bind ${host}\nport 26379\ndir ${work}\nsentinel monitor mymaster ${host} ${port} 1\n`)
+const sentinel = spawn("redis-sentinel", [sentinelConf], { stdio: "ignore" })
 const stopRedis = () => {
   if (redis.exitCode === null) redis.kill("SIGKILL")
+  if (sentinel.exitCode === null) sentinel.kill("SIGKILL")
 }
 process.on("exit", () => {
   stopRedis()
@@ -78,8 +85,9 @@ stopRedis()
 
 const row = (label: string, base: number, value: number, unit: string) => {
   const ratio = value / base
-  return `${label.padEnd(10)} node -e 0 ${base.toFixed(1).padStart(7)} ${unit}   manage health master ${value.toFixed(1).padStart(7)} ${unit}   ratio ${ratio.toFixed(2)}×   budget ${budget}×   ${ratio <= budget ? "within" : "OVER"}`
+  return `${label.padEnd(10)} node -e 0 ${base.toFixed(1).padStart(7)} ${unit}   manage health master ${value.toFixed(1).padStart(7)} ${unit}   ratio ${ratio.toFixed(2)}×   budget ${budget}×   ${verdict(`manage health master / node -e 0, ${label.trim()}`, ratio, budget)}`
 }
 console.log(`manage health master vs bare node, ${runs} alternating runs each, medians (Node ${process.version})`)
 console.log(row("wall time", median(times.baseline), median(times.handler), "ms"))
 console.log(row("peak RSS", median(rss.baseline) / 1024, median(rss.handler) / 1024, "MiB"))
+exitIfOver()

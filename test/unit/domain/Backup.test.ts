@@ -198,17 +198,28 @@ describe("restorePlan", () => {
   const manifest = Option.some(manifestAt("2026-11-24T00:00:00Z"))
 
   it("restores only when founding, with an empty data dir, a recorded backup and a store", () => {
-    for (const founding of [true, false]) {
-      for (const localData of [true, false]) {
-        for (const m of [manifest, Option.none<Manifest>()]) {
-          for (const storeConfigured of [true, false]) {
-            const plan = restorePlan({ founding, localData, manifest: m, storeConfigured })
-            const expected = founding && !localData && Option.isSome(m) && storeConfigured
-            assert.strictEqual(Option.isSome(plan), expected, JSON.stringify({ founding, localData, manifest: Option.isSome(m), storeConfigured }))
-            if (expected) assert.deepStrictEqual(plan, manifest)
-          }
-        }
-      }
+    // Written out by hand, every row: founding, local data, manifest, store configured → restore?
+    const table: ReadonlyArray<readonly [boolean, boolean, boolean, boolean, boolean]> = [
+      [true, false, true, true, true],
+      [true, false, true, false, false],
+      [true, false, false, true, false],
+      [true, false, false, false, false],
+      [true, true, true, true, false],
+      [true, true, true, false, false],
+      [true, true, false, true, false],
+      [true, true, false, false, false],
+      [false, false, true, true, false],
+      [false, false, true, false, false],
+      [false, false, false, true, false],
+      [false, false, false, false, false],
+      [false, true, true, true, false],
+      [false, true, true, false, false],
+      [false, true, false, true, false],
+      [false, true, false, false, false]
+    ]
+    for (const [founding, localData, recorded, storeConfigured, restores] of table) {
+      const plan = restorePlan({ founding, localData, manifest: recorded ? manifest : Option.none(), storeConfigured })
+      assert.deepStrictEqual(plan, restores ? manifest : Option.none(), JSON.stringify({ founding, localData, recorded, storeConfigured }))
     }
   })
 })

@@ -232,7 +232,9 @@ describe("renderSentinelConf", () => {
   it("keeps a stable 40-hex myid derived from the node's identity", () => {
     const [, , id] = only(conf, "sentinel", "myid")
     assert.match(id ?? "", /^[0-9a-f]{40}$/)
-    assert.strictEqual(id, sentinelMyId("redis", "node-7"))
+    // sha1("autopilot-redis/redis/node-7"), computed with sha1sum: the id must never change
+    // between releases, or every upgraded sentinel would leave a phantom behind.
+    assert.strictEqual(id, "a9bdf85e4998c7d7afea239c74d54a694d916a2a")
     const again = renderSentinelConf(s, at("10.0.0.6"), tuning)
     assert.deepStrictEqual(only(again, "sentinel", "myid"), only(conf, "sentinel", "myid"))
   })
@@ -240,7 +242,8 @@ describe("renderSentinelConf", () => {
 
 describe("sentinelMyId", () => {
   it("same node, same id; another node or another service, another id", () => {
-    assert.strictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("redis", "node-1"))
+    assert.strictEqual(sentinelMyId("redis", "node-1"), "48a6f6883eac9cb16cdc588d323bd1a8eda4b877")
+    assert.strictEqual(sentinelMyId("redis", "node-2"), "f7dc5307307b8705af71c3114cedec47a2ee6378")
     assert.notStrictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("redis", "node-2"))
     assert.notStrictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("cache", "node-1"))
   })
@@ -314,7 +317,7 @@ describe("sentinel.conf knows the live peers from the start", () => {
     })
     const known = conf.split("\n").filter((l) => l.includes("known-"))
     assert.deepStrictEqual(known, [
-      `sentinel known-sentinel mymaster 10.0.0.12 26379 ${sentinelMyId("redis", "node-2")}`,
+      "sentinel known-sentinel mymaster 10.0.0.12 26379 f7dc5307307b8705af71c3114cedec47a2ee6378",
       "sentinel known-replica mymaster 10.0.0.13 6379"
     ])
   })

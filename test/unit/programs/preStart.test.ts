@@ -29,8 +29,9 @@ const runningCluster = (w: Worlds, master: number, replicas: ReadonlyArray<numbe
 
 const rdb = Buffer.from("REDIS0010\xfa\tredis-ver\x067.0.15\xff", "latin1")
 
-const recordBackup = (w: Worlds, content: Buffer, recordedSha?: string) => {
-  const gz = gzipSync(content)
+/** Records `content` as the newest backup, gzip-compressed as a backup run stores it unless `stored` says otherwise. */
+const recordBackup = (w: Worlds, content: Buffer, recordedSha?: string, stored: "gzip" | "raw" = "gzip") => {
+  const gz = stored === "gzip" ? gzipSync(content) : content
   w.objects.set("redis-20261124T190557Z-node-9.rdb.gz", gz)
   w.consul.kv.set(names.lastBackup, {
     value: JSON.stringify({
@@ -216,13 +217,14 @@ describe("pre-start", () => {
 
   it.live("a backup that is not gzip or not an RDB fails the restore and leaves nothing behind", () =>
     Effect.gen(function*() {
-      for (const content of [Buffer.from("not an rdb at all")]) {
+      for (const [stored, expected] of [["gzip", /not an RDB file/], ["raw", /not a gzip stream/]] as const) {
         const w = makeWorlds()
-        recordBackup(w, content)
+        // Its checksum matches (recorded from the stored bytes): only what is inside is wrong.
+        recordBackup(w, stored === "raw" ? rdb : Buffer.from("not an rdb at all"), undefined, stored)
         const n = yield* testNode(1)
         const exit = yield* runFor(preStart, n, w)
-        assert.match(failureOf(exit), /not an RDB file/)
-        assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [])
+        assert.match(failureOf(exit), expected)
+        assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [], "nothing left, dot-files (the staging directory) included")
       }
     }))
 

@@ -210,6 +210,23 @@ describe("backup", () => {
       assert.isDefined(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`))
     }))
 
+  it.live("a store that confirms fewer bytes than were sent (a truncated upload): the run fails and records nothing", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      const memory = makeMemoryStore(w.objects, "local")
+      const truncating = Layer.succeed(BackupStore, {
+        ...memory,
+        stat: (name) => Effect.map(memory.stat(name), Option.map((o) => ({ ...o, bytes: o.bytes - 1 })))
+      })
+      const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, truncating)), Effect.exit)
+      assert.match(failureOf(exit), /the store did not confirm .*: sent (\d+) bytes, it reports \d+ bytes/)
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()].filter((k) => k.endsWith(".manifest.json")), [])
+    }))
+
   it.live("prunes backups beyond BACKUP_KEEP, never the new one, never other services'", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

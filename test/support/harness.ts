@@ -106,7 +106,12 @@ export const passingSentinel = (w: Worlds, i: number, master: Endpoint): void =>
 }
 
 /** Every service a handler may need, in memory, for one node. */
-export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<BackupStore> = BackupStore.layerTest(worlds.objects)) =>
+export const memoryLayers = (
+  node: TestNode,
+  worlds: Worlds,
+  store: Layer.Layer<BackupStore> = BackupStore.layerTest(worlds.objects),
+  timings: typeof fastTimings = fastTimings
+) =>
   Layer.mergeAll(
     Consul.layerTest(worlds.consul),
     Redis.layerTest(worlds.redis),
@@ -114,7 +119,7 @@ export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<
     AgentApi.layerTest(worlds.agents),
     Dns.layerTest(worlds.dns),
     store,
-    Layer.succeed(Timings, fastTimings)
+    Layer.succeed(Timings, timings)
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
 
 /** The live layers (real clients) with test timings, for dependencies that hang or answer garbage. */

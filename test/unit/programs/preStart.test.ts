@@ -4,11 +4,12 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { createHash } from "node:crypto"
-import { Effect, Exit, Fiber, Option } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
+import { BackupStore, makeMemoryStore } from "../../../src/layers/BackupStore.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
-import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
+import { fastTimings, memoryLayers, testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const redisConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "redis.conf"), "utf8")
@@ -185,6 +186,23 @@ describe("pre-start", () => {
       assert.deepStrictEqual(readFileSync(join(aof, "appendonly.aof.1.base.rdb")), rdb)
       assert.strictEqual(readFileSync(join(aof, "appendonly.aof.manifest"), "utf8"), "file appendonly.aof.1.base.rdb seq 1 type b\n")
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? "").sort(), ["appendonlydir"], "no staging files left")
+    }))
+
+  it.live("a restore longer than the session TTL: pre-start keeps renewing, so it still holds the lock and founds", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      recordBackup(w, rdb)
+      const n = yield* testNode(1)
+      // The download takes four TTLs; Consul (the world) invalidates a session not renewed within one.
+      const memory = makeMemoryStore(w.objects, "local")
+      const slow = Layer.succeed(BackupStore, { ...memory, get: (name) => Stream.fromEffect(Effect.sleep("1200 millis")).pipe(Stream.drain, Stream.concat(memory.get(name))) })
+      const timings = { ...fastTimings, lockSessionTtl: Duration.millis(300) }
+      const exit = yield* preStart.pipe(Effect.provide(memoryLayers(n, w, slow, timings)), Effect.exit)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const held = w.consul.kv.get(names.masterLock)?.session
+      assert.isDefined(held, "the bootstrap lock is still held")
+      assert.isTrue(w.consul.sessions.has(held ?? ""), "by a live session")
+      assert.deepStrictEqual(readFileSync(join(n.env.DATA_DIR ?? "", "appendonlydir", "appendonly.aof.1.base.rdb")), rdb)
     }))
 
   it.live("a brand-new cluster (empty Consul) restores the newest backup whose manifest is in the store", () =>

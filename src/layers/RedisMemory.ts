@@ -32,6 +32,8 @@ export class RedisWorld {
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** What SENTINEL FAILOVER does, e.g. move the master role. */
   onFailover: (at: Endpoint, name: string) => void = () => {}
+  /** How long a failover takes after Sentinel acknowledged it (a real one: a second or more); 0: at once. */
+  failoverTakes: Duration.Duration = Duration.zero
   /** Subscribers to each sentinel's events. */
   readonly subscribers = new Map<string, Set<(event: SentinelEvent) => void>>()
 
@@ -140,7 +142,12 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
       on(at, "SENTINEL MASTER", (s) => Option.map(Option.fromUndefinedOr(s.masters.get(name)), (m) => ({ ...m, otherSentinels: peers(at, s, name).length }))),
     replicas: (at) => on(at, "SENTINEL REPLICAS", (s) => s.replicas),
     sentinels: (at, name) => on(at, "SENTINEL SENTINELS", (s) => peers(at, s, name)),
-    failover: (at, name) => on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name)),
+    failover: (at, name) =>
+      Duration.isZero(world.failoverTakes)
+        ? on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name))
+        : on(at, "SENTINEL FAILOVER", () => undefined).pipe(
+          Effect.tap(() => Effect.forkDetach(Effect.delay(Effect.sync(() => world.onFailover(at, name)), world.failoverTakes)))
+        ),
     reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1)),
     events: (at) =>
       Stream.unwrap(on(at, "PSUBSCRIBE *", () =>

@@ -7,7 +7,7 @@ import { gunzipSync } from "node:zlib"
 import { Effect, Exit, Layer, Option } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { type Endpoint } from "../../../src/domain/Endpoint.ts"
-import { BackupStore, BackupStoreError, makeMemoryStore, none } from "../../../src/layers/BackupStore.ts"
+import { BackupStore, BackupStoreError, type BackupStoreShape, makeMemoryStore, none } from "../../../src/layers/BackupStore.ts"
 import { backup } from "../../../src/programs/backup.ts"
 import { latestBackup } from "../../../src/programs/lastBackup.ts"
 import { startMantaEmulator } from "../../support/manta/MantaEmulator.ts"
@@ -38,6 +38,19 @@ const healthyReplica = (w: Worlds, i: number, master: Endpoint) => {
   w.redis.replica(redisAt(i), master)
   w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379)
 }
+
+/** `backup --now` on a master with no replica, through the in-memory store with some operations replaced. */
+const backupThrough = (change: (memory: BackupStoreShape) => Partial<BackupStoreShape>) =>
+  Effect.gen(function*() {
+    const w = makeWorlds()
+    const n = yield* testNode(1)
+    w.redis.master(redisAt(1))
+    savesDump(w, n)
+    const memory = makeMemoryStore(w.objects, "local")
+    const store = Layer.succeed(BackupStore, { ...memory, ...change(memory) })
+    const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, store)), Effect.exit)
+    return { exit, w }
+  })
 
 describe("backup", () => {
   it.live("a backup proves the cluster held data: its record says so afterwards, its other fields kept", () =>
@@ -193,35 +206,21 @@ describe("backup", () => {
 
   it.live("the store failing the manifest's copy: the backup stays recorded in Consul and the run succeeds", () =>
     Effect.gen(function*() {
-      const w = makeWorlds()
-      const n = yield* testNode(1)
-      w.redis.master(redisAt(1))
-      savesDump(w, n)
-      const memory = makeMemoryStore(w.objects, "local")
-      const store = Layer.succeed(BackupStore, {
-        ...memory,
+      const { exit, w } = yield* backupThrough((memory) => ({
         put: (name, content) =>
           name.endsWith(".manifest.json")
             ? Effect.fail(new BackupStoreError({ store: "memory", operation: `put ${name}`, reason: "timeout", detail: "simulated" }))
             : memory.put(name, content)
-      })
-      const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, store)), Effect.exit)
+      }))
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.isDefined(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`))
     }))
 
   it.live("a store that confirms fewer bytes than were sent (a truncated upload): the run fails and records nothing", () =>
     Effect.gen(function*() {
-      const w = makeWorlds()
-      const n = yield* testNode(1)
-      w.redis.master(redisAt(1))
-      savesDump(w, n)
-      const memory = makeMemoryStore(w.objects, "local")
-      const truncating = Layer.succeed(BackupStore, {
-        ...memory,
+      const { exit, w } = yield* backupThrough((memory) => ({
         stat: (name) => Effect.map(memory.stat(name), Option.map((o) => ({ ...o, bytes: o.bytes - 1 })))
-      })
-      const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, truncating)), Effect.exit)
+      }))
       assert.match(failureOf(exit), /the store did not confirm .*: sent (\d+) bytes, it reports \d+ bytes/)
       assert.isUndefined(manifestIn(w))
       assert.deepStrictEqual([...w.objects.keys()].filter((k) => k.endsWith(".manifest.json")), [])

@@ -30,6 +30,8 @@ export class RedisWorld {
   readonly calls: Array<string> = []
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
+  /** How long a BGSAVE runs (in progress meanwhile, the save counted and `onBgsave` run at its end); 0: at once. */
+  bgsaveTakes: Duration.Duration = Duration.zero
   /** What SENTINEL FAILOVER does, e.g. move the master role. */
   onFailover: (at: Endpoint, name: string) => void = () => {}
   /** How long a failover takes after Sentinel acknowledged it (a real one: a second or more); 0: at once. */
@@ -107,10 +109,18 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
         master_repl_offset: s.role._tag === "Sentinel" ? 0 : s.role.offset
       })),
     version: (at) => on(at, "INFO server", (s) => s.version),
-    bgsave: (at) =>
-      on(at, "BGSAVE", (s) => {
-        s.persistence = { ...s.persistence, rdb_saves: s.persistence.rdb_saves + 1, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
-      }).pipe(Effect.andThen(world.onBgsave(at))),
+    bgsave: (at) => {
+      const finish = (s: MemoryRedis) =>
+        Effect.sync(() => {
+          s.persistence = { ...s.persistence, rdb_bgsave_in_progress: 0, rdb_saves: s.persistence.rdb_saves + 1, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
+        }).pipe(Effect.andThen(world.onBgsave(at)))
+      return Duration.isZero(world.bgsaveTakes)
+        ? on(at, "BGSAVE", (s) => s).pipe(Effect.flatMap(finish))
+        : on(at, "BGSAVE", (s) => {
+          s.persistence = { ...s.persistence, rdb_bgsave_in_progress: 1 }
+          return s
+        }).pipe(Effect.tap((s) => Effect.forkDetach(Effect.delay(finish(s), world.bgsaveTakes))), Effect.asVoid)
+    },
     pauseWrites: (at, duration) => on(at, "CLIENT PAUSE", (s) => void (s.pausedFor = Duration.toMillis(duration))),
     unpause: (at) => on(at, "CLIENT UNPAUSE", (s) => void (s.pausedFor = undefined)),
     replicaOf: (at, master) =>

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Duration, Effect, Exit, Layer, Option } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { type Endpoint } from "../../../src/domain/Endpoint.ts"
 import { BackupStore, BackupStoreError, type BackupStoreShape, makeMemoryStore, none } from "../../../src/layers/BackupStore.ts"
@@ -224,6 +224,31 @@ describe("backup", () => {
       assert.match(failureOf(exit), /the store did not confirm .*: sent (\d+) bytes, it reports \d+ bytes/)
       assert.isUndefined(manifestIn(w))
       assert.deepStrictEqual([...w.objects.keys()].filter((k) => k.endsWith(".manifest.json")), [])
+    }))
+
+  it.live("a store whose put reports fewer bytes than were sent: the run fails and records nothing", () =>
+    Effect.gen(function*() {
+      const { exit, w } = yield* backupThrough((memory) => ({
+        put: (name, content) => Effect.map(memory.put(name, content), (o) => (name.endsWith(".rdb.gz") ? { ...o, bytes: o.bytes - 1 } : o))
+      }))
+      assert.match(failureOf(exit), /the store did not confirm/)
+      assert.isUndefined(manifestIn(w))
+    }))
+
+  it.live("a BGSAVE that takes a while: the backup waits for it and stores the new RDB, not the one before", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      yield* Effect.promise(async () => {
+        await mkdir(n.env.DATA_DIR ?? "", { recursive: true })
+        await writeFile(join(n.env.DATA_DIR ?? "", "dump.rdb"), "REDIS0010 yesterday's dataset")
+      })
+      savesDump(w, n)
+      w.redis.bgsaveTakes = Duration.millis(200)
+      const exit = yield* runFor(backup(true), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(gunzipSync(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`) ?? Buffer.alloc(0)), rdb)
     }))
 
   it.live("prunes backups beyond BACKUP_KEEP, never the new one, never other services'", () =>

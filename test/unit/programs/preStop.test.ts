@@ -53,6 +53,20 @@ describe("pre-stop", () => {
       assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
     }))
 
+  it.live("the failover goes to a sentinel that knows every replica first, not merely the first one listed", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      // Sentinel 2 (listed first) has not learned the replica yet; sentinel 3 has.
+      w.redis.sentinels.get(formatEndpoint(sentinelAt(2)))?.replicas.splice(0)
+      passingSentinel(w, 3, redisAt(1))
+      w.redis.sentinels.get(formatEndpoint(sentinelAt(3)))?.replicas.push({ endpoint: redisAt(2), runId: "r2", flags: ["slave"] })
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.endsWith("SENTINEL FAILOVER")), [`${formatEndpoint(sentinelAt(3))} SENTINEL FAILOVER`])
+    }))
+
   it.live("a replica the Sentinel never learned about is moved to the new master, not left chained to the old one", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -30,7 +30,7 @@ export class RedisWorld {
   readonly calls: Array<string> = []
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
-  /** How long a BGSAVE runs (in progress meanwhile, the save counted and `onBgsave` run at its end); 0: at once. */
+  /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
   bgsaveTakes: Duration.Duration = Duration.zero
   /** What SENTINEL FAILOVER does, e.g. move the master role. */
   onFailover: (at: Endpoint, name: string) => void = () => {}
@@ -110,10 +110,11 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
       })),
     version: (at) => on(at, "INFO server", (s) => s.version),
     bgsave: (at) => {
+      // As Redis: the RDB is in place (written and renamed) before the save is counted.
       const finish = (s: MemoryRedis) =>
-        Effect.sync(() => {
+        world.onBgsave(at).pipe(Effect.andThen(Effect.sync(() => {
           s.persistence = { ...s.persistence, rdb_bgsave_in_progress: 0, rdb_saves: s.persistence.rdb_saves + 1, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
-        }).pipe(Effect.andThen(world.onBgsave(at)))
+        })))
       return Duration.isZero(world.bgsaveTakes)
         ? on(at, "BGSAVE", (s) => s).pipe(Effect.flatMap(finish))
         : on(at, "BGSAVE", (s) => {

@@ -322,3 +322,26 @@ describe("sentinel.conf knows the live peers from the start", () => {
     ])
   })
 })
+
+describe("sentinel.conf, whole", () => {
+  it("is exactly this for node-1 at 10.0.0.11 monitoring 10.0.0.12 (each line checked against DESIGN.md §6 by hand)", () => {
+    const conf = renderSentinelConf(settingsFrom({ ANNOUNCE_IP: "10.0.0.11", HOSTNAME: "node-1" }), at("10.0.0.12"), tuning)
+    assert.strictEqual(conf, [
+      "# Rendered by `manage pre-start` at every start; Sentinel rewrites it at run time.",
+      "bind 0.0.0.0",
+      "port 26379",
+      "protected-mode no",
+      "daemonize no",
+      "dir /tmp",
+      "sentinel myid 48a6f6883eac9cb16cdc588d323bd1a8eda4b877",
+      "sentinel announce-ip 10.0.0.11",
+      "sentinel announce-port 26379",
+      "sentinel resolve-hostnames no",
+      "sentinel monitor mymaster 10.0.0.12 6379 2",
+      "sentinel down-after-milliseconds mymaster 5000",
+      "sentinel failover-timeout mymaster 30000",
+      "sentinel parallel-syncs mymaster 1",
+      ""
+    ].join("\n"))
+  })
+})

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { randomBytes } from "node:crypto"
 import { Redis } from "ioredis"
+import { exitIfOver, verdict } from "./budget.ts"
 import { startConsulEmulator } from "../test/support/consul/ConsulEmulator.ts"
 import { generateTestKey } from "../test/support/manta/keys.ts"
 import { startMantaEmulator } from "../test/support/manta/MantaEmulator.ts"
@@ -97,15 +98,16 @@ try {
   const slow = await backupOnce(toManta)
   console.log(`manage backup --now, peak RSS by dataset size (Node ${process.version}, local store)`)
   for (const row of rows) {
-    console.log(`RDB ${row.rdbMiB.toFixed(0).padStart(5)} MiB   peak RSS ${row.rssMiB.toFixed(1).padStart(6)} MiB   ${row.seconds.toFixed(1)} s   budget < ${budgetMiB} MiB   ${row.rssMiB < budgetMiB ? "within" : "OVER"}`)
+    console.log(`RDB ${row.rdbMiB.toFixed(0).padStart(5)} MiB   peak RSS ${row.rssMiB.toFixed(1).padStart(6)} MiB   ${row.seconds.toFixed(1)} s   budget < ${budgetMiB} MiB   ${verdict(`backup peak RSS, ${row.rdbMiB.toFixed(0)} MiB RDB (MiB)`, row.rssMiB, budgetMiB, false)}`)
   }
   const [small, large] = [rows[0], rows.at(-1)]
   if (small !== undefined && large !== undefined && large !== small) {
     console.log(`growth: ${(large.rdbMiB / small.rdbMiB).toFixed(1)}× the data, ${(large.rssMiB / small.rssMiB).toFixed(2)}× the peak RSS`)
   }
   console.log(`\nmanage backup --now to the Manta emulator, ${fast.rdbMiB.toFixed(0)} MiB RDB of incompressible data`)
-  console.log(`loopback speed        peak RSS ${fast.rssMiB.toFixed(1).padStart(6)} MiB   ${fast.seconds.toFixed(1)} s`)
-  console.log(`link at ${(slowRate / 2 ** 20).toFixed(0)} MiB/s        peak RSS ${slow.rssMiB.toFixed(1).padStart(6)} MiB   ${slow.seconds.toFixed(1)} s   ${(slow.rssMiB / fast.rssMiB).toFixed(2)}× the fast run's RSS`)
+  console.log(`loopback speed        peak RSS ${fast.rssMiB.toFixed(1).padStart(6)} MiB   ${fast.seconds.toFixed(1)} s   ${verdict("backup to Manta peak RSS, loopback (MiB)", fast.rssMiB, budgetMiB, false)}`)
+  console.log(`link at ${(slowRate / 2 ** 20).toFixed(0)} MiB/s        peak RSS ${slow.rssMiB.toFixed(1).padStart(6)} MiB   ${slow.seconds.toFixed(1)} s   ${(slow.rssMiB / fast.rssMiB).toFixed(2)}× the fast run's RSS   ${verdict("backup to Manta peak RSS, slow link (MiB)", slow.rssMiB, budgetMiB, false)}`)
+  exitIfOver()
 } finally {
   await cleanup()
 }

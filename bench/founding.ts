@@ -14,6 +14,8 @@ import { Redis } from "ioredis"
 import { type Cluster, startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
 
+import { exitIfOver, verdict } from "./budget.ts"
+
 const runs = Number(process.env.BENCH_RUNS ?? 5)
 const nodes = [1, 2, 3]
 const keys = 1000
@@ -125,6 +127,8 @@ await withCluster(async (c) => {
 
 console.log(`${runs} runs each, 3 nodes, default timings, Node ${process.version}`)
 report("Consul wiped: every registration back", reRegistered)
+console.log(`  budget (DESIGN.md §10) 10 s: ${verdict("Consul wiped: every registration back, median (ms)", median(reRegistered), 10_000)}`)
 report("Consul wiped: the cluster's record back", recordBack)
 report("whole restart, master's volume lost: every key everywhere", recovered)
 report("simultaneous start: first to last announcement (20 ms polls)", spread)
+exitIfOver()

@@ -1,8 +1,11 @@
 // An in-memory Consul for unit tests of the programs: services with one TTL check
-// each, KV with CAS, sessions with acquire/release, and invalidation applying the
-// session's behavior. Several simulated nodes share one world. Transport behaviour
-// (timeouts, refused connections, garbage) is tested against the HTTP emulator instead.
-import { Effect, Option } from "effect"
+// each, KV with CAS, sessions with acquire/release, a TTL (a session not renewed
+// within it is invalidated) and lock-delay (a lock whose session was invalidated
+// cannot be acquired again for that long), and invalidation applying the session's
+// behavior. Time is the Effect Clock's, so TestClock drives it. Several simulated nodes
+// share one world. Transport behaviour (timeouts, refused connections, garbage) is
+// tested against the HTTP emulator instead; single operations can fail (`failing`).
+import { Clock, Duration, Effect, Option } from "effect"
 import { type CheckStatus, type Consul, ConsulError, type KvEntry, type ServiceInstance } from "./Consul.ts"
 
 interface MemoryEntry {
@@ -16,9 +19,17 @@ export class ConsulWorld {
   private index = 1
   readonly services = new Map<string, { service: string; address: string; port: number; status: CheckStatus; output: string }>()
   readonly kv = new Map<string, MemoryEntry>()
-  readonly sessions = new Map<string, { readonly behavior: "release" | "delete" }>()
+  /** Sessions; `ttlMs` absent: never expires (a session a test set up by hand). */
+  readonly sessions = new Map<string, { readonly behavior: "release" | "delete"; readonly ttlMs?: number; readonly lockDelayMs?: number; expiresAt?: number }>()
+  /** Keys under lock-delay after their session was invalidated: acquirable again from this time. */
+  readonly lockDelayUntil = new Map<string, number>()
+  /** The Clock's time at the latest operation. */
+  now = 0
   /** While set, every call fails this way (Consul down). */
   outage: ConsulError["reason"] | undefined = undefined
+  /** Calls that fail alone, by operation (`"kv.set service/redis/last-backup"`): a Consul
+   * that answers some requests and times out on others, as one does mid-failover. */
+  readonly failing = new Map<string, ConsulError["reason"]>()
   /** Calls made, for assertions (`"kv.acquire service/redis/locks/master"`, …). */
   readonly calls: Array<string> = []
 
@@ -37,24 +48,33 @@ export class ConsulWorld {
     this.sessions.clear()
   }
 
-  /** A session lost to TTL or destroy: its locks are released or deleted as Consul would. */
+  /** A session lost to TTL or destroy: its locks are released or deleted as Consul would, under lock-delay. */
   invalidate(session: string): void {
     const s = this.sessions.get(session)
     this.sessions.delete(session)
     for (const [key, entry] of this.kv) {
       if (entry.session !== session) continue
+      if ((s?.lockDelayMs ?? 0) > 0) this.lockDelayUntil.set(key, this.now + (s?.lockDelayMs ?? 0))
       if (s?.behavior === "delete") this.kv.delete(key)
       else this.kv.set(key, { ...entry, session: undefined, modifyIndex: this.next() })
     }
+  }
+
+  /** Invalidates every session whose TTL passed without a renewal (Consul may wait up to 2 × TTL; this world does not). */
+  expireSessions(): void {
+    for (const [id, s] of this.sessions) if (s.expiresAt !== undefined && this.now > s.expiresAt) this.invalidate(id)
   }
 }
 
 export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
   const op = <A>(operation: string, f: () => A): Effect.Effect<A, ConsulError> =>
-    Effect.suspend(() => {
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       world.calls.push(operation)
-      return world.outage !== undefined
-        ? Effect.fail(new ConsulError({ operation, reason: world.outage, detail: "simulated outage" }))
+      world.now = Math.max(world.now, now)
+      world.expireSessions()
+      const reason = world.outage ?? world.failing.get(operation)
+      return reason !== undefined
+        ? Effect.fail(new ConsulError({ operation, reason, detail: "simulated outage" }))
         : Effect.sync(f)
     })
   const entry = (key: string, e: MemoryEntry): KvEntry => ({
@@ -91,16 +111,24 @@ export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
     createSession: (options) =>
       op(`session.create ${options.name}`, () => {
         const id = `session-${world.next()}`
-        world.sessions.set(id, { behavior: options.behavior })
+        const ttlMs = Duration.toMillis(options.ttl)
+        world.sessions.set(id, { behavior: options.behavior, ttlMs, lockDelayMs: Duration.toMillis(options.lockDelay), expiresAt: world.now + ttlMs })
         return id
       }),
-    renewSession: (id) => op(`session.renew ${id}`, () => world.sessions.has(id)),
+    renewSession: (id) =>
+      op(`session.renew ${id}`, () => {
+        const s = world.sessions.get(id)
+        if (s === undefined) return false
+        if (s.ttlMs !== undefined) s.expiresAt = world.now + s.ttlMs
+        return true
+      }),
     destroySession: (id) => op(`session.destroy ${id}`, () => world.invalidate(id)),
     acquire: (key, value, session) =>
       op(`kv.acquire ${key}`, () => {
         if (!world.sessions.has(session)) return false
         const old = world.kv.get(key)
         if (old?.session !== undefined && old.session !== session) return false
+        if (world.now < (world.lockDelayUntil.get(key) ?? 0)) return false
         write(key, value, session, old?.session === session ? old.lockIndex : (old?.lockIndex ?? 0) + 1)
         return true
       }),

@@ -31,8 +31,12 @@ export class RedisWorld {
   readonly calls: Array<string> = []
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
+  /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
+  bgsaveTakes: Duration.Duration = Duration.zero
   /** What SENTINEL FAILOVER does, e.g. move the master role. */
   onFailover: (at: Endpoint, name: string) => void = () => {}
+  /** How long a failover takes after Sentinel acknowledged it (a real one: a second or more); 0: at once. */
+  failoverTakes: Duration.Duration = Duration.zero
   /** Subscribers to each sentinel's events. */
   readonly subscribers = new Map<string, Set<(event: SentinelEvent) => void>>()
 
@@ -108,10 +112,19 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
         master_repl_offset: s.role._tag === "Sentinel" ? 0 : s.role.offset
       })),
     version: (at) => on(at, "INFO server", (s) => s.version),
-    bgsave: (at) =>
-      on(at, "BGSAVE", (s) => {
-        s.persistence = { ...s.persistence, rdb_saves: s.persistence.rdb_saves + 1, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
-      }).pipe(Effect.andThen(world.onBgsave(at))),
+    bgsave: (at) => {
+      // As Redis: the RDB is in place (written and renamed) before the save is counted.
+      const finish = (s: MemoryRedis) =>
+        world.onBgsave(at).pipe(Effect.andThen(Effect.sync(() => {
+          s.persistence = { ...s.persistence, rdb_bgsave_in_progress: 0, rdb_saves: s.persistence.rdb_saves + 1, rdb_last_save_time: s.persistence.rdb_last_save_time + 1 }
+        })))
+      return Duration.isZero(world.bgsaveTakes)
+        ? on(at, "BGSAVE", (s) => s).pipe(Effect.flatMap(finish))
+        : on(at, "BGSAVE", (s) => {
+          s.persistence = { ...s.persistence, rdb_bgsave_in_progress: 1 }
+          return s
+        }).pipe(Effect.tap((s) => Effect.forkDetach(Effect.delay(finish(s), world.bgsaveTakes))), Effect.asVoid)
+    },
     pauseWrites: (at, duration) => on(at, "CLIENT PAUSE", (s) => void (s.pausedFor = Duration.toMillis(duration))),
     unpause: (at) => on(at, "CLIENT UNPAUSE", (s) => void (s.pausedFor = undefined)),
     replicaOf: (at, master) =>
@@ -152,7 +165,12 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
           return priority === undefined ? r : { ...r, priority }
         })),
     sentinels: (at, name) => on(at, "SENTINEL SENTINELS", (s) => peers(at, s, name)),
-    failover: (at, name) => on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name)),
+    failover: (at, name) =>
+      Duration.isZero(world.failoverTakes)
+        ? on(at, "SENTINEL FAILOVER", () => world.onFailover(at, name))
+        : on(at, "SENTINEL FAILOVER", () => undefined).pipe(
+          Effect.tap(() => Effect.forkDetach(Effect.delay(Effect.sync(() => world.onFailover(at, name)), world.failoverTakes)))
+        ),
     reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1)),
     events: (at) =>
       Stream.unwrap(on(at, "PSUBSCRIBE *", () =>

@@ -1,8 +1,9 @@
 // `manage backup [--now]`: when a backup is due and this node is the one to take it
 // (DESIGN.md §7), take it under the cluster-wide backup lock: BGSAVE, stream the RDB
 // gzip-compressed to the store while hashing it, confirm the upload, record the
-// manifest in Consul, prune. The manifest is written only after the store confirmed
-// the object, so a failed run leaves nothing a restore could pick up.
+// manifest in Consul, copy it beside the backup, prune. The manifest is written only
+// after the store confirmed the object, and to Consul before the store, so a failed
+// run leaves nothing a restore could pick up.
 import { DateTime, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Stream } from "effect"
 import { backupFileName, backupId, backupsToPrune, electBackupNode, isBackupDue, type LocalRole, type Manifest, manifestFileName } from "../domain/Backup.ts"
 import { recordBackup } from "../domain/ClusterRecord.ts"
@@ -97,11 +98,17 @@ const takeBackup = Effect.gen(function*() {
     path: store.location(name),
     redisVersion: yield* redis.version(self)
   }
-  // Beside the backup first (a new cluster's empty Consul still finds it), then Consul.
+  // Consul's record is the commit: until it is written, nothing anywhere names this
+  // backup, so a run that fails here records nothing (the unnamed object is pruned
+  // later). Only then the copy beside the backup, for a new cluster whose Consul is
+  // empty; a store manifest therefore always names a backup Consul recorded. A failed
+  // copy leaves a recorded backup, and the previous copy stays the store's newest.
   const record = JSON.stringify(manifest)
-  yield* store.put(manifestFileName(id), Stream.make(new TextEncoder().encode(record)))
   yield* consul.put(consulNames(settings.serviceName).lastBackup, record)
   yield* Effect.log(`backup ${id} recorded: ${sent.bytes} bytes, sha256 ${sent.sha256}, at ${manifest.path}`)
+  yield* store.put(manifestFileName(id), Stream.make(new TextEncoder().encode(record))).pipe(
+    Effect.catch((e) => Effect.logWarning(`backup ${id} is recorded in Consul, but its manifest could not be stored beside it (a cluster whose Consul is empty would restore an older one): ${e.message}`))
+  )
   // A backup proves the cluster held data: from now on no empty node founds it without the grace.
   yield* updateClusterRecord((prev) => Effect.succeed(recordBackup(prev))).pipe(
     Effect.catch((e) => Effect.logWarning(`could not record in ${consulNames(settings.serviceName).cluster} that the cluster holds data: ${e.message}`))

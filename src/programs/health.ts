@@ -31,8 +31,13 @@ const checkLabel: Record<CheckName, string> = { master: "redis master", replica:
 /** The other role, named in a verdict that fails only because of it. */
 const otherRole = /^(this node is master, not a replica|a replica of .*, not master)$/
 
-/** Without the agent: one look now, peers from the local Sentinel and Consul (each best effort). */
-const judgeHere = (check: CheckName) =>
+/**
+ * Without the agent: one look now, peers from the local Sentinel and Consul (each best
+ * effort; Consul's given at most `peersWithin`: a hanging Consul, whose calls and
+ * retries outlast a short HEALTH_TIMEOUT, must not turn a healthy node's verdict into
+ * "no answer", as the verdict never needs Consul).
+ */
+const judgeHere = (check: CheckName, peersWithin: Duration.Duration) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const sentinel = yield* Sentinel
@@ -40,7 +45,11 @@ const judgeHere = (check: CheckName) =>
     const local = selfSentinel(settings)
     const [known, registered] = yield* Effect.all([
       sentinel.sentinels(local, settings.masterName).pipe(Effect.map((ps) => ps.map((p) => p.endpoint)), Effect.orElseSucceed((): ReadonlyArray<Endpoint> => [])),
-      consul.instances(consulNames(settings.serviceName).sentinelService).pipe(Effect.map((is) => is.map(endpointOf)), Effect.orElseSucceed((): ReadonlyArray<Endpoint> => []))
+      consul.instances(consulNames(settings.serviceName).sentinelService).pipe(
+        Effect.map((is) => is.map(endpointOf)),
+        Effect.timeoutOrElse({ duration: peersWithin, orElse: () => Effect.succeed([]) }),
+        Effect.orElseSucceed((): ReadonlyArray<Endpoint> => [])
+      )
     ], { concurrency: 2 })
     const observation = yield* observeNode([...known, ...registered].filter((e) => !sameEndpoint(e, local)))
     return settle(Option.none(), findings(observation)[check], 0, 0)
@@ -66,7 +75,8 @@ export const health = (check: CheckName) =>
       const verdict = Option.flatMap(asked, agentVerdict)
       if (Option.isSome(verdict)) return verdict.value
       yield* Effect.logDebug("the agent does not answer: judging this node directly")
-      return yield* judgeHere(check)
+      // A quarter of the budget for the peers leaves the rest for Redis's and the sentinels' answers.
+      return yield* judgeHere(check, Duration.millis(Duration.toMillis(budget) / 4))
     })
     const result = yield* verdict.pipe(
       Effect.timeoutOrElse({ duration: budget, orElse: () => Effect.succeed({ pass: false, reason: `no answer within ${Duration.format(budget)}` }) })

@@ -109,7 +109,12 @@ export const passingSentinel = (w: Worlds, i: number, master: Endpoint): void =>
 }
 
 /** Every service a handler may need, in memory, for one node. */
-export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<BackupStore> = BackupStore.layerTest(worlds.objects)) =>
+export const memoryLayers = (
+  node: TestNode,
+  worlds: Worlds,
+  store: Layer.Layer<BackupStore> = BackupStore.layerTest(worlds.objects),
+  timings: typeof fastTimings = fastTimings
+) =>
   Layer.mergeAll(
     Consul.layerTest(worlds.consul),
     Redis.layerTest(worlds.redis),
@@ -117,11 +122,11 @@ export const memoryLayers = (node: TestNode, worlds: Worlds, store: Layer.Layer<
     AgentApi.layerTest(worlds.agents),
     Dns.layerTest(worlds.dns),
     store,
-    Layer.succeed(Timings, fastTimings)
+    Layer.succeed(Timings, timings)
   ).pipe(Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform)))
 
 /** The live layers (real clients) with test timings, for dependencies that hang or answer garbage. */
-export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = new Map()) =>
+export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = new Map(), timings: typeof fastTimings = fastTimings) =>
   Layer.mergeAll(
     Consul.layer,
     Redis.layer,
@@ -130,7 +135,7 @@ export const liveLayers = (node: TestNode, objects: Map<string, Uint8Array> = ne
     Dns.layer,
     BackupStore.layerTest(objects)
   ).pipe(
-    Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, fastTimings)))
+    Layer.provideMerge(Layer.mergeAll(Settings.layerFrom(node.env), platform, Layer.succeed(Timings, timings)))
   )
 
 export const runLive = <A, E>(

@@ -8,6 +8,7 @@ import {
   backupFileName,
   backupId,
   backupsToPrune,
+  newestManifestName,
   electBackupNode,
   isBackupDue,
   Manifest,
@@ -198,17 +199,60 @@ describe("restorePlan", () => {
   const manifest = Option.some(manifestAt("2026-11-24T00:00:00Z"))
 
   it("restores only when founding, with an empty data dir, a recorded backup and a store", () => {
-    for (const founding of [true, false]) {
-      for (const localData of [true, false]) {
-        for (const m of [manifest, Option.none<Manifest>()]) {
-          for (const storeConfigured of [true, false]) {
-            const plan = restorePlan({ founding, localData, manifest: m, storeConfigured })
-            const expected = founding && !localData && Option.isSome(m) && storeConfigured
-            assert.strictEqual(Option.isSome(plan), expected, JSON.stringify({ founding, localData, manifest: Option.isSome(m), storeConfigured }))
-            if (expected) assert.deepStrictEqual(plan, manifest)
-          }
-        }
-      }
+    // Written out by hand, every row: founding, local data, manifest, store configured → restore?
+    const table: ReadonlyArray<readonly [boolean, boolean, boolean, boolean, boolean]> = [
+      [true, false, true, true, true],
+      [true, false, true, false, false],
+      [true, false, false, true, false],
+      [true, false, false, false, false],
+      [true, true, true, true, false],
+      [true, true, true, false, false],
+      [true, true, false, true, false],
+      [true, true, false, false, false],
+      [false, false, true, true, false],
+      [false, false, true, false, false],
+      [false, false, false, true, false],
+      [false, false, false, false, false],
+      [false, true, true, true, false],
+      [false, true, true, false, false],
+      [false, true, false, true, false],
+      [false, true, false, false, false]
+    ]
+    for (const [founding, localData, recorded, storeConfigured, restores] of table) {
+      const plan = restorePlan({ founding, localData, manifest: recorded ? manifest : Option.none(), storeConfigured })
+      assert.deepStrictEqual(plan, restores ? manifest : Option.none(), JSON.stringify({ founding, localData, recorded, storeConfigured }))
     }
+  })
+})
+
+describe("stored manifests and their backups", () => {
+  it("the newest manifest is this service's latest by name; other services, look-alikes and backups are not manifests", () => {
+    const stored = [
+      "redis-20250101T000000Z-node-1.manifest.json",
+      "redis-20260101T000000Z-node-2.manifest.json",
+      "redis-20260101T000000Z-node-2.rdb.gz",
+      "redis-cache-20270101T000000Z-node-1.manifest.json",
+      "redisX20280101T000000Z-node-1.manifest.json",
+      "notes.txt"
+    ]
+    assert.deepStrictEqual(newestManifestName("redis", stored), Option.some("redis-20260101T000000Z-node-2.manifest.json"))
+    assert.deepStrictEqual(newestManifestName("redis", ["redis-20260101T000000Z-node-2.rdb.gz"]), Option.none())
+  })
+
+  it("a service name is matched literally: 'my.redis' is not 'myXredis'", () => {
+    assert.deepStrictEqual(newestManifestName("my.redis", ["myXredis-20260101T000000Z-node-1.manifest.json"]), Option.none())
+    assert.deepStrictEqual(
+      backupsToPrune({ serviceName: "my.redis", stored: ["myXredis-20200101T000000Z-node-1.rdb.gz", "my.redis-20260101T000000Z-node-1.rdb.gz"], keep: 1, newest: "my.redis-20260101T000000Z-node-1.rdb.gz" }),
+      []
+    )
+  })
+
+  it("a pruned backup takes its manifest with it; the kept ones keep theirs", () => {
+    const backup = (year: number) => `redis-${year}0101T000000Z-node-1`
+    const stored = [2020, 2021, 2022].flatMap((y) => [`${backup(y)}.rdb.gz`, `${backup(y)}.manifest.json`])
+    assert.deepStrictEqual(
+      [...backupsToPrune({ serviceName: "redis", stored, keep: 2, newest: `${backup(2022)}.rdb.gz` })].sort(),
+      [`${backup(2020)}.manifest.json`, `${backup(2020)}.rdb.gz`]
+    )
   })
 })

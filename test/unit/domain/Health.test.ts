@@ -11,6 +11,7 @@ import {
   bootstrapLockCare,
   type CheckState,
   type Finding,
+  findings,
   masterFinding,
   type NodeObservation,
   type Observed,
@@ -212,5 +213,24 @@ describe("bootstrapLockCare", () => {
     const care = bootstrapLockCare({ verdict: pass, stillHeld: true, registeredPassing: true, self })
     assert.strictEqual(care._tag, "Release")
     assert.include(care.reason, "10.0.0.1:6379")
+  })
+})
+
+describe("findings and settle: the cases the first tests did not pin", () => {
+  it("a Sentinel answering on the Redis port fails the master and replica checks, naming it", () => {
+    const f = findings(node({ _tag: "Sentinel", masters: ["mymaster"] }, 1, SELF))
+    expectFinding(f.master, "Fail", "a Sentinel answered on the Redis port")
+    expectFinding(f.replica, "Fail", "a Sentinel answered on the Redis port")
+  })
+
+  it("an unknown finding after a fail keeps the fail's start and its last confirmation", () => {
+    const failed: CheckState = { pass: false, reason: "replica", since: 500, confirmedAt: 700 }
+    const next = settle(Option.some(failed), { _tag: "Unknown", reason: "no answer" }, 900, 5_000)
+    assert.deepStrictEqual(next, { pass: false, reason: "no answer", since: 500, confirmedAt: 700 })
+  })
+
+  it("an unknown finding after a lapsed pass starts the failure now and keeps the last confirmation", () => {
+    const passed: CheckState = { pass: true, reason: "master", since: 0, confirmedAt: 1_000 }
+    assert.deepStrictEqual(settle(Option.some(passed), { _tag: "Unknown", reason: "no answer" }, 9_000, 5_000), { pass: false, reason: "no answer", since: 9_000, confirmedAt: 1_000 })
   })
 })

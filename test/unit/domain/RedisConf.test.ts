@@ -237,7 +237,9 @@ describe("renderSentinelConf", () => {
   it("keeps a stable 40-hex myid derived from the node's identity", () => {
     const [, , id] = only(conf, "sentinel", "myid")
     assert.match(id ?? "", /^[0-9a-f]{40}$/)
-    assert.strictEqual(id, sentinelMyId("redis", "node-7"))
+    // sha1("autopilot-redis/redis/node-7"), computed with sha1sum: the id must never change
+    // between releases, or every upgraded sentinel would leave a phantom behind.
+    assert.strictEqual(id, "a9bdf85e4998c7d7afea239c74d54a694d916a2a")
     const again = renderSentinelConf(s, at("10.0.0.6"), tuning)
     assert.deepStrictEqual(only(again, "sentinel", "myid"), only(conf, "sentinel", "myid"))
   })
@@ -245,7 +247,8 @@ describe("renderSentinelConf", () => {
 
 describe("sentinelMyId", () => {
   it("same node, same id; another node or another service, another id", () => {
-    assert.strictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("redis", "node-1"))
+    assert.strictEqual(sentinelMyId("redis", "node-1"), "48a6f6883eac9cb16cdc588d323bd1a8eda4b877")
+    assert.strictEqual(sentinelMyId("redis", "node-2"), "f7dc5307307b8705af71c3114cedec47a2ee6378")
     assert.notStrictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("redis", "node-2"))
     assert.notStrictEqual(sentinelMyId("redis", "node-1"), sentinelMyId("cache", "node-1"))
   })
@@ -319,8 +322,31 @@ describe("sentinel.conf knows the live peers from the start", () => {
     })
     const known = conf.split("\n").filter((l) => l.includes("known-"))
     assert.deepStrictEqual(known, [
-      `sentinel known-sentinel mymaster 10.0.0.12 26379 ${sentinelMyId("redis", "node-2")}`,
+      "sentinel known-sentinel mymaster 10.0.0.12 26379 f7dc5307307b8705af71c3114cedec47a2ee6378",
       "sentinel known-replica mymaster 10.0.0.13 6379"
     ])
+  })
+})
+
+describe("sentinel.conf, whole", () => {
+  it("is exactly this for node-1 at 10.0.0.11 monitoring 10.0.0.12 (each line checked against DESIGN.md §6 by hand)", () => {
+    const conf = renderSentinelConf(settingsFrom({ ANNOUNCE_IP: "10.0.0.11", HOSTNAME: "node-1" }), at("10.0.0.12"), tuning)
+    assert.strictEqual(conf, [
+      "# Rendered by `manage pre-start` at every start; Sentinel rewrites it at run time.",
+      "bind 0.0.0.0",
+      "port 26379",
+      "protected-mode no",
+      "daemonize no",
+      "dir /tmp",
+      "sentinel myid 48a6f6883eac9cb16cdc588d323bd1a8eda4b877",
+      "sentinel announce-ip 10.0.0.11",
+      "sentinel announce-port 26379",
+      "sentinel resolve-hostnames no",
+      "sentinel monitor mymaster 10.0.0.12 6379 2",
+      "sentinel down-after-milliseconds mymaster 5000",
+      "sentinel failover-timeout mymaster 30000",
+      "sentinel parallel-syncs mymaster 1",
+      ""
+    ].join("\n"))
   })
 })

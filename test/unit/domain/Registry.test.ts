@@ -106,3 +106,14 @@ describe("decideRegistry", () => {
     }), { numRuns: 1000 })
   })
 })
+
+describe("decideRegistry: order", () => {
+  it("a promoted node fails the other master, then its own stale checks, and passes its own master check last", () => {
+    const actions = decideRegistry(own, view({
+      verdicts: asMaster,
+      agentChecks: checks({ master: "critical", replica: "passing", sentinel: "passing" }),
+      otherPassingMasters: [{ checkId: "service:redis-node-2", at: "10.0.0.12:6379" }]
+    }))
+    assert.deepStrictEqual(tags(actions), ["FailOther service:redis-node-2", "Set replica critical", "Set master passing"])
+  })
+})

@@ -49,3 +49,24 @@ describe("strandedSince", () => {
     assert.deepStrictEqual(since(Option.some(100), null, named("10.0.0.6"), 900), Option.some(100))
   })
 })
+
+describe("strandedSince: only a replica the sentinels name another master for is stranded", () => {
+  const since = (role: RoleReply, say: SentinelsSay) =>
+    strandedSince({ previous: Option.some(100), self: at(SELF), role: { _tag: "Seen", value: role }, say, now: 900 })
+
+  it("a master, a replica when the sentinels decide nothing, or during a failover to this node: not stranded", () => {
+    assert.deepStrictEqual(since({ _tag: "Master", offset: 0, replicas: [] }, named("10.0.0.6")), Option.none())
+    assert.deepStrictEqual(since(replicaOf("10.0.0.5"), { _tag: "Undecided", reason: "split" }), Option.none())
+    assert.deepStrictEqual(since(replicaOf("10.0.0.5"), named(SELF)), Option.none())
+  })
+})
+
+describe("decideReplicaTarget: reasons the operator reads", () => {
+  it("names what it saw", () => {
+    assert.strictEqual(decide({ _tag: "Master", offset: 0, replicas: [] }, named("10.0.0.6"), 60).reason, "not a replica")
+    assert.strictEqual(decide(replicaOf("10.0.0.5"), { _tag: "Undecided", reason: "only 1 of 3 sentinels answered" }, 60).reason, "the sentinels name no master: only 1 of 3 sentinels answered")
+    assert.strictEqual(decide(replicaOf("10.0.0.6"), named("10.0.0.6"), 60).reason, "follows 10.0.0.6:6379, the sentinels' master")
+    assert.strictEqual(decide(replicaOf("10.0.0.5"), named("10.0.0.6"), 9).reason, "follows 10.0.0.5:6379, not 10.0.0.6:6379, for 9s: giving Sentinel 10s to move it")
+    assert.strictEqual(decide(replicaOf("10.0.0.5"), named("10.0.0.6"), 60, false).reason, "the sentinels name 10.0.0.6:6379 master but it does not answer as one yet")
+  })
+})

@@ -39,6 +39,21 @@ const contract = (name: string, layer: () => Effect.Effect<Layer.Layer<Consul>, 
           assert.isTrue(Option.exists(after, (e) => Option.isNone(e.session) && e.value === "released by a"))
         })))
 
+    it.live("lock-delay: a lock whose session was destroyed is not acquirable until it passes; a release sets none", () =>
+      run((consul) =>
+        Effect.gen(function*() {
+          const a = yield* consul.createSession(session)
+          const b = yield* consul.createSession(session)
+          assert.isTrue(yield* consul.acquire("t/released", "a", a))
+          assert.isTrue(yield* consul.release("t/released", "a", a))
+          assert.isTrue(yield* consul.acquire("t/released", "b", b), "a release is not an invalidation")
+          assert.isTrue(yield* consul.acquire("t/delayed", "a", a))
+          yield* consul.destroySession(a)
+          assert.isFalse(yield* consul.acquire("t/delayed", "b", b), "within lock-delay (1 s)")
+          yield* Effect.sleep("1100 millis")
+          assert.isTrue(yield* consul.acquire("t/delayed", "b", b), "after lock-delay")
+        })))
+
     it.live("put with cas: 0 creates only; a stale index loses with false", () =>
       run((consul) =>
         Effect.gen(function*() {

@@ -4,11 +4,12 @@ import { existsSync, readdirSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit, Layer, Option } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { type Endpoint } from "../../../src/domain/Endpoint.ts"
-import { BackupStore, none } from "../../../src/layers/BackupStore.ts"
+import { BackupStore, BackupStoreError, type BackupStoreShape, makeMemoryStore, none } from "../../../src/layers/BackupStore.ts"
 import { backup } from "../../../src/programs/backup.ts"
+import { latestBackup } from "../../../src/programs/lastBackup.ts"
 import { startMantaEmulator } from "../../support/manta/MantaEmulator.ts"
 import { generateTestKey } from "../../support/manta/keys.ts"
 import { testNode, makeWorlds, memoryLayers, redisAt, runFor, type TestNode, type Worlds } from "../../support/harness.ts"
@@ -37,6 +38,19 @@ const healthyReplica = (w: Worlds, i: number, master: Endpoint) => {
   w.redis.replica(redisAt(i), master)
   w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379)
 }
+
+/** `backup --now` on a master with no replica, through the in-memory store with some operations replaced. */
+const backupThrough = (change: (memory: BackupStoreShape) => Partial<BackupStoreShape>) =>
+  Effect.gen(function*() {
+    const w = makeWorlds()
+    const n = yield* testNode(1)
+    w.redis.master(redisAt(1))
+    savesDump(w, n)
+    const memory = makeMemoryStore(w.objects, "local")
+    const store = Layer.succeed(BackupStore, { ...memory, ...change(memory) })
+    const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, store)), Effect.exit)
+    return { exit, w }
+  })
 
 describe("backup", () => {
   it.live("a backup proves the cluster held data: its record says so afterwards, its other fields kept", () =>
@@ -172,6 +186,69 @@ describe("backup", () => {
       w.consul.outage = "timeout"
       assert.match(failureOf(yield* runFor(backup(false), n, w)), /backup failed.*Consul/)
       assert.deepStrictEqual([...w.objects.keys()], [])
+    }))
+
+  it.live("Consul failing the record: the run fails, and a new cluster (empty Consul) finds no manifest to restore", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      w.consul.failing.set(`kv.set ${names.lastBackup}`, "timeout")
+      assert.match(failureOf(yield* runFor(backup(true), n, w)), /backup failed, nothing was recorded/)
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()].filter((k) => k.endsWith(".manifest.json")), [], "no manifest beside the object")
+      w.consul.wipe()
+      w.consul.failing.clear()
+      const found = yield* runFor(latestBackup, n, w)
+      assert.deepStrictEqual(found, Exit.succeed(Option.none()), "a new cluster would restore nothing")
+    }))
+
+  it.live("the store failing the manifest's copy: the backup stays recorded in Consul and the run succeeds", () =>
+    Effect.gen(function*() {
+      const { exit, w } = yield* backupThrough((memory) => ({
+        put: (name, content) =>
+          name.endsWith(".manifest.json")
+            ? Effect.fail(new BackupStoreError({ store: "memory", operation: `put ${name}`, reason: "timeout", detail: "simulated" }))
+            : memory.put(name, content)
+      }))
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isDefined(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`))
+    }))
+
+  it.live("a store that confirms fewer bytes than were sent (a truncated upload): the run fails and records nothing", () =>
+    Effect.gen(function*() {
+      const { exit, w } = yield* backupThrough((memory) => ({
+        stat: (name) => Effect.map(memory.stat(name), Option.map((o) => ({ ...o, bytes: o.bytes - 1 })))
+      }))
+      assert.match(failureOf(exit), /the store did not confirm .*: sent (\d+) bytes, it reports \d+ bytes/)
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()].filter((k) => k.endsWith(".manifest.json")), [])
+    }))
+
+  it.live("a store whose put reports fewer bytes than were sent: the run fails and records nothing", () =>
+    Effect.gen(function*() {
+      const { exit, w } = yield* backupThrough((memory) => ({
+        put: (name, content) => Effect.map(memory.put(name, content), (o) => (name.endsWith(".rdb.gz") ? { ...o, bytes: o.bytes - 1 } : o))
+      }))
+      assert.match(failureOf(exit), /the store did not confirm/)
+      assert.isUndefined(manifestIn(w))
+    }))
+
+  it.live("a BGSAVE that takes a while: the backup waits for it and stores the new RDB, not the one before", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      yield* Effect.promise(async () => {
+        await mkdir(n.env.DATA_DIR ?? "", { recursive: true })
+        await writeFile(join(n.env.DATA_DIR ?? "", "dump.rdb"), "REDIS0010 yesterday's dataset")
+      })
+      savesDump(w, n)
+      w.redis.bgsaveTakes = Duration.millis(200)
+      const exit = yield* runFor(backup(true), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(gunzipSync(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`) ?? Buffer.alloc(0)), rdb)
     }))
 
   it.live("prunes backups beyond BACKUP_KEEP, never the new one, never other services'", () =>

@@ -4,11 +4,12 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { createHash } from "node:crypto"
-import { Effect, Exit, Fiber, Option } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
+import { BackupStore, makeMemoryStore } from "../../../src/layers/BackupStore.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
-import { testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
+import { fastTimings, memoryLayers, testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const redisConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "redis.conf"), "utf8")
@@ -29,8 +30,9 @@ const runningCluster = (w: Worlds, master: number, replicas: ReadonlyArray<numbe
 
 const rdb = Buffer.from("REDIS0010\xfa\tredis-ver\x067.0.15\xff", "latin1")
 
-const recordBackup = (w: Worlds, content: Buffer, recordedSha?: string) => {
-  const gz = gzipSync(content)
+/** Records `content` as the newest backup, gzip-compressed as a backup run stores it unless `stored` says otherwise. */
+const recordBackup = (w: Worlds, content: Buffer, recordedSha?: string, stored: "gzip" | "raw" = "gzip") => {
+  const gz = stored === "gzip" ? gzipSync(content) : content
   w.objects.set("redis-20261124T190557Z-node-9.rdb.gz", gz)
   w.consul.kv.set(names.lastBackup, {
     value: JSON.stringify({
@@ -186,6 +188,23 @@ describe("pre-start", () => {
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? "").sort(), ["appendonlydir"], "no staging files left")
     }))
 
+  it.live("a restore longer than the session TTL: pre-start keeps renewing, so it still holds the lock and founds", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      recordBackup(w, rdb)
+      const n = yield* testNode(1)
+      // The download takes four TTLs; Consul (the world) invalidates a session not renewed within one.
+      const memory = makeMemoryStore(w.objects, "local")
+      const slow = Layer.succeed(BackupStore, { ...memory, get: (name) => Stream.fromEffect(Effect.sleep("1200 millis")).pipe(Stream.drain, Stream.concat(memory.get(name))) })
+      const timings = { ...fastTimings, lockSessionTtl: Duration.millis(300) }
+      const exit = yield* preStart.pipe(Effect.provide(memoryLayers(n, w, slow, timings)), Effect.exit)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const held = w.consul.kv.get(names.masterLock)?.session
+      assert.isDefined(held, "the bootstrap lock is still held")
+      assert.isTrue(w.consul.sessions.has(held ?? ""), "by a live session")
+      assert.deepStrictEqual(readFileSync(join(n.env.DATA_DIR ?? "", "appendonlydir", "appendonly.aof.1.base.rdb")), rdb)
+    }))
+
   it.live("a brand-new cluster (empty Consul) restores the newest backup whose manifest is in the store", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
@@ -216,13 +235,14 @@ describe("pre-start", () => {
 
   it.live("a backup that is not gzip or not an RDB fails the restore and leaves nothing behind", () =>
     Effect.gen(function*() {
-      for (const content of [Buffer.from("not an rdb at all")]) {
+      for (const [stored, expected] of [["gzip", /not an RDB file/], ["raw", /not a gzip stream/]] as const) {
         const w = makeWorlds()
-        recordBackup(w, content)
+        // Its checksum matches (recorded from the stored bytes): only what is inside is wrong.
+        recordBackup(w, stored === "raw" ? rdb : Buffer.from("not an rdb at all"), undefined, stored)
         const n = yield* testNode(1)
         const exit = yield* runFor(preStart, n, w)
-        assert.match(failureOf(exit), /not an RDB file/)
-        assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [])
+        assert.match(failureOf(exit), expected)
+        assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), [], "nothing left, dot-files (the staging directory) included")
       }
     }))
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Duration, Effect, Exit } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
 import { status } from "../../../src/programs/status.ts"
@@ -36,6 +36,35 @@ describe("pre-stop", () => {
       assert.isDefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "writes stay paused until Redis exits")
       assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
       assert.isFalse(w.redis.calls.some((c) => c.includes("RESET")), "never SENTINEL RESET")
+    }))
+
+  it.live("a failover that takes time and a replica still catching up: pre-stop waits for both, and returns only once another node is master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w, 990)
+      w.redis.failoverTakes = Duration.millis(300)
+      // The replica reaches the paused master's offset 150 ms in, as a real one streams the backlog.
+      yield* Effect.forkScoped(Effect.delay(Effect.sync(() => void w.redis.replica(redisAt(2), redisAt(1), "connected", 1000)), "150 millis"))
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isTrue(w.redis.calls.includes(`${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`), "handed over once caught up")
+      assert.strictEqual(w.redis.servers.get(formatEndpoint(redisAt(2)))?.role._tag, "Master", "pre-stop returned after the promotion, not before")
+      assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
+    }))
+
+  it.live("the failover goes to a sentinel that knows every replica first, not merely the first one listed", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      // Sentinel 2 (listed first) has not learned the replica yet; sentinel 3 has.
+      w.redis.sentinels.get(formatEndpoint(sentinelAt(2)))?.replicas.splice(0)
+      passingSentinel(w, 3, redisAt(1))
+      w.redis.sentinels.get(formatEndpoint(sentinelAt(3)))?.replicas.push({ endpoint: redisAt(2), runId: "r2", flags: ["slave"] })
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.endsWith("SENTINEL FAILOVER")), [`${formatEndpoint(sentinelAt(3))} SENTINEL FAILOVER`])
     }))
 
   it.live("a replica the Sentinel never learned about is moved to the new master, not left chained to the old one", () =>

@@ -16,6 +16,7 @@ describe("which values are shown", () => {
       ["ANNOUNCE_IP", "10.0.0.256"],
       ["CONSUL", "10.0.0.1:8500"],
       ["HEALTH_TIMEOUT", "2500ms"],
+      ["SENTINEL_DOWN_AFTER", "5s"],
       ["BACKUP_INTERVAL", "1h30m"],
       ["MASTER_WAIT_TIMEOUT", "1.5h"]
     ] as const

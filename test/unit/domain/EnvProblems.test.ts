@@ -97,3 +97,14 @@ describe("every problem on one line", () => {
     assert.strictEqual(formatProblems(problems), "invalid environment: PEERS: a,b,c expected names; CONSUL is not set")
   })
 })
+
+describe("hints at the edges", () => {
+  const dir = (raw: string) => invalidValue("BACKUP_DIR", raw, { secret: false, flaws: [], expects: "an absolute path" }).message
+  it("a private key's BEGIN line cut before its dashes is still recognised", () => {
+    assert.strictEqual(dir("-----BEGIN RSA PRIVATE KEY"), "BACKUP_DIR (value not shown): looks like a private key, expected an absolute path")
+  })
+
+  it("a URL with credentials only counts at the start of the value", () => {
+    assert.strictEqual(dir("see https://alice:pw@host"), "BACKUP_DIR (value not shown): expected an absolute path")
+  })
+})

@@ -384,3 +384,35 @@ describe("decideFounding: a node with an empty data directory", () => {
     })
   })
 })
+
+describe("decideFounding: names and lists in the reasons", () => {
+  it("the last master recognised by name at a new address: this node defers to it as the last master", () => {
+    const movedMaster = Option.some({ node: "node-2", endpoint: candidate(9, "empty").endpoint })
+    const verdict = decide(candidate(1, MINUTE_LATER), { others: [candidate(2, NEW_YEAR)], lastMaster: movedMaster })
+    assert.deepStrictEqual([verdict._tag, verdict.why.split(" ranks first: ")[1]], ["Defer", "it is the last master seen; it founds"])
+  })
+
+  it("two announcements at one address with data as recent: the name sorting first founds", () => {
+    const a: Candidate = { ...candidate(1, NEW_YEAR), node: "node-a" }
+    const b: Candidate = { ...candidate(1, NEW_YEAR), node: "node-b" }
+    assert.strictEqual(decide(a, { others: [b] })._tag, "MayFound")
+    const verdict = decide(b, { others: [a] })
+    assert.deepStrictEqual([verdict._tag, verdict.why.split(" ranks first: ")[1]], ["Defer", "its data is as recent and its name sorts first; it founds"])
+  })
+
+  it("several data holders announced, or seen earlier: each named, comma-separated", () => {
+    const announcedTwo = decide(candidate(1, "empty"), { others: [candidate(2, NEW_YEAR), candidate(3, MINUTE_LATER)] })
+    assert.match(announcedTwo.why, /empty and node-2 \(10\.0\.0\.2:6379, holds data written [^)]+\), node-3 \(10\.0\.0\.3:6379, holds data written [^)]+\) holds data:/)
+    const seenTwo = decide(candidate(1, "empty"), { seenHolders: [candidate(2, NEW_YEAR), candidate(3, NEW_YEAR)] })
+    assert.match(seenTwo.why, /empty and node-2, node-3 held data when seen earlier/)
+  })
+
+  it("a grace wait logged without its countdown reads as the same wait with '…' for the time left", () => {
+    const verdict = decide(candidate(1, "empty"), { watchedMs: 5_000, graceMs: 120_000 })
+    assert.strictEqual(
+      withoutCountdown(verdict.why),
+      "this node's data directory is empty and the cluster held data (the cluster record names node-1 as last master): " +
+        "waiting … more of FOUNDING_GRACE (2m) for a node holding data; no other node has announced itself"
+    )
+  })
+})

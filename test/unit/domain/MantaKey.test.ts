@@ -202,3 +202,20 @@ describe("setEnvVariable: exactly one line sets the variable afterwards", () => 
     assert.strictEqual(setEnvVariable("A=1\n\nMANTA_KEY_ID=old\n\nB=2\n", "MANTA_KEY_ID", "new"), "A=1\n\nMANTA_KEY_ID=new\n\nB=2\n")
   })
 })
+
+describe("MANTA_PRIVATE_KEY at the edges", () => {
+  const ed = generateTestKey("ed25519")
+  const shape = "not a private key in PEM or OpenSSH format (one -----BEGIN … PRIVATE KEY----- block and nothing else)"
+
+  it("a key with a trailing comment naming ssh-keygen or an ecdsa-sha2 type is refused for the comment, not called a public key", () => {
+    assert.strictEqual(rejection(`${ed.privateKey.trim()}\n# made with ssh-keygen`), shape)
+    assert.strictEqual(rejection(`${ed.privateKey.trim()}\n# an ecdsa-sha2-nistp256 key`), shape)
+  })
+
+  it("exactly 16 KiB is still parsed; one character more is refused by size", () => {
+    const block = (bodyLength: number) => `-----BEGIN PRIVATE KEY-----\n${"A".repeat(bodyLength)}\n-----END PRIVATE KEY-----`
+    const frame = block(0).length
+    assert.strictEqual(rejection(block(16 * 1024 - frame)), "not a private key in PEM or OpenSSH format")
+    assert.strictEqual(rejection(block(16 * 1024 - frame + 1)), "larger than 16 KiB, which no SSH private key is")
+  })
+})

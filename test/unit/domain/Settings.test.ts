@@ -605,3 +605,41 @@ describe("LOG_FORMAT read on its own, for the last line of a failed run", () => 
     assert.deepStrictEqual([{ LOG_FORMAT: "text" }, {}, { LOG_FORMAT: "" }, { LOG_FORMAT: "xml" }, { LOG_FORMAT: "json ", REDIS_PORT: "x" }].map(logFormatOf), ["text", "text", "text", "text", "text"])
   })
 })
+
+describe("a bad value is reported once: rules that read it do not also complain against its default", () => {
+  const cases: ReadonlyArray<readonly [string, Env, ReadonlyArray<string>, HostFacts?]> = [
+    ["REDIS_PORT bad, SENTINEL_PORT at REDIS_PORT's default", { REDIS_PORT: "x", SENTINEL_PORT: "6379" }, ["REDIS_PORT"]],
+    ["ANNOUNCE_IP bad on a loopback-only host", { ANNOUNCE_IP: "x", BIND_ADDRESS: "10.0.0.5" }, ["ANNOUNCE_IP"], { hostname: "node-1", ipv4: ["127.0.0.2"] }],
+    ["HEALTH_TTL bad, HEALTH_INTERVAL above its default", { HEALTH_TTL: "x", HEALTH_INTERVAL: "20", HEALTH_TIMEOUT: "4s" }, ["HEALTH_TTL"]],
+    ["HEALTH_INTERVAL bad, HEALTH_TIMEOUT above its default", { HEALTH_INTERVAL: "x", HEALTH_TIMEOUT: "6s" }, ["HEALTH_INTERVAL"]],
+    ["HEALTH_TIMEOUT bad, HEALTH_INTERVAL below its default", { HEALTH_TIMEOUT: "x", HEALTH_INTERVAL: "3" }, ["HEALTH_TIMEOUT"]],
+    ["FOUNDING_GRACE bad, MASTER_WAIT_TIMEOUT below twice its default", { FOUNDING_GRACE: "x", MASTER_WAIT_TIMEOUT: "30s" }, ["FOUNDING_GRACE"]],
+    ["MASTER_WAIT_TIMEOUT bad, FOUNDING_GRACE above half its default", { MASTER_WAIT_TIMEOUT: "x", FOUNDING_GRACE: "31s" }, ["MASTER_WAIT_TIMEOUT"]],
+    ["PRESTART_TIMEOUT bad, MASTER_WAIT_TIMEOUT above its default", { PRESTART_TIMEOUT: "x", MASTER_WAIT_TIMEOUT: "1h" }, ["PRESTART_TIMEOUT"]],
+    ["BACKUP_STALL_TIMEOUT bad, BACKUP_TIMEOUT at its default", { BACKUP_STALL_TIMEOUT: "x", BACKUP_TIMEOUT: "1m" }, ["BACKUP_STALL_TIMEOUT"]],
+    ["BACKUP_TIMEOUT bad, BACKUP_STALL_TIMEOUT above its default", { BACKUP_TIMEOUT: "x", BACKUP_STALL_TIMEOUT: "45m", PRESTART_TIMEOUT: "2h" }, ["BACKUP_TIMEOUT"]],
+    ["BACKUP_STORE bad beside a MANTA_USER without key", { BACKUP_STORE: "s3", MANTA_USER: "acme" }, ["BACKUP_STORE"]],
+    ["MANTA_USER bad with BACKUP_STORE=manta", { BACKUP_STORE: "manta", MANTA_USER: "1acme", MANTA_PRIVATE_KEY: mantaKey }, ["MANTA_USER"]],
+    ["ANNOUNCE_IP bad on a host without addresses", { ANNOUNCE_IP: "x" }, ["ANNOUNCE_IP"], { hostname: "node-1", ipv4: [] }],
+    ["HOSTNAME bad on a host whose name is unusable", { HOSTNAME: "-x" }, ["HOSTNAME"], { hostname: "-node_1", ipv4: ["10.0.0.1"] }]
+  ]
+  for (const [what, env, expected, host] of cases) {
+    it(what, () => assert.deepStrictEqual(named(env, host), expected))
+  }
+
+  it("a MANTA_BUCKET with no MANTA_USER to compare against is not also called outside it", () => {
+    assert.deepStrictEqual(named({ BACKUP_STORE: "manta", MANTA_BUCKET: "/acme/stor", MANTA_PRIVATE_KEY: mantaKey }), ["MANTA_USER"])
+  })
+})
+
+describe("the variable each key problem names", () => {
+  it("a key Manta cannot use names MANTA_PRIVATE_KEY; a mismatched id names MANTA_KEY_ID", () => {
+    assert.deepStrictEqual(named({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----#QUJD#-----END PRIVATE KEY-----" }), ["MANTA_PRIVATE_KEY"])
+    assert.deepStrictEqual(named({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey, MANTA_KEY_ID: generateTestKey("ed25519").fingerprintMd5 }), ["MANTA_KEY_ID"])
+  })
+
+  it("a pasted public key with real newlines is refused for its shape, not for the newlines a key may hold", () => {
+    const message = messageOf({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "-----BEGIN PUBLIC KEY-----\nQUJD\n-----END PUBLIC KEY-----" })
+    assert.strictEqual(message, `invalid environment: MANTA_PRIVATE_KEY (secret, value not shown): expected ${variables.MANTA_PRIVATE_KEY.expects}`)
+  })
+})

@@ -548,6 +548,7 @@ describe("what the operator reads about a rule between variables", () => {
       `HOSTNAME is not set and this host's name is not usable: expected ${variables.HOSTNAME.expects}`
     )
     assert.strictEqual(settingsFrom({ HOSTNAME: "node-1" }, { hostname: "-node_1", ipv4: ["10.0.0.1"] }).node.name, "node-1")
+    assert.deepStrictEqual(named({}, { hostname: "-node_1", ipv4: ["10.0.0.1"] }), ["HOSTNAME"])
   })
 
   it("no usable address anywhere: the exact sentence", () => {
@@ -641,5 +642,15 @@ describe("the variable each key problem names", () => {
   it("a pasted public key with real newlines is refused for its shape, not for the newlines a key may hold", () => {
     const message = messageOf({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "-----BEGIN PUBLIC KEY-----\nQUJD\n-----END PUBLIC KEY-----" })
     assert.strictEqual(message, `invalid environment: MANTA_PRIVATE_KEY (secret, value not shown): expected ${variables.MANTA_PRIVATE_KEY.expects}`)
+  })
+})
+
+describe("a newline is a flaw in every variable but the key", () => {
+  it("REDIS_PASSWORD holding a newline (two _env lines run together) is told so; the key may hold newlines", () => {
+    assert.strictEqual(
+      messageOf({ REDIS_PASSWORD: "hunter2\nsecond" }),
+      `invalid environment: REDIS_PASSWORD (secret, value not shown): holds a control character, expected ${variables.REDIS_PASSWORD.expects}`
+    )
+    assert.strictEqual(settingsFrom({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: testKey.privateKey }).backup.target._tag, "manta")
   })
 })

@@ -8,7 +8,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Option, Result, Schema } from "effect"
 import fc from "fast-check"
-import { AnnouncementFromJson, announcementOf, type Candidate, candidateOf, compareCandidates, withoutCountdown } from "../../../src/domain/Founding.ts"
+import {
+  AnnouncementFromJson,
+  announcementOf,
+  type Candidate,
+  candidateOf,
+  compareCandidates,
+  decideFounding,
+  type FoundingView,
+  type NodeRef,
+  withoutCountdown
+} from "../../../src/domain/Founding.ts"
 import { endpointOf, type NodeSpec, type Outcome, simulate, type World } from "../../support/foundingSimulation.ts"
 import { candidate } from "../../support/scenarios.ts"
 
@@ -225,5 +235,184 @@ describe("announcements", () => {
     assert.deepStrictEqual(Result.map(decode(JSON.stringify(announcementOf(held))), candidateOf), Result.succeed(held))
     assert.isTrue(Result.isFailure(decode(`{"node":"n","address":"10.0.0.1","port":6379}`)))
     assert.isTrue(Result.isFailure(decode(`{"node":"n","address":"10.0.0.1","port":6379,"data":true,"lastWrite":"yesterday"}`)))
+  })
+})
+
+// ---------------------------------------------------------------------------
+// One node's verdict, and the sentence pre-start logs for it.
+
+/** 2026-01-01T00:00:00Z and a minute later, as the reasons print them. */
+const NEW_YEAR = 1_767_225_600_000
+const MINUTE_LATER = NEW_YEAR + 60_000
+const heldDataHistory: FoundingView["history"] = { _tag: "HeldData", evidence: "the cluster record names node-1 as last master" }
+const neverHeldData: FoundingView["history"] = { _tag: "NeverHeldData", evidence: "no cluster record and no backup" }
+const lastMaster = (n: number): Option.Option<NodeRef> => Option.some({ node: `node-${n}`, endpoint: candidate(n, "empty").endpoint })
+
+const viewOf = (self: Candidate, over: Partial<FoundingView> = {}): FoundingView => ({
+  node: self.node,
+  lastWrite: self.data._tag === "Held" ? self.data.lastWrite : Option.none(),
+  others: [],
+  seenHolders: [],
+  history: heldDataHistory,
+  lastMaster: Option.none(),
+  watchedMs: 0,
+  graceMs: 20_000,
+  ...over
+})
+const decide = (self: Candidate, over: Partial<FoundingView> = {}) => decideFounding(self, viewOf(self, over))
+
+describe("decideFounding: a node holding data", () => {
+  it("alone: founds, saying it ranks first and no one else announced", () => {
+    assert.deepStrictEqual(decide(candidate(1, NEW_YEAR)), {
+      _tag: "MayFound",
+      why: "this node holds data written 2026-01-01T00:00:00.000Z and ranks first among the starting nodes; no other node has announced itself"
+    })
+  })
+
+  it("its own announcement among the others does not make it defer to itself", () => {
+    const self = candidate(1, NEW_YEAR)
+    assert.deepStrictEqual(decide(self, { others: [self] }), {
+      _tag: "MayFound",
+      why: "this node holds data written 2026-01-01T00:00:00.000Z and ranks first among the starting nodes; no other node has announced itself"
+    })
+  })
+
+  it("beside older and empty nodes: founds, naming each", () => {
+    const verdict = decide(candidate(2, MINUTE_LATER), { others: [candidate(1, NEW_YEAR), candidate(3, "empty")] })
+    assert.deepStrictEqual(verdict, {
+      _tag: "MayFound",
+      why: "this node holds data written 2026-01-01T00:01:00.000Z and ranks first among the starting nodes; " +
+        "announced: node-1 (10.0.0.1:6379, holds data written 2026-01-01T00:00:00.000Z), node-3 (10.0.0.3:6379, empty)"
+    })
+  })
+
+  it("beside newer data: defers to the newest of several, both write times named", () => {
+    const verdict = decide(candidate(1, NEW_YEAR), { others: [candidate(3, NEW_YEAR + 1_000), candidate(2, MINUTE_LATER), candidate(4, "empty")] })
+    assert.deepStrictEqual(verdict, {
+      _tag: "Defer",
+      why: "this node holds data written 2026-01-01T00:00:00.000Z, but node-2 (10.0.0.2:6379, holds data written 2026-01-01T00:01:00.000Z) ranks first: " +
+        "its data is newer (written 2026-01-01T00:01:00.000Z, this node's 2026-01-01T00:00:00.000Z); it founds"
+    })
+  })
+
+  it("beside the last master, announced: defers to it even over newer data of its own", () => {
+    const verdict = decide(candidate(1, MINUTE_LATER), { others: [candidate(2, NEW_YEAR)], lastMaster: lastMaster(2) })
+    assert.strictEqual(verdict._tag, "Defer")
+    assert.match(verdict.why, /but node-2 \(10\.0\.0\.2:6379, holds data written 2026-01-01T00:00:00\.000Z\) ranks first: it is the last master seen; it founds$/)
+  })
+
+  it("beside data as recent: the lower address founds, the other defers saying so", () => {
+    assert.strictEqual(decide(candidate(1, NEW_YEAR), { others: [candidate(2, NEW_YEAR)] })._tag, "MayFound")
+    const verdict = decide(candidate(2, NEW_YEAR), { others: [candidate(1, NEW_YEAR)] })
+    assert.deepStrictEqual([verdict._tag, verdict.why.split(" ranks first: ")[1]], ["Defer", "its data is as recent and its address is lower; it founds"])
+  })
+
+  it("a write time it cannot tell is named as unknown, and loses to any known one", () => {
+    const unknown: Candidate = { ...candidate(1, "empty"), data: { _tag: "Held", lastWrite: Option.none() } }
+    const verdict = decide(unknown, { others: [candidate(2, NEW_YEAR)] })
+    assert.deepStrictEqual(verdict, {
+      _tag: "Defer",
+      why: "this node holds data written at an unknown time, but node-2 (10.0.0.2:6379, holds data written 2026-01-01T00:00:00.000Z) ranks first: " +
+        "its data is newer (written 2026-01-01T00:00:00.000Z, this node's at an unknown time); it founds"
+    })
+  })
+
+  it("the last master not yet announced: waits out the grace for it, the time left rounded up to seconds", () => {
+    const verdict = decide(candidate(1, NEW_YEAR), { lastMaster: lastMaster(2), watchedMs: 7_500, others: [candidate(3, "empty")] })
+    assert.deepStrictEqual(verdict, {
+      _tag: "Defer",
+      why: "this node holds data written 2026-01-01T00:00:00.000Z, but the last master seen, node-2 (10.0.0.2:6379), has not announced itself: " +
+        "waiting 13s more of FOUNDING_GRACE (20s) for it to show whether it holds newer data; announced: node-3 (10.0.0.3:6379, empty)"
+    })
+  })
+
+  it("the last master not announced, grace over (to the millisecond): founds", () => {
+    assert.strictEqual(decide(candidate(1, NEW_YEAR), { lastMaster: lastMaster(2), watchedMs: 19_999 })._tag, "Defer")
+    assert.strictEqual(decide(candidate(1, NEW_YEAR), { lastMaster: lastMaster(2), watchedMs: 20_000 })._tag, "MayFound")
+  })
+
+  it("the last master is this node, by name or by address alone: no wait", () => {
+    assert.strictEqual(decide(candidate(1, NEW_YEAR), { lastMaster: lastMaster(1) })._tag, "MayFound")
+    const renamed = Option.some({ node: "old-name", endpoint: candidate(1, "empty").endpoint })
+    assert.strictEqual(decide(candidate(1, NEW_YEAR), { lastMaster: renamed })._tag, "MayFound")
+  })
+
+  it("the last master announced with an empty volume: no wait, this node founds", () => {
+    assert.strictEqual(decide(candidate(1, NEW_YEAR), { lastMaster: lastMaster(2), others: [candidate(2, "empty")] })._tag, "MayFound")
+  })
+})
+
+describe("decideFounding: a node with an empty data directory", () => {
+  it("a data holder announced: defers, naming it, even after the grace and when the cluster never held data", () => {
+    for (const over of [{}, { watchedMs: 60_000 }, { history: neverHeldData }]) {
+      assert.deepStrictEqual(decide(candidate(1, "empty"), { others: [candidate(2, NEW_YEAR), candidate(3, "empty")], ...over }), {
+        _tag: "Defer",
+        why: "this node's data directory is empty and node-2 (10.0.0.2:6379, holds data written 2026-01-01T00:00:00.000Z) holds data: a data holder founds, this node joins it"
+      })
+    }
+  })
+
+  it("a data holder seen earlier in this start and gone since: waits for it rather than founding empty", () => {
+    const verdict = decide(candidate(1, "empty"), { seenHolders: [candidate(2, NEW_YEAR)], watchedMs: 60_000, history: neverHeldData })
+    assert.deepStrictEqual(verdict, {
+      _tag: "Defer",
+      why: "this node's data directory is empty and node-2 held data when seen earlier in this start: waiting for it rather than founding empty; no other node has announced itself"
+    })
+  })
+
+  it("only itself among the holders seen earlier (its volume lost since): not a reason to wait", () => {
+    assert.strictEqual(decide(candidate(1, "empty"), { seenHolders: [candidate(1, NEW_YEAR)], history: neverHeldData })._tag, "MayFound")
+  })
+
+  it("a cluster that never held data: founds at once, the evidence named", () => {
+    assert.deepStrictEqual(decide(candidate(1, "empty"), { history: neverHeldData, others: [candidate(2, "empty")] }), {
+      _tag: "MayFound",
+      why: "this node's data directory is empty and the cluster never held data (no cluster record and no backup); announced: node-2 (10.0.0.2:6379, empty)"
+    })
+  })
+
+  it("a cluster that held data: waits out the grace for a data holder, then founds from the newest backup", () => {
+    assert.deepStrictEqual(decide(candidate(1, "empty"), { watchedMs: 19_001 }), {
+      _tag: "Defer",
+      why: "this node's data directory is empty and the cluster held data (the cluster record names node-1 as last master): " +
+        "waiting 1s more of FOUNDING_GRACE (20s) for a node holding data; no other node has announced itself"
+    })
+    assert.deepStrictEqual(decide(candidate(1, "empty"), { watchedMs: 20_000, graceMs: 20_000 }), {
+      _tag: "MayFound",
+      why: "this node's data directory is empty, the cluster held data (the cluster record names node-1 as last master) " +
+        "and no node holding data showed up within FOUNDING_GRACE (20s); no other node has announced itself: founding from the newest backup, if one exists"
+    })
+  })
+})
+
+describe("decideFounding: names and lists in the reasons", () => {
+  it("the last master recognised by name at a new address: this node defers to it as the last master", () => {
+    const movedMaster = Option.some({ node: "node-2", endpoint: candidate(9, "empty").endpoint })
+    const verdict = decide(candidate(1, MINUTE_LATER), { others: [candidate(2, NEW_YEAR)], lastMaster: movedMaster })
+    assert.deepStrictEqual([verdict._tag, verdict.why.split(" ranks first: ")[1]], ["Defer", "it is the last master seen; it founds"])
+  })
+
+  it("two announcements at one address with data as recent: the name sorting first founds", () => {
+    const a: Candidate = { ...candidate(1, NEW_YEAR), node: "node-a" }
+    const b: Candidate = { ...candidate(1, NEW_YEAR), node: "node-b" }
+    assert.strictEqual(decide(a, { others: [b] })._tag, "MayFound")
+    const verdict = decide(b, { others: [a] })
+    assert.deepStrictEqual([verdict._tag, verdict.why.split(" ranks first: ")[1]], ["Defer", "its data is as recent and its name sorts first; it founds"])
+  })
+
+  it("several data holders announced, or seen earlier: each named, comma-separated", () => {
+    const announcedTwo = decide(candidate(1, "empty"), { others: [candidate(2, NEW_YEAR), candidate(3, MINUTE_LATER)] })
+    assert.match(announcedTwo.why, /empty and node-2 \(10\.0\.0\.2:6379, holds data written [^)]+\), node-3 \(10\.0\.0\.3:6379, holds data written [^)]+\) holds data:/)
+    const seenTwo = decide(candidate(1, "empty"), { seenHolders: [candidate(2, NEW_YEAR), candidate(3, NEW_YEAR)] })
+    assert.match(seenTwo.why, /empty and node-2, node-3 held data when seen earlier/)
+  })
+
+  it("a grace wait logged without its countdown reads as the same wait with '…' for the time left", () => {
+    const verdict = decide(candidate(1, "empty"), { watchedMs: 5_000, graceMs: 120_000 })
+    assert.strictEqual(
+      withoutCountdown(verdict.why),
+      "this node's data directory is empty and the cluster held data (the cluster record names node-1 as last master): " +
+        "waiting … more of FOUNDING_GRACE (2m) for a node holding data; no other node has announced itself"
+    )
   })
 })

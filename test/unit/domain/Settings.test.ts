@@ -10,6 +10,8 @@ import { inspectPrivateKey } from "../../../src/domain/MantaKey.ts"
 import {
   decodeSettings,
   type HostFacts,
+  logFormatOf,
+  selfApi,
   selfRedis,
   selfSentinel,
   type Settings,
@@ -442,5 +444,213 @@ describe("arbitrary environments", () => {
       }),
       { numRuns: 500 }
     )
+  })
+})
+
+describe("what the operator reads about a rule between variables", () => {
+  const only = (env: Env, host: HostFacts = hostFacts): string => {
+    const [p, ...rest] = problemsOf(env, host)
+    assert.lengthOf(rest, 0, formatProblems(problemsOf(env, host)))
+    return p?.message ?? ""
+  }
+
+  it("two equal ports: the one set is named, with the other's name and port", () => {
+    assert.strictEqual(only({ REDIS_PORT: "8008" }), `REDIS_PORT="8008": expected a port other than API_PORT's (8008): both listen on this node`)
+    assert.strictEqual(only({ API_PORT: "26379" }), `API_PORT="26379": expected a port other than SENTINEL_PORT's (26379): both listen on this node`)
+    assert.strictEqual(only({ REDIS_PORT: "7000", SENTINEL_PORT: "7000" }), `SENTINEL_PORT="7000": expected a port other than REDIS_PORT's (7000): both listen on this node`)
+  })
+
+  it("three equal ports set: the two later ones are named, each against REDIS_PORT", () => {
+    const problems = problemsOf({ REDIS_PORT: "7000", SENTINEL_PORT: "7000", API_PORT: "7000" })
+    assert.deepStrictEqual(problems.map((p) => p.message), [
+      `SENTINEL_PORT="7000": expected a port other than REDIS_PORT's (7000): both listen on this node`,
+      `API_PORT="7000": expected a port other than REDIS_PORT's (7000): both listen on this node`
+    ])
+  })
+
+  it("a loopback announced address nothing listens on: BIND_ADDRESS named with that address", () => {
+    assert.strictEqual(
+      only({ ANNOUNCE_IP: "127.0.0.11", BIND_ADDRESS: "10.0.0.5" }),
+      `BIND_ADDRESS="10.0.0.5": expected 0.0.0.0 or the announced loopback address 127.0.0.11, which nothing would listen on`
+    )
+  })
+
+  it("a loopback address from the host alone (no ANNOUNCE_IP) is held to the same rule", () => {
+    assert.deepStrictEqual(named({ BIND_ADDRESS: "10.0.0.5" }, { hostname: "node-1", ipv4: ["127.0.0.2"] }), ["BIND_ADDRESS"])
+    assert.strictEqual(settingsFrom({ BIND_ADDRESS: "10.0.0.5" }).node.bindAddress, "10.0.0.5")
+  })
+
+  it("HEALTH_TTL not above HEALTH_INTERVAL: the interval named", () => {
+    assert.strictEqual(only({ HEALTH_INTERVAL: "10", HEALTH_TTL: "10", HEALTH_TIMEOUT: "4s" }), `HEALTH_TTL="10": expected whole seconds greater than HEALTH_INTERVAL (10)`)
+    assert.strictEqual(only({ HEALTH_INTERVAL: "10", HEALTH_TTL: "9", HEALTH_TIMEOUT: "4s" }), `HEALTH_TTL="9": expected whole seconds greater than HEALTH_INTERVAL (10)`)
+  })
+
+  it("HEALTH_TIMEOUT above HEALTH_INTERVAL: the interval named in seconds; equal to it is accepted", () => {
+    assert.strictEqual(only({ HEALTH_INTERVAL: "3", HEALTH_TIMEOUT: "3001ms" }), `HEALTH_TIMEOUT="3001ms": expected at most HEALTH_INTERVAL (3s)`)
+    assert.strictEqual(ms(settingsFrom({ HEALTH_INTERVAL: "3", HEALTH_TIMEOUT: "3s" }).health.timeout), 3_000)
+  })
+
+  it("PRESTART_TIMEOUT not longer than MASTER_WAIT_TIMEOUT", () => {
+    assert.strictEqual(only({ MASTER_WAIT_TIMEOUT: "1h", PRESTART_TIMEOUT: "30m" }), `PRESTART_TIMEOUT="30m": expected longer than MASTER_WAIT_TIMEOUT`)
+    assert.strictEqual(ms(settingsFrom({ MASTER_WAIT_TIMEOUT: "1h", PRESTART_TIMEOUT: "61m" }).masterWaitTimeout), 3_600_000)
+  })
+
+  it("BACKUP_STALL_TIMEOUT: one problem even when it reaches both timeouts; just below BACKUP_TIMEOUT is accepted", () => {
+    assert.strictEqual(
+      only({ BACKUP_STALL_TIMEOUT: "1h", BACKUP_TIMEOUT: "30m", PRESTART_TIMEOUT: "20m" }),
+      `BACKUP_STALL_TIMEOUT="1h": expected shorter than BACKUP_TIMEOUT (30m)`
+    )
+    assert.strictEqual(ms(settingsFrom({ BACKUP_STALL_TIMEOUT: "29m", BACKUP_TIMEOUT: "30m", PRESTART_TIMEOUT: "1h" }).backup.stallTimeout), 29 * 60_000)
+    assert.strictEqual(only({ BACKUP_STALL_TIMEOUT: "10m", PRESTART_TIMEOUT: "10m", MASTER_WAIT_TIMEOUT: "1m" }), `BACKUP_STALL_TIMEOUT="10m": expected shorter than PRESTART_TIMEOUT (10m)`)
+  })
+
+  it("FOUNDING_GRACE above half a MASTER_WAIT_TIMEOUT left at its default: the default named", () => {
+    assert.strictEqual(only({ FOUNDING_GRACE: "30001ms" }), `FOUNDING_GRACE="30001ms": expected at most half of MASTER_WAIT_TIMEOUT (60s)`)
+  })
+
+  it("Manta chosen by MANTA_USER without a key: the key named as required, and why", () => {
+    assert.strictEqual(only({ MANTA_USER: "acme" }), "MANTA_PRIVATE_KEY is not set: required when MANTA_USER is set")
+    assert.deepStrictEqual(problemsOf({ BACKUP_STORE: "manta" }).map((p) => p.message), [
+      "MANTA_USER is not set: required when BACKUP_STORE=manta",
+      "MANTA_PRIVATE_KEY is not set: required when BACKUP_STORE=manta"
+    ])
+  })
+
+  it("a MANTA_BUCKET outside the user's stor: the directory it must lie under named", () => {
+    assert.strictEqual(only({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey, MANTA_BUCKET: "/acme/storage" }), "MANTA_BUCKET (value not shown): expected /acme/stor or a directory below it")
+  })
+
+  it("a MANTA_KEY_ID of another key: the given id and this key's two fingerprints", () => {
+    const other = generateTestKey("ed25519")
+    const sha256 = Result.getOrThrow(inspectPrivateKey(testKey.privateKey)).fingerprintSha256
+    assert.strictEqual(
+      only({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey, MANTA_KEY_ID: other.fingerprintMd5 }),
+      `MANTA_KEY_ID="${other.fingerprintMd5}": does not match MANTA_PRIVATE_KEY, whose fingerprints are ${testKey.fingerprintMd5} and ${sha256}`
+    )
+  })
+
+  it("a MANTA_PRIVATE_KEY Manta cannot use: named as a secret with the key's reason", () => {
+    assert.strictEqual(
+      only({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----#QUJDREVGR0hJSktMTU5PUA==#-----END PRIVATE KEY-----" }),
+      "MANTA_PRIVATE_KEY (secret, value not shown): not a private key in PEM or OpenSSH format"
+    )
+  })
+
+  it("with BACKUP_STORE=local, leftover MANTA_* values are not checked: a stale key id blocks no handler", () => {
+    const other = generateTestKey("ed25519")
+    const s = settingsFrom({ BACKUP_STORE: "local", MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey, MANTA_KEY_ID: other.fingerprintMd5, MANTA_BUCKET: "/other/stor" })
+    assert.deepStrictEqual(s.backup.target, { _tag: "local", dir: "/backups" })
+  })
+
+  it("a host name that is no usable node name, and no HOSTNAME: HOSTNAME named as not set", () => {
+    assert.strictEqual(
+      only({}, { hostname: "-node_1", ipv4: ["10.0.0.1"] }),
+      `HOSTNAME is not set and this host's name is not usable: expected ${variables.HOSTNAME.expects}`
+    )
+    assert.strictEqual(settingsFrom({ HOSTNAME: "node-1" }, { hostname: "-node_1", ipv4: ["10.0.0.1"] }).node.name, "node-1")
+    assert.deepStrictEqual(named({}, { hostname: "-node_1", ipv4: ["10.0.0.1"] }), ["HOSTNAME"])
+  })
+
+  it("no usable address anywhere: the exact sentence", () => {
+    assert.strictEqual(only({}, { hostname: "node-1", ipv4: [] }), "ANNOUNCE_IP is not set and this host has no usable non-loopback IPv4 address to default to")
+  })
+})
+
+describe("the Manta target a backup signs with", () => {
+  it("carries the subuser, roles, key id and key as given, the bucket and URL as set", () => {
+    const s = settingsFrom({
+      MANTA_USER: "acme",
+      MANTA_SUBUSER: "ops",
+      MANTA_ROLE: "backup",
+      MANTA_KEY_ID: testKey.fingerprintMd5,
+      MANTA_PRIVATE_KEY: mantaKey,
+      MANTA_URL: "https://manta.example.com",
+      MANTA_BUCKET: "/acme/stor/b"
+    })
+    const t = s.backup.target
+    if (t._tag !== "manta") return assert.fail(`target ${t._tag}`)
+    assert.deepStrictEqual(
+      [t.url, t.user, Option.getOrNull(t.subuser), t.roles, Option.getOrNull(t.keyId), Redacted.value(t.privateKey), t.directory],
+      ["https://manta.example.com", "acme", "ops", ["backup"], testKey.fingerprintMd5, testKey.privateKey.trim(), "/acme/stor/b"]
+    )
+  })
+
+  it("without subuser, roles or key id: none of them, and no roles assumed", () => {
+    const t = settingsFrom({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey }).backup.target
+    if (t._tag !== "manta") return assert.fail(`target ${t._tag}`)
+    assert.deepStrictEqual([Option.isNone(t.subuser), t.roles, Option.isNone(t.keyId), t.directory], [true, [], true, "/acme/stor/redis"])
+  })
+
+  it("BACKUP_STORE=manta with a user: the user's stor under the service name", () => {
+    const t = settingsFrom({ BACKUP_STORE: "manta", MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey }).backup.target
+    assert.strictEqual(t._tag === "manta" ? t.directory : t._tag, "/acme/stor/redis")
+  })
+})
+
+describe("where this node's own health checks reach its agent", () => {
+  it("bound to every interface: on loopback at API_PORT", () => {
+    assert.deepStrictEqual(selfApi(settingsFrom({ API_PORT: "9008" })), { host: "127.0.0.1", port: 9008 })
+  })
+
+  it("bound to one address: on that address", () => {
+    assert.deepStrictEqual(selfApi(settingsFrom({ ANNOUNCE_IP: "10.0.0.5", BIND_ADDRESS: "10.0.0.5" })), { host: "10.0.0.5", port: 8008 })
+  })
+})
+
+describe("LOG_FORMAT read on its own, for the last line of a failed run", () => {
+  it("json in any case gives JSON lines", () => {
+    assert.deepStrictEqual(["json", "JSON", "Json"].map((v) => logFormatOf({ LOG_FORMAT: v })), ["json", "json", "json"])
+  })
+
+  it("text, unset, empty or invalid gives text, whatever else is wrong", () => {
+    assert.deepStrictEqual([{ LOG_FORMAT: "text" }, {}, { LOG_FORMAT: "" }, { LOG_FORMAT: "xml" }, { LOG_FORMAT: "json ", REDIS_PORT: "x" }].map(logFormatOf), ["text", "text", "text", "text", "text"])
+  })
+})
+
+describe("a bad value is reported once: rules that read it do not also complain against its default", () => {
+  const cases: ReadonlyArray<readonly [string, Env, ReadonlyArray<string>, HostFacts?]> = [
+    ["REDIS_PORT bad, SENTINEL_PORT at REDIS_PORT's default", { REDIS_PORT: "x", SENTINEL_PORT: "6379" }, ["REDIS_PORT"]],
+    ["ANNOUNCE_IP bad on a loopback-only host", { ANNOUNCE_IP: "x", BIND_ADDRESS: "10.0.0.5" }, ["ANNOUNCE_IP"], { hostname: "node-1", ipv4: ["127.0.0.2"] }],
+    ["HEALTH_TTL bad, HEALTH_INTERVAL above its default", { HEALTH_TTL: "x", HEALTH_INTERVAL: "20", HEALTH_TIMEOUT: "4s" }, ["HEALTH_TTL"]],
+    ["HEALTH_INTERVAL bad, HEALTH_TIMEOUT above its default", { HEALTH_INTERVAL: "x", HEALTH_TIMEOUT: "6s" }, ["HEALTH_INTERVAL"]],
+    ["HEALTH_TIMEOUT bad, HEALTH_INTERVAL below its default", { HEALTH_TIMEOUT: "x", HEALTH_INTERVAL: "3" }, ["HEALTH_TIMEOUT"]],
+    ["FOUNDING_GRACE bad, MASTER_WAIT_TIMEOUT below twice its default", { FOUNDING_GRACE: "x", MASTER_WAIT_TIMEOUT: "30s" }, ["FOUNDING_GRACE"]],
+    ["MASTER_WAIT_TIMEOUT bad, FOUNDING_GRACE above half its default", { MASTER_WAIT_TIMEOUT: "x", FOUNDING_GRACE: "31s" }, ["MASTER_WAIT_TIMEOUT"]],
+    ["PRESTART_TIMEOUT bad, MASTER_WAIT_TIMEOUT above its default", { PRESTART_TIMEOUT: "x", MASTER_WAIT_TIMEOUT: "1h" }, ["PRESTART_TIMEOUT"]],
+    ["BACKUP_STALL_TIMEOUT bad, BACKUP_TIMEOUT at its default", { BACKUP_STALL_TIMEOUT: "x", BACKUP_TIMEOUT: "1m" }, ["BACKUP_STALL_TIMEOUT"]],
+    ["BACKUP_TIMEOUT bad, BACKUP_STALL_TIMEOUT above its default", { BACKUP_TIMEOUT: "x", BACKUP_STALL_TIMEOUT: "45m", PRESTART_TIMEOUT: "2h" }, ["BACKUP_TIMEOUT"]],
+    ["BACKUP_STORE bad beside a MANTA_USER without key", { BACKUP_STORE: "s3", MANTA_USER: "acme" }, ["BACKUP_STORE"]],
+    ["MANTA_USER bad with BACKUP_STORE=manta", { BACKUP_STORE: "manta", MANTA_USER: "1acme", MANTA_PRIVATE_KEY: mantaKey }, ["MANTA_USER"]],
+    ["ANNOUNCE_IP bad on a host without addresses", { ANNOUNCE_IP: "x" }, ["ANNOUNCE_IP"], { hostname: "node-1", ipv4: [] }],
+    ["HOSTNAME bad on a host whose name is unusable", { HOSTNAME: "-x" }, ["HOSTNAME"], { hostname: "-node_1", ipv4: ["10.0.0.1"] }]
+  ]
+  for (const [what, env, expected, host] of cases) {
+    it(what, () => assert.deepStrictEqual(named(env, host), expected))
+  }
+
+  it("a MANTA_BUCKET with no MANTA_USER to compare against is not also called outside it", () => {
+    assert.deepStrictEqual(named({ BACKUP_STORE: "manta", MANTA_BUCKET: "/acme/stor", MANTA_PRIVATE_KEY: mantaKey }), ["MANTA_USER"])
+  })
+})
+
+describe("the variable each key problem names", () => {
+  it("a key Manta cannot use names MANTA_PRIVATE_KEY; a mismatched id names MANTA_KEY_ID", () => {
+    assert.deepStrictEqual(named({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----#QUJD#-----END PRIVATE KEY-----" }), ["MANTA_PRIVATE_KEY"])
+    assert.deepStrictEqual(named({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: mantaKey, MANTA_KEY_ID: generateTestKey("ed25519").fingerprintMd5 }), ["MANTA_KEY_ID"])
+  })
+
+  it("a pasted public key with real newlines is refused for its shape, not for the newlines a key may hold", () => {
+    const message = messageOf({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: "-----BEGIN PUBLIC KEY-----\nQUJD\n-----END PUBLIC KEY-----" })
+    assert.strictEqual(message, `invalid environment: MANTA_PRIVATE_KEY (secret, value not shown): expected ${variables.MANTA_PRIVATE_KEY.expects}`)
+  })
+})
+
+describe("a newline is a flaw in every variable but the key", () => {
+  it("REDIS_PASSWORD holding a newline (two _env lines run together) is told so; the key may hold newlines", () => {
+    assert.strictEqual(
+      messageOf({ REDIS_PASSWORD: "hunter2\nsecond" }),
+      `invalid environment: REDIS_PASSWORD (secret, value not shown): holds a control character, expected ${variables.REDIS_PASSWORD.expects}`
+    )
+    assert.strictEqual(settingsFrom({ MANTA_USER: "acme", MANTA_PRIVATE_KEY: testKey.privateKey }).backup.target._tag, "manta")
   })
 })

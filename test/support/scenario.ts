@@ -90,10 +90,13 @@ export const passwordOf = (c: Cluster, i: number): string | undefined => {
 }
 
 /** A plain client to one node's Redis, authenticated as the node is configured; fails fast instead of queueing. */
-export const redisOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => {
+export const redisOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => plainClient(c.node(i).address, c.node(i).redisPort, password)
+
+/** One server, no reconnects, every command bounded: a test sees a failure instead of a queue. */
+const plainClient = (host: string, port: number, password: string | undefined): Redis => {
   const client = new Redis({
-    host: c.node(i).address,
-    port: c.node(i).redisPort,
+    host,
+    port,
     ...(password !== undefined ? { password } : {}),
     lazyConnect: false,
     maxRetriesPerRequest: 1,
@@ -137,20 +140,7 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
 }
 
 /** A plain client to node i's Sentinel, authenticated as the node is configured; fails fast. */
-export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => {
-  const client = new Redis({
-    host: c.node(i).address,
-    port: c.node(i).sentinelPort,
-    ...(password !== undefined ? { password } : {}),
-    lazyConnect: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    retryStrategy: () => null
-  })
-  client.on("error", () => {})
-  return client
-}
+export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => plainClient(c.node(i).address, c.node(i).sentinelPort, password)
 
 /** The last lines of every log of node i, for failure messages. */
 export const logsOf = (c: Cluster, i: number): string => {

@@ -30,6 +30,10 @@ export class ConsulWorld {
   /** Calls that fail alone, by operation (`"kv.set service/redis/last-backup"`): a Consul
    * that answers some requests and times out on others, as one does mid-failover. */
   readonly failing = new Map<string, ConsulError["reason"]>()
+  /** What another node does just before a call of this node is answered, once, by
+   * operation (`"kv.acquire service/redis/locks/backup"`): the interleavings a test
+   * running nodes one after the other would never reach. */
+  readonly meanwhile = new Map<string, () => void>()
   /** Calls made, for assertions (`"kv.acquire service/redis/locks/master"`, …). */
   readonly calls: Array<string> = []
 
@@ -72,6 +76,9 @@ export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
       world.calls.push(operation)
       world.now = Math.max(world.now, now)
       world.expireSessions()
+      const other = world.meanwhile.get(operation)
+      world.meanwhile.delete(operation)
+      other?.()
       const reason = world.outage ?? world.failing.get(operation)
       return reason !== undefined
         ? Effect.fail(new ConsulError({ operation, reason, detail: "simulated outage" }))

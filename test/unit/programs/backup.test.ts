@@ -154,6 +154,31 @@ describe("backup", () => {
       assert.isUndefined(manifestIn(w))
     }))
 
+  it.live("another node finishes a backup while this one waits for the lock: no second backup", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      const theirs = {
+        id: "redis-20261203T060000000Z-node-2",
+        createdAt: new Date().toISOString(),
+        node: "node-2",
+        bytes: 1234,
+        sha256: "a".repeat(64),
+        store: "local",
+        path: "redis-20261203T060000000Z-node-2.rdb.gz",
+        redisVersion: "7.0.15"
+      }
+      w.consul.meanwhile.set(`kv.acquire ${names.backupLock}`, () =>
+        w.consul.kv.set(names.lastBackup, { value: JSON.stringify(theirs), session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 }))
+      const exit = yield* runFor(backup(false), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(manifestIn(w), theirs, "the other node's backup stays the newest")
+      assert.deepStrictEqual([...w.objects.keys()], [])
+      assert.isFalse(w.redis.calls.some((c) => c.endsWith("BGSAVE")))
+    }))
+
   it.live("local Redis not running (e.g. the run at container start): exits 0 without a backup", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -2,7 +2,7 @@
 // endpoints to what each server answers; an endpoint missing from the world refuses
 // connections. Silent or garbage-answering servers are tested with real sockets.
 import { Duration, Effect, Option, Queue, Stream } from "effect"
-import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
 import { type PersistenceInfo, type RoleReply, type SentinelMasterState, type SentinelPeer } from "../domain/RedisReplies.ts"
 import { type Redis } from "./Redis.ts"
 import { RedisError } from "./RedisConnections.ts"
@@ -37,6 +37,9 @@ export class RedisWorld {
   onFailover: (at: Endpoint, name: string) => void = () => {}
   /** How long a failover takes after Sentinel acknowledged it (a real one: a second or more); 0: at once. */
   failoverTakes: Duration.Duration = Duration.zero
+  /** How long a replica takes to receive what its master accepted (a link under load:
+   * milliseconds; after a break, a resync: seconds); 0: at once. */
+  replicationTakes: Duration.Duration = Duration.zero
   /** Subscribers to each sentinel's events. */
   readonly subscribers = new Map<string, Set<(event: SentinelEvent) => void>>()
 
@@ -82,6 +85,40 @@ export class RedisWorld {
       const m = s.masters.get(name)
       if (m !== undefined) s.masters.set(name, { ...m, endpoint: to })
     }
+  }
+
+  /**
+   * A client writes `bytes` to the master at `at`. Accepted (acknowledged) unless
+   * writes are paused there, as CLIENT PAUSE WRITE holds the client: the master's
+   * offset moves at once, each connected replica's after `replicationTakes`.
+   */
+  write(at: Endpoint, bytes: number): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      const master = this.servers.get(formatEndpoint(at))
+      if (master === undefined || master.role._tag !== "Master" || master.pausedFor !== undefined) return Effect.succeed(false)
+      const offset = master.role.offset + bytes
+      master.role = { ...master.role, offset }
+      const receive = Effect.sync(() => {
+        for (const server of this.servers.values()) {
+          const role = server.role
+          if (role._tag === "Replica" && role.state === "connected" && sameEndpoint(role.master, at) && role.offset < offset) {
+            server.role = { ...role, offset }
+          }
+        }
+        // The master learns its replicas' offsets from their acknowledgements.
+        const m = this.servers.get(formatEndpoint(at))
+        if (m !== undefined && m.role._tag === "Master") {
+          m.role = {
+            ...m.role,
+            replicas: m.role.replicas.map((r) => {
+              const seen = this.servers.get(formatEndpoint(r.endpoint))?.role
+              return seen?._tag === "Replica" && sameEndpoint(seen.master, at) ? { ...r, offset: seen.offset } : r
+            })
+          }
+        }
+      })
+      return (Duration.isZero(this.replicationTakes) ? receive : Effect.forkDetach(Effect.delay(receive, this.replicationTakes))).pipe(Effect.as(true))
+    })
   }
 
   stop(at: Endpoint): void {

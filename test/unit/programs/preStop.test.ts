@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit, Schedule } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
 import { status } from "../../../src/programs/status.ts"
 import { silentServer } from "../../support/fakeServers.ts"
-import { testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped, passingSentinel } from "../../support/harness.ts"
+import { eventually, testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped, passingSentinel } from "../../support/harness.ts"
 
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 
@@ -78,6 +78,35 @@ describe("pre-stop", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
       assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2))
+    }))
+
+  it.live("under a steady writer with a replica 100 ms behind: the replica is promoted holding every acknowledged write", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      w.redis.replicationTakes = Duration.millis(100)
+      const offsetOf = (i: number) => {
+        const role = w.redis.servers.get(formatEndpoint(redisAt(i)))?.role
+        return role === undefined || role._tag === "Sentinel" ? 0 : role.offset
+      }
+      let acknowledged = 0
+      let lostAtPromotion: number | undefined
+      const promote = w.redis.onFailover
+      w.redis.onFailover = (at, name) => {
+        lostAtPromotion = offsetOf(1) - offsetOf(2)
+        promote(at, name)
+      }
+      // A client writing 100 bytes every 5 ms to the master, until the master is gone.
+      yield* Effect.forkScoped(Effect.repeat(
+        Effect.flatMap(w.redis.write(redisAt(1), 100), (ok) => Effect.sync(() => void (acknowledged += ok ? 1 : 0))),
+        Schedule.spaced("5 millis")
+      ))
+      yield* eventually("the writer has written", 5_000, () => acknowledged >= 20)
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(lostAtPromotion, 0, "bytes the master had acknowledged that the promoted replica did not hold")
+      assert.strictEqual(w.redis.servers.get(formatEndpoint(redisAt(2)))?.role._tag, "Master")
     }))
 
   it.live("no replica has caught up: no failover (no acknowledged write is given up), writes unpaused", () =>

@@ -120,7 +120,7 @@ export class Consul extends Context.Service<Consul, {
   }))
 
   /** In memory, shared by every simulated node given the same world. */
-  static readonly layerTest = (world: ConsulWorld): Layer.Layer<Consul> => Layer.succeed(Consul, makeMemoryConsul(world))
+  static readonly layerTest = (world: ConsulWorld, node?: string): Layer.Layer<Consul> => Layer.succeed(Consul, makeMemoryConsul(world, node))
 }
 
 /** Retries transport failures `times` times, quickly: callers bound the whole operation with their own deadline. */

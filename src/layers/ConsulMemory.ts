@@ -3,7 +3,7 @@
 // within it is invalidated) and lock-delay (a lock whose session was invalidated
 // cannot be acquired again for that long), and invalidation applying the session's
 // behavior. Time is the Effect Clock's, so TestClock drives it. Several simulated nodes
-// share one world. Transport behaviour (timeouts, refused connections, garbage) is
+// share one world, through one agent or each through its own (`agents`). Transport behaviour (timeouts, refused connections, garbage) is
 // tested against the HTTP emulator instead; single operations can fail (`failing`).
 import { Clock, Duration, Effect, Option } from "effect"
 import { type CheckStatus, type Consul, ConsulError, type KvEntry, type ServiceInstance } from "./Consul.ts"
@@ -15,9 +15,18 @@ interface MemoryEntry {
   lockIndex: number
 }
 
+const SHARED_AGENT = "consul"
+
 export class ConsulWorld {
   private index = 1
-  readonly services = new Map<string, { service: string; address: string; port: number; status: CheckStatus; output: string }>()
+  /** Every registration, with the agent it was registered through (its checks live there). */
+  readonly services = new Map<string, { service: string; address: string; port: number; status: CheckStatus; output: string; agent: string }>()
+  /**
+   * Which Consul agent a node talks to: one shared (the shipped compose and stack: every
+   * node talks to the one Consul server), or one per node (a client agent per host).
+   * A check lives on the agent it was registered through and only that agent updates it.
+   */
+  agents: "shared" | "perNode" = "shared"
   readonly kv = new Map<string, MemoryEntry>()
   /** Sessions; `ttlMs` absent: never expires (a session a test set up by hand). */
   readonly sessions = new Map<string, { readonly behavior: "release" | "delete"; readonly ttlMs?: number; readonly lockDelayMs?: number; expiresAt?: number }>()
@@ -41,8 +50,18 @@ export class ConsulWorld {
     return ++this.index
   }
 
-  register(id: string, service: string, address: string, port: number, status: CheckStatus = "passing"): void {
-    this.services.set(id, { service, address, port, status, output: "" })
+  register(id: string, service: string, address: string, port: number, status: CheckStatus = "passing", agent = SHARED_AGENT): void {
+    this.services.set(id, { service, address, port, status, output: "", agent })
+  }
+
+  /** The agent node `node` talks to. */
+  agentOf(node: string): string {
+    return this.agents === "shared" ? SHARED_AGENT : node
+  }
+
+  /** One agent restarted without its data directory: its registrations are gone, the others stay. */
+  restartAgent(agent: string): void {
+    for (const [id, s] of this.services) if (s.agent === agent) this.services.delete(id)
   }
 
   /** Consul lost its state (a server replaced with an empty data directory). */
@@ -70,7 +89,9 @@ export class ConsulWorld {
   }
 }
 
-export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
+/** The Consul API as node `node` sees it (through the agent it talks to). */
+export const makeMemoryConsul = (world: ConsulWorld, node = SHARED_AGENT): Consul["Service"] => {
+  const agent = () => world.agentOf(node)
   const op = <A>(operation: string, f: () => A): Effect.Effect<A, ConsulError> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       world.calls.push(operation)
@@ -148,15 +169,16 @@ export const makeMemoryConsul = (world: ConsulWorld): Consul["Service"] => {
     // Re-registering keeps an existing check's status, as Consul does.
     register: (service) =>
       op(`agent.service.register ${service.id}`, () =>
-        world.register(service.id, service.name, service.address, service.port, world.services.get(service.id)?.status ?? service.status)),
+        world.register(service.id, service.name, service.address, service.port, world.services.get(service.id)?.status ?? service.status, agent())),
     agentChecks: op("agent.check.list", () =>
-      [...world.services].map(([id, s]) => ({ checkId: `service:${id}`, serviceId: id, status: s.status }))),
+      [...world.services].filter(([, s]) => s.agent === agent()).map(([id, s]) => ({ checkId: `service:${id}`, serviceId: id, status: s.status }))),
     remove: (key) => op(`kv.del ${key}`, () => world.kv.delete(key) || true),
     setCheck: (checkId, status, note) =>
       op(`agent.check ${checkId}`, () => {
         const id = checkId.replace(/^service:/, "")
         const s = world.services.get(id)
-        if (s === undefined) return false
+        // Another agent's check is unknown to this one (Consul answers 404, or 500 before 1.11).
+        if (s === undefined || s.agent !== agent()) return false
         world.services.set(id, { ...s, status, output: note })
         return true
       })

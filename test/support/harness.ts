@@ -116,7 +116,7 @@ export const memoryLayers = (
   timings: typeof fastTimings = fastTimings
 ) =>
   Layer.mergeAll(
-    Consul.layerTest(worlds.consul),
+    Consul.layerTest(worlds.consul, node.env.HOSTNAME),
     Redis.layerTest(worlds.redis),
     Sentinel.layerTest(worlds.redis),
     AgentApi.layerTest(worlds.agents),

@@ -100,6 +100,40 @@ describe("agent: verdicts into Consul and over HTTP", () => {
         statusOf(w, "redis-replica-node-1") === "passing" && statusOf(w, "redis-sentinel-node-1") === "passing")
     }))
 
+  it.live("a Consul agent per node, one restarted without its state: only that node's registrations were lost, and its agent brings them back", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.agents = "perNode"
+      clusterWithMaster(w, 1, [2])
+      yield* startAgent(1, w)
+      yield* startAgent(2, w)
+      yield* eventually("both registered", 5_000, () => statusOf(w, "redis-node-1") === "passing" && statusOf(w, "redis-replica-node-2") === "passing")
+      w.consul.restartAgent("node-2")
+      assert.strictEqual(statusOf(w, "redis-node-1"), "passing", "node 1's agent kept its registrations")
+      yield* eventually("node 2 registered again", 3_000, () =>
+        statusOf(w, "redis-replica-node-2") === "passing" && statusOf(w, "redis-sentinel-node-2") === "passing")
+      assert.strictEqual(w.consul.services.get("redis-replica-node-2")?.agent, "node-2", "through its own agent")
+    }))
+
+  it.live("a Consul agent per node: the promoted node passes at once; the old master's check, on its own agent, is left to lapse", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.agents = "perNode"
+      clusterWithMaster(w, 1, [2])
+      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379, "passing", "node-1")
+      yield* startAgent(2, w)
+      yield* eventually("node 2 passing as a replica", 5_000, () => statusOf(w, "redis-replica-node-2") === "passing")
+      w.redis.stop(redisAt(1))
+      w.redis.master(redisAt(2))
+      w.redis.switchMaster("mymaster", redisAt(2))
+      w.redis.publish(sentinelAt(2), "+switch-master", `mymaster ${redisAt(1).host} 6379 ${redisAt(2).host} 6379`)
+      yield* eventually("node 2 passing as redis", 2_000, () => statusOf(w, "redis-node-2") === "passing")
+      assert.strictEqual(statusOf(w, "redis-replica-node-2"), "critical")
+      // Only node 1's own agent updates its check: its TTL (or its agent's health) retires it.
+      assert.strictEqual(statusOf(w, "redis-node-1"), "passing")
+      assert.isTrue(w.consul.calls.includes("agent.check service:redis-node-1"), "it was tried")
+    }))
+
   it.live("a missing answer holds a passing verdict for one health interval, never longer", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -3,8 +3,9 @@
 // within it is invalidated) and lock-delay (a lock whose session was invalidated
 // cannot be acquired again for that long), and invalidation applying the session's
 // behavior. Time is the Effect Clock's, so TestClock drives it. Several simulated nodes
-// share one world, through one agent or each through its own (`agents`). Transport behaviour (timeouts, refused connections, garbage) is
-// tested against the HTTP emulator instead; single operations can fail (`failing`).
+// share one world, through one agent or each through its own (`agents`). Transport
+// behaviour (timeouts, refused connections, garbage) is tested against the HTTP
+// emulator instead; single operations can fail (`failing`).
 import { Clock, Duration, Effect, Option } from "effect"
 import { type CheckStatus, type Consul, ConsulError, type KvEntry, type ServiceInstance } from "./Consul.ts"
 

@@ -241,6 +241,38 @@ describe("backup", () => {
       assert.isDefined(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`))
     }))
 
+  it.live("Consul failing the cluster record's update: the backup stays recorded and the run succeeds", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      w.consul.failing.set(`kv.set ${names.cluster}`, "timeout")
+      const exit = yield* runFor(backup(true), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isDefined(w.objects.get(`${manifestIn(w)?.id}.rdb.gz`))
+      assert.isUndefined(w.consul.kv.get(names.cluster))
+    }))
+
+  it.live("the store failing to remove one old backup: the others beyond BACKUP_KEEP are still pruned, and the run succeeds", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1, { BACKUP_KEEP: "2" })
+      w.redis.master(redisAt(1))
+      savesDump(w, n)
+      for (const stamp of ["20200101T000000Z", "20210101T000000Z", "20220101T000000Z"]) w.objects.set(`redis-${stamp}-node-1.rdb.gz`, Buffer.from("old"))
+      const stuck = "redis-20200101T000000Z-node-1.rdb.gz"
+      const memory = makeMemoryStore(w.objects, "local")
+      const store = Layer.succeed(BackupStore, {
+        ...memory,
+        remove: (name) => (name === stuck ? Effect.fail(new BackupStoreError({ store: "memory", operation: `remove ${name}`, reason: "timeout", detail: "simulated" })) : memory.remove(name))
+      })
+      const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, store)), Effect.exit)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const left = [...w.objects.keys()].filter((k) => k.endsWith(".rdb.gz")).sort()
+      assert.deepStrictEqual(left, [stuck, "redis-20220101T000000Z-node-1.rdb.gz", `${manifestIn(w)?.id}.rdb.gz`].sort())
+    }))
+
   it.live("a store that confirms fewer bytes than were sent (a truncated upload): the run fails and records nothing", () =>
     Effect.gen(function*() {
       const { exit, w } = yield* backupThrough((memory) => ({

@@ -136,14 +136,30 @@ describe("pre-stop", () => {
       }
     }))
 
-  it.live("Consul down: still hands over through the local Sentinel", () =>
+  it.live("Consul down: still hands over through the local Sentinel, and moves a replica left behind", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       pair(w)
+      w.redis.master(redisAt(1), [redisAt(2), redisAt(3)]).replica(redisAt(3), redisAt(1))
       w.consul.outage = "unreachable"
       const n = yield* testNode(1)
       assert.isTrue(Exit.isSuccess(yield* runFor(preStop, n, w)))
       assert.isTrue(w.redis.calls.includes(`${formatEndpoint(sentinelAt(1))} SENTINEL FAILOVER`))
+      const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
+      assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2), "failing its own check in Consul did not stop the handover's last step")
+    }))
+
+  it.live("no Sentinel accepts SENTINEL FAILOVER: writes unpaused, exit 0 (Sentinel fails over after down-after)", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      w.redis.sentinels.clear()
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isTrue(w.redis.calls.includes(`${formatEndpoint(redisAt(1))} CLIENT PAUSE`), "writes were paused for the handover")
+      assert.isUndefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "and unpaused: this master keeps serving until it stops")
+      assert.strictEqual(w.redis.servers.get(formatEndpoint(redisAt(1)))?.role._tag, "Master")
     }))
 
   it.live("Redis hanging: exits 0 within PRESTOP_TIMEOUT", () =>

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { Duration, Effect, Exit, Layer, Option } from "effect"
+import { Duration, Effect, Exit, Layer, Option, Stream } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { type Endpoint } from "../../../src/domain/Endpoint.ts"
 import { BackupStore, BackupStoreError, type BackupStoreShape, makeMemoryStore, none } from "../../../src/layers/BackupStore.ts"
@@ -49,7 +49,7 @@ const backupThrough = (change: (memory: BackupStoreShape) => Partial<BackupStore
     const memory = makeMemoryStore(w.objects, "local")
     const store = Layer.succeed(BackupStore, { ...memory, ...change(memory) })
     const exit = yield* backup(true).pipe(Effect.provide(memoryLayers(n, w, store)), Effect.exit)
-    return { exit, w }
+    return { exit, w, n }
   })
 
 describe("backup", () => {
@@ -271,6 +271,22 @@ describe("backup", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const left = [...w.objects.keys()].filter((k) => k.endsWith(".rdb.gz")).sort()
       assert.deepStrictEqual(left, [stuck, "redis-20220101T000000Z-node-1.rdb.gz", `${manifestIn(w)?.id}.rdb.gz`].sort())
+    }))
+
+  it.live("the upload failing half-way (the link drops after the first chunk): the run fails, records nothing, and leaves no pinned copy of the RDB", () =>
+    Effect.gen(function*() {
+      const { exit, w, n } = yield* backupThrough((memory) => ({
+        put: (name, content) =>
+          name.endsWith(".rdb.gz")
+            ? Stream.runDrain(Stream.take(content, 1)).pipe(
+              Effect.andThen(Effect.fail(new BackupStoreError({ store: "memory", operation: `put ${name}`, reason: "unreachable", detail: "connection reset (simulated)" })))
+            )
+            : memory.put(name, content)
+      }))
+      assert.match(failureOf(exit), /backup failed, nothing was recorded: .*connection reset/)
+      assert.isUndefined(manifestIn(w))
+      assert.deepStrictEqual([...w.objects.keys()], [], "a real store keeps no part of a failed upload, and no manifest was written")
+      assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), ["dump.rdb"], "the pinned hard link is removed")
     }))
 
   it.live("a store that confirms fewer bytes than were sent (a truncated upload): the run fails and records nothing", () =>

@@ -177,7 +177,7 @@ describe("decideRole: no sentinel majority", () => {
   })
 
   it("nothing anywhere, lock free: take the bootstrap lock", () => {
-    assert.include(expectTag(decideRole(noMaster()), "AcquireLock"), "no master exists")
+    assert.include(expectTag(decideRole(noMaster()), "AcquireLock"), "no master exists and no peer is known to probe")
   })
 
   it("nothing anywhere, lock held by another node: wait naming the holder", () => {

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
-import { type Endpoint } from "../../src/domain/Endpoint.ts"
+import { type AgentReport } from "../../src/domain/AgentReport.ts"
+import { type Endpoint, formatEndpoint } from "../../src/domain/Endpoint.ts"
 import { defaultTimings, Timings } from "../../src/domain/Timings.ts"
 import { AgentApi, type AgentAnswer } from "../../src/layers/AgentApi.ts"
 import { BackupStore } from "../../src/layers/BackupStore.ts"
@@ -101,6 +102,25 @@ export interface Worlds {
 export const makeWorlds = (): Worlds => ({ consul: new ConsulWorld(), redis: new RedisWorld(), objects: new Map(), agents: new Map(), dns: new Map() })
 
 export const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
+
+/** What node i's agent reports at `/status`: a connected replica of node 1, paused, at priority 0 of 100, unless overridden. */
+export const agentReport = (i: number, o: Partial<AgentReport> = {}): AgentReport => ({
+  node: `node-${i}`,
+  redis: formatEndpoint(redisAt(i)),
+  role: "replica",
+  priority: { configured: 100, current: 0 },
+  following: formatEndpoint(redisAt(1)),
+  link: "connected",
+  offset: 1000,
+  replicas: [],
+  sentinels: { known: 3, answered: 3, master: formatEndpoint(redisAt(1)), votes: 3 },
+  verdicts: null,
+  consul: { lastSync: null, problem: null, paused: true },
+  failovers: { seen: 0, last: null },
+  lastBackup: null,
+  agent: { startedAt: "2026-01-01T00:00:00.000Z", cycles: 10, lastCycleAt: "2026-01-01T00:00:10.000Z" },
+  ...o
+})
 
 /** Node i's Sentinel, passing in Consul, reporting `master` for mymaster. */
 export const passingSentinel = (w: Worlds, i: number, master: Endpoint): void => {

@@ -3,29 +3,11 @@
 // both show the cluster paused and each node's priority.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
-import { type AgentReport, AgentReportFromJson } from "../../../src/domain/AgentReport.ts"
+import { AgentReportFromJson } from "../../../src/domain/AgentReport.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { list } from "../../../src/programs/list.ts"
 import { status } from "../../../src/programs/status.ts"
-import { makeWorlds, passingSentinel, redisAt, runFor, testNode, type Worlds } from "../../support/harness.ts"
-
-const report = (i: number, o: Partial<AgentReport>): AgentReport => ({
-  node: `node-${i}`,
-  redis: formatEndpoint(redisAt(i)),
-  role: "replica",
-  priority: { configured: 100, current: 0 },
-  following: formatEndpoint(redisAt(1)),
-  link: "connected",
-  offset: 1000,
-  replicas: [],
-  sentinels: { known: 3, answered: 3, master: formatEndpoint(redisAt(1)), votes: 3 },
-  verdicts: null,
-  consul: { lastSync: null, problem: null, paused: true },
-  failovers: { seen: 0, last: null },
-  lastBackup: null,
-  agent: { startedAt: "2026-01-01T00:00:00.000Z", cycles: 10, lastCycleAt: "2026-01-01T00:00:10.000Z" },
-  ...o
-})
+import { agentReport, makeWorlds, passingSentinel, redisAt, runFor, testNode, type Worlds } from "../../support/harness.ts"
 
 /** Node 1 master of 2 and 3; agents answer on nodes 1 and 2, node 3's agent is down; paused. */
 const cluster = (w: Worlds) => {
@@ -38,9 +20,9 @@ const cluster = (w: Worlds) => {
   const encode = Schema.encodeSync(AgentReportFromJson)
   w.agents.set(`${redisAt(1).host}:8008`, () => ({
     status: 200,
-    body: encode(report(1, { role: "master", following: null, link: null, offset: 1500, replicas: [{ redis: formatEndpoint(redisAt(2)), offset: 1400, lagBytes: 100 }, { redis: formatEndpoint(redisAt(3)), offset: 1500, lagBytes: 0 }] }))
+    body: encode(agentReport(1, { role: "master", following: null, link: null, offset: 1500, replicas: [{ redis: formatEndpoint(redisAt(2)), offset: 1400, lagBytes: 100 }, { redis: formatEndpoint(redisAt(3)), offset: 1500, lagBytes: 0 }] }))
   }))
-  w.agents.set(`${redisAt(2).host}:8008`, () => ({ status: 200, body: encode(report(2, {})) }))
+  w.agents.set(`${redisAt(2).host}:8008`, () => ({ status: 200, body: encode(agentReport(2, {})) }))
 }
 
 const printed = <A, E, R>(run: Effect.Effect<Exit.Exit<A, E>, never, R>) =>
@@ -80,5 +62,81 @@ describe("list and status read the agents", () => {
       assert.match(out, /10\.0\.0\.12:6379\s+replica of 10\.0\.0\.11:6379 \(connected\)\s+500 B\s+0\s+absent\s+passing/)
       assert.match(out, /10\.0\.0\.13:6379\s+replica of 10\.0\.0\.11:6379 \(connected\)\s+500 B\s+100\s+absent\s+passing/)
       assert.isFalse(w.redis.calls.some((c) => c.startsWith(`${formatEndpoint(redisAt(2))} `)), "node 2 read from its agent")
+    }))
+})
+
+describe("list --json", () => {
+  const nodesOf = (out: string) => JSON.parse(out).nodes
+
+  it.live("no agent answers: every row from Redis itself, each replica's lag from the master's ROLE, a dead Redis shown as such", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.redis.master(redisAt(1), [redisAt(2), redisAt(3)], 1000)
+      const master = w.redis.servers.get(formatEndpoint(redisAt(1)))
+      if (master !== undefined && master.role._tag === "Master") {
+        master.role = { ...master.role, replicas: [{ endpoint: redisAt(2), offset: 900 }, { endpoint: redisAt(3), offset: 1200 }] }
+      }
+      w.redis.replica(redisAt(2), redisAt(1)).replica(redisAt(3), redisAt(1), "sync")
+      const two = w.redis.servers.get(formatEndpoint(redisAt(2)))
+      if (two !== undefined) two.priority = 25
+      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
+      for (const i of [2, 3, 4]) w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379, "critical")
+      const n = yield* testNode(1)
+      const { exit, out } = yield* printed(runFor(list(true), n, w))
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+      assert.isFalse(JSON.parse(out).paused)
+      const row = (i: number, role: string, state: string, lagBytes: number | null, priority: number | null) => ({
+        node: `node-${i}`,
+        address: formatEndpoint(redisAt(i)),
+        role,
+        state,
+        lagBytes,
+        priority,
+        configuredPriority: null,
+        lastCheck: null
+      })
+      assert.deepStrictEqual(nodesOf(out), [
+        row(1, "master", "running, agent not answering", 0, 100),
+        row(2, "replica", "streaming, agent not answering", 100, 25),
+        row(3, "replica", "link sync, agent not answering", 0, 100),
+        row(4, "unknown", "Redis not answering, agent not answering", null, null)
+      ])
+    }))
+
+  it.live("agents' reports: a link that is down, an agent of an earlier version (no priority), a node registered under another name", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
+      w.consul.register("some-other-id", "redis-replica", redisAt(2).host, 6379)
+      w.consul.register("redis-replica-node-3", "redis-replica", redisAt(3).host, 6379)
+      const encode = Schema.encodeSync(AgentReportFromJson)
+      const answers = {
+        1: agentReport(1, { role: "master", following: null, link: null, offset: 2000, replicas: [{ redis: formatEndpoint(redisAt(2)), offset: 1500, lagBytes: 500 }], consul: { lastSync: null, problem: null, paused: false } }),
+        2: (({ priority: _, ...older }) => older)(agentReport(2, { link: "connect" })),
+        3: agentReport(3, { role: "unknown", following: null, link: null, offset: null, priority: { configured: 100, current: null } })
+      }
+      for (const [i, r] of Object.entries(answers)) w.agents.set(`${redisAt(Number(i)).host}:8008`, () => ({ status: 200, body: encode(r) }))
+      const n = yield* testNode(1)
+      const { exit, out } = yield* printed(runFor(list(true), n, w))
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+      const rows = nodesOf(out)
+      assert.deepStrictEqual(rows.map((r: { node: string; role: string; state: string; lagBytes: number | null; priority: number | null; configuredPriority: number | null }) => [r.node, r.role, r.state, r.lagBytes, r.priority, r.configuredPriority]), [
+        ["node-1", "master", "running", 0, 0, 100],
+        ["node-2", "replica", "link connect", 500, null, null],
+        ["node-3", "unknown", "Redis not answering", null, null, null]
+      ])
+      assert.deepStrictEqual(w.redis.calls, [], "every agent answered: no Redis was asked")
+    }))
+
+  it.live("nothing registered, or nothing answering: exit 1 saying which", () =>
+    Effect.gen(function*() {
+      const n = yield* testNode(1)
+      const empty = yield* printed(runFor(list(false), n, makeWorlds()))
+      assert.include(String(empty.exit), "no Redis node is registered in Consul")
+      const w = makeWorlds()
+      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
+      const silent = yield* printed(runFor(list(false), n, w))
+      assert.include(String(silent.exit), "no registered node answered")
+      assert.include(silent.out, "| node-1 | 10.0.0.11:6379 | unknown | Redis not answering, agent not answering |")
     }))
 })

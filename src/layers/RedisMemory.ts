@@ -29,6 +29,8 @@ export class RedisWorld {
   readonly servers = new Map<string, MemoryRedis>()
   readonly sentinels = new Map<string, MemorySentinel>()
   readonly calls: Array<string> = []
+  /** Commands that fail alone, by call (`"10.0.0.13:6379 CONFIG SET replica-priority 50"`), as `calls` records them: a server that answers some commands and not others. */
+  readonly failing = new Map<string, RedisError["reason"]>()
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
@@ -133,9 +135,12 @@ const refused = (server: "Redis" | "Sentinel", at: Endpoint, command: string) =>
 export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
   const on = <A>(at: Endpoint, command: string, f: (server: MemoryRedis) => A): Effect.Effect<A, RedisError> =>
     Effect.suspend(() => {
-      world.calls.push(`${formatEndpoint(at)} ${command}`)
+      const call = `${formatEndpoint(at)} ${command}`
+      world.calls.push(call)
       const server = world.servers.get(formatEndpoint(at))
-      return server === undefined ? Effect.fail(refused("Redis", at, command)) : Effect.sync(() => f(server))
+      const reason = world.failing.get(call)
+      if (server === undefined) return Effect.fail(refused("Redis", at, command))
+      return reason === undefined ? Effect.sync(() => f(server)) : Effect.fail(new RedisError({ server: "Redis", endpoint: formatEndpoint(at), command, reason, detail: "simulated" }))
     })
   return {
     role: (at) => on(at, "ROLE", (s) => s.role),
@@ -177,9 +182,12 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
 export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
   const on = <A>(at: Endpoint, command: string, f: (s: MemorySentinel) => A): Effect.Effect<A, RedisError> =>
     Effect.suspend(() => {
-      world.calls.push(`${formatEndpoint(at)} ${command}`)
+      const call = `${formatEndpoint(at)} ${command}`
+      world.calls.push(call)
       const sentinel = world.sentinels.get(formatEndpoint(at))
-      return sentinel === undefined ? Effect.fail(refused("Sentinel", at, command)) : Effect.sync(() => f(sentinel))
+      const reason = world.failing.get(call)
+      if (sentinel === undefined) return Effect.fail(refused("Sentinel", at, command))
+      return reason === undefined ? Effect.sync(() => f(sentinel)) : Effect.fail(new RedisError({ server: "Sentinel", endpoint: formatEndpoint(at), command, reason, detail: "simulated" }))
     })
   // Sentinels find each other through the master they monitor: unless a test says
   // otherwise, each knows every other sentinel of the world that monitors `name`.

@@ -106,6 +106,111 @@ describe("switchover", () => {
     }))
 })
 
+describe("switchover when a step fails", () => {
+  const noCommandThatChanges = (w: Worlds) => assert.isFalse(w.redis.calls.some((c) => /CONFIG SET|CLIENT PAUSE|FAILOVER|REPLICAOF/.test(c)), w.redis.calls.join("\n"))
+
+  it.live("without --to: Sentinel's own choice (the lowest priority, node 3) is promoted, and Consul shows it", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.none()), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(server(w, 3)?.role._tag, "Master")
+      assert.strictEqual(server(w, 2)?.priority, 100, "held at 0 meanwhile, then restored")
+    }))
+
+  it.live("the other replicas' priorities cannot be read: exit 1, nothing was changed", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.failing.set(`${formatEndpoint(redisAt(3))} CONFIG GET replica-priority`, "timeout")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "could not read the other replicas' priorities, nothing was changed")
+      noCommandThatChanges(w)
+    }))
+
+  it.live("a replica cannot be held at 0: exit 1, no failover, every priority as before", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.failing.set(`${formatEndpoint(redisAt(3))} CONFIG SET replica-priority 0`, "refused")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "could not hold the other replicas at priority 0")
+      assert.isFalse(w.redis.calls.some((c) => /CLIENT PAUSE|FAILOVER/.test(c)))
+      assert.deepStrictEqual(priorities(w), [100, 50])
+    }))
+
+  it.live("no sentinel reports the held priorities in time: exit 1, writes never paused, no failover, priorities restored", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      // Every sentinel still has node 3 at the priority it read before (it reads a replica's INFO every 10 s).
+      for (const i of [1, 2, 3]) {
+        const known = w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas
+        known?.splice(1, 1, { endpoint: redisAt(3), runId: "r3", flags: ["slave"], priority: 50 })
+      }
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "no sentinel reported the held priorities")
+      assert.isFalse(w.redis.calls.some((c) => /CLIENT PAUSE|FAILOVER/.test(c)))
+      assert.deepStrictEqual(priorities(w), [100, 50])
+    }))
+
+  it.live("the sentinel refuses SENTINEL FAILOVER: exit 1 naming it, writes resumed, priorities restored", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      for (const i of [1, 2, 3]) w.redis.failing.set(`${formatEndpoint(sentinelAt(i))} SENTINEL FAILOVER`, "refused")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.match(failureOf(exit), /sentinel 10\.0\.0\.1\d:26379 refused SENTINEL FAILOVER/)
+      assert.isUndefined(server(w, 1)?.pausedFor, "writes resumed: no failover was asked")
+      assert.strictEqual(server(w, 1)?.role._tag, "Master")
+      assert.deepStrictEqual(priorities(w), [100, 50])
+    }))
+
+  it.live("Sentinel promotes another replica than asked: exit 1 naming both", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.onFailover = () => {
+        w.redis.master(redisAt(3))
+        w.redis.switchMaster("mymaster", redisAt(3))
+      }
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "Sentinel promoted 10.0.0.13:6379 instead of 10.0.0.12:6379")
+      assert.isFalse(w.redis.calls.includes(`${formatEndpoint(redisAt(1))} REPLICAOF`), "the old master is not pointed at a node that is not master")
+    }))
+
+  it.live("a priority that cannot be put back: exit 1 naming the node and the value, the others restored", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.failing.set(`${formatEndpoint(redisAt(3))} CONFIG SET replica-priority 50`, "timeout")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "replica-priority not restored on 10.0.0.13:6379 (to 50")
+      assert.strictEqual(server(w, 2)?.role._tag, "Master", "the switchover itself happened")
+    }))
+
+  it.live("Consul never shows the new master passing alone: exit 1 saying so", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.onFailover = () => {
+        w.redis.master(redisAt(2))
+        w.redis.switchMaster("mymaster", redisAt(2))
+      }
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.include(failureOf(exit), "10.0.0.12:6379 is master in Sentinel but Consul does not show it as the one passing redis")
+    }))
+})
+
 describe("pre-stop while paused", () => {
   it.live("hands nothing over: no pause of writes, no failover", () =>
     Effect.gen(function*() {

@@ -7,7 +7,7 @@ import { AgentReportFromJson } from "../../../src/domain/AgentReport.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { list } from "../../../src/programs/list.ts"
 import { status } from "../../../src/programs/status.ts"
-import { agentReport, makeWorlds, passingSentinel, redisAt, runFor, testNode, type Worlds } from "../../support/harness.ts"
+import { agentReport, makeWorlds, passingSentinel, redisAt, runFor, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
 
 /** Node 1 master of 2 and 3; agents answer on nodes 1 and 2, node 3's agent is down; paused. */
 const cluster = (w: Worlds) => {
@@ -138,5 +138,83 @@ describe("list --json", () => {
       const silent = yield* printed(runFor(list(false), n, w))
       assert.include(String(silent.exit), "no registered node answered")
       assert.include(silent.out, "| node-1 | 10.0.0.11:6379 | unknown | Redis not answering, agent not answering |")
+    }))
+})
+
+describe("status --json", () => {
+  it.live("every node and sentinel as it answered: agents' reports, Redis directly, replicas registered nowhere, sentinels that do not count", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      // Sentinels: 1 and 3 pass in Consul, 2 is critical (names another master: does not count), 4 does not answer;
+      // 3 answers but does not monitor mymaster.
+      w.redis.sentinel(sentinelAt(1), "mymaster", redisAt(1)).sentinel(sentinelAt(2), "mymaster", redisAt(2)).sentinel(sentinelAt(3), "othermaster", redisAt(1))
+      w.consul.register("redis-sentinel-node-1", "redis-sentinel", sentinelAt(1).host, 26379)
+      w.consul.register("redis-sentinel-node-2", "redis-sentinel", sentinelAt(2).host, 26379, "critical")
+      w.consul.register("redis-sentinel-node-3", "redis-sentinel", sentinelAt(3).host, 26379)
+      w.consul.register("redis-sentinel-node-4", "redis-sentinel", sentinelAt(4).host, 26379)
+      // Redis: node 1 master (no agent) of 2 and 6; node 6 is registered nowhere; node 2 read from its agent,
+      // in a warning state in Consul; node 5's agent answers but its Redis did not; node 7's agent
+      // reports a replica that follows nobody.
+      w.redis.master(redisAt(1), [redisAt(2), redisAt(6)], 2000)
+      const master = w.redis.servers.get(formatEndpoint(redisAt(1)))
+      if (master !== undefined) master.priority = 100
+      w.redis.replica(redisAt(6), redisAt(1), "sync", 1500)
+      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
+      w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379, "warning")
+      w.consul.register("redis-replica-node-5", "redis-replica", redisAt(5).host, 6379, "critical")
+      w.consul.register("redis-replica-node-7", "redis-replica", redisAt(7).host, 6379, "critical")
+      const encode = Schema.encodeSync(AgentReportFromJson)
+      const answers = {
+        2: agentReport(2, { offset: 1800, link: "connected", priority: { configured: 100, current: 40 } }),
+        5: agentReport(5, { role: "unknown", following: null, link: null, offset: null, priority: { configured: 100, current: null } }),
+        7: agentReport(7, { following: null, link: null })
+      }
+      for (const [i, r] of Object.entries(answers)) w.agents.set(`${redisAt(Number(i)).host}:8008`, () => ({ status: 200, body: encode(r) }))
+      w.consul.kv.set("service/redis/last-backup", { value: "not a manifest", session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 })
+      const n = yield* testNode(1)
+      const { exit, out } = yield* printed(runFor(status(true), n, w))
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+      const json = JSON.parse(out.slice(out.indexOf("{")))
+      const node = (i: number, role: string, lagBytes: number | null, priority: number | null, master: string, replica: string) => ({
+        redis: formatEndpoint(redisAt(i)),
+        role,
+        lagBytes,
+        priority,
+        consul: { master, replica }
+      })
+      assert.deepStrictEqual(json.nodes, [
+        node(1, "master", null, 100, "passing", "absent"),
+        node(2, "replica of 10.0.0.11:6379 (connected)", 200, 40, "absent", "warning"),
+        node(5, "not answering", null, null, "absent", "critical"),
+        node(7, "not answering", null, 0, "absent", "critical"),
+        node(6, "replica of 10.0.0.11:6379 (sync)", 500, 100, "absent", "absent")
+      ])
+      assert.deepStrictEqual(json.sentinels, [
+        { sentinel: "10.0.0.11:26379", consul: "passing", reports: "10.0.0.11:6379" },
+        { sentinel: "10.0.0.12:26379", consul: "critical", reports: "10.0.0.12:6379" },
+        { sentinel: "10.0.0.13:26379", consul: "passing", reports: "does not know mymaster" },
+        { sentinel: "10.0.0.14:26379", consul: "passing", reports: "not answering" }
+      ])
+      assert.isNull(json.sentinelMaster, "1 of the 3 passing sentinels is no majority; the critical one does not vote")
+      assert.isNull(json.lastBackup, "an unreadable record is no backup")
+      assert.deepStrictEqual(json.problems, [])
+    }))
+})
+
+describe("status when one Consul read fails", () => {
+  it.live("each failed read is a problem it prints, and status exits 1; what it could read is still shown", () =>
+    Effect.gen(function*() {
+      for (const call of ["kv.get service/redis/paused", "kv.get service/redis/last-backup", "health.service redis-replica"]) {
+        const w = makeWorlds()
+        cluster(w)
+        w.consul.failing.set(call, "timeout")
+        const n = yield* testNode(1)
+        const { exit, out } = yield* printed(runFor(status(true), n, w))
+        assert.include(String(exit), "Consul could not be read", call)
+        const json = JSON.parse(out.slice(out.indexOf("{")))
+        assert.strictEqual(json.problems.length, 1, call)
+        assert.include(json.problems[0], call.split(" ")[1])
+        assert.include(JSON.stringify(json.nodes), "10.0.0.11:6379", "the master is still shown")
+      }
     }))
 })

@@ -326,6 +326,55 @@ describe("pre-start", () => {
       assert.match(sentinelConf(n), /^sentinel failover-timeout mymaster 30000$/m)
     }))
 
+  it.live("the new sentinel starts knowing the sentinels and replicas passing in Consul, under their ids, and no others", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      runningCluster(w, 2, [3, 4])
+      w.consul.register("redis-sentinel-node-5", "redis-sentinel", sentinelAt(5).host, 26379, "critical")
+      w.consul.register("handmade", "redis-sentinel", sentinelAt(6).host, 26379)
+      w.consul.register("redis-replica-node-7", "redis-replica", redisAt(7).host, 6379, "critical")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      const known = sentinelConf(n).split("\n").filter((l) => l.includes(" known-")).map((l) => l.split(" ").slice(0, 5).join(" "))
+      assert.deepStrictEqual(known.sort(), [
+        "sentinel known-replica mymaster 10.0.0.13 6379",
+        "sentinel known-replica mymaster 10.0.0.14 6379",
+        "sentinel known-sentinel mymaster 10.0.0.12 26379",
+        "sentinel known-sentinel mymaster 10.0.0.13 26379",
+        "sentinel known-sentinel mymaster 10.0.0.14 26379"
+      ])
+      const ids = sentinelConf(n).split("\n").filter((l) => l.includes(" known-sentinel ")).map((l) => l.split(" ")[5])
+      assert.strictEqual(new Set(ids).size, 3, "one id per node")
+      assert.notInclude(ids, /^sentinel myid (\S+)$/m.exec(sentinelConf(n))?.[1], "never this sentinel's own id")
+    }))
+
+  it.live("Consul failing the read of the Sentinel tuning: the environment's settings are used and pre-start goes on", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.failing.set(`kv.get ${names.sentinelTuning} recurse`, "timeout")
+      const n = yield* testNode(1, { SENTINEL_QUORUM: "1" })
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.match(sentinelConf(n), /^sentinel monitor mymaster 10\.0\.0\.11 6379 1$/m)
+    }))
+
+  it.live("another node takes the bootstrap lock first: this one does not found, and joins it once it is master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.meanwhile.set(`kv.acquire ${names.masterLock}`, () => {
+        w.consul.sessions.set("s-2", { behavior: "release" })
+        w.consul.kv.set(names.masterLock, { value: JSON.stringify({ node: "node-2", address: redisAt(2).host, port: 6379 }), session: "s-2", modifyIndex: w.consul.next(), lockIndex: 1 })
+        runningCluster(w, 2, [])
+      })
+      const n = yield* testNode(1)
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
+      assert.strictEqual(w.consul.kv.get(names.masterLock)?.session, "s-2")
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "bootstrap-session")))
+    }))
+
   it.live("an invalid environment fails before touching anything", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

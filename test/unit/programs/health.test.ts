@@ -98,7 +98,8 @@ describe("health without the agent: judged here, no history", () => {
     Effect.gen(function*() {
       const w = makeWorlds()
       const n = yield* testNode(1)
-      for (const answer of [{ status: 200, body: "<html>a proxy</html>" }, { status: 404, body: "not found" }, { status: 503, body: "" }]) {
+      for (const answer of [{ status: 200, body: "<html>a proxy</html>" }, { status: 404, body: "not found" }, { status: 503, body: "" },
+        { status: 200, body: "fail: demoted" }, { status: 503, body: "pass: fine" }, { status: 200, body: "note: pass: fine" }, { status: 200, body: "pass: fine\nand a second line" }]) {
         w.agents.set(localAgent, () => answer)
         assert.match(failureOf(yield* runFor(health("master"), n, w)), /Redis did not answer/, JSON.stringify(answer))
       }

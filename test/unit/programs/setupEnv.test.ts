@@ -180,6 +180,31 @@ describe("setup-env writes through a symlink only when told to", () => {
       })))
 })
 
+describe("setup-env refuses outputs it must not write, and writes nothing", () => {
+  it.live("a link to nothing, the key file itself (through a hard link or a followed symlink), a directory", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "id")])
+        const key = yield* Effect.promise(() => readFile(join(dir, "id"), "utf8"))
+        yield* Effect.promise(async () => {
+          await symlink(join(dir, "gone.env"), join(dir, "dangling"))
+          await symlink(join(dir, "id"), join(dir, "to-key"))
+          execFileSync("ln", [join(dir, "id"), join(dir, "hard")])
+          execFileSync("mkdir", [join(dir, "sub")])
+        })
+        for (const [out, expected] of [
+          ["dangling", "is a symbolic link to nothing"],
+          ["to-key", "is the key file itself"],
+          ["hard", "is the key file itself"],
+          ["sub", "is a directory; setup-env writes only regular files"]
+        ] as const) {
+          const exit = yield* setupEnv(join(dir, "id"), join(dir, out), { followSymlinks: true }).pipe(Effect.provide(platform), Effect.exit)
+          assert.include(failureOf(exit), expected, out)
+        }
+        assert.strictEqual(yield* Effect.promise(() => readFile(join(dir, "id"), "utf8")), key, "the key is untouched")
+      })))
+})
+
 describe("setup-env gives up at its deadline", () => {
   // A file system whose every call hangs, as on a dead network mount.
   const hanging = Layer.succeed(FileSystem.FileSystem, FileSystem.makeNoop({ stat: () => Effect.never, lstat: () => Effect.never }))

@@ -18,15 +18,17 @@ const names = consulNames("redis")
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 const rdb = Buffer.from("REDIS0010" + "x".repeat(5000), "latin1")
 
-/** BGSAVE on a node's Redis writes `content` as that node's dump.rdb, like Redis does. */
+/** What BGSAVE does on a node's Redis: writes `rdb` as that node's dump.rdb, like Redis does. */
+const writesDump = (...nodes: ReadonlyArray<TestNode>) => (at: Endpoint) => {
+  const n = nodes.find((node) => node.env.ANNOUNCE_IP === at.host)
+  return n === undefined ? Effect.void : Effect.promise(async () => {
+    await mkdir(n.env.DATA_DIR ?? "", { recursive: true })
+    await writeFile(join(n.env.DATA_DIR ?? "", "dump.rdb"), rdb)
+  })
+}
+
 const savesDump = (w: Worlds, ...nodes: ReadonlyArray<TestNode>) => {
-  w.redis.onBgsave = (at) => {
-    const n = nodes.find((node) => node.env.ANNOUNCE_IP === at.host)
-    return n === undefined ? Effect.void : Effect.promise(async () => {
-      await mkdir(n.env.DATA_DIR ?? "", { recursive: true })
-      await writeFile(join(n.env.DATA_DIR ?? "", "dump.rdb"), rdb)
-    })
-  }
+  w.redis.onBgsave = writesDump(...nodes)
 }
 
 const manifestIn = (w: Worlds) => {
@@ -82,6 +84,7 @@ describe("backup", () => {
       assert.strictEqual(manifest.bytes, object?.byteLength)
       assert.strictEqual(manifest.node, "node-1")
       assert.strictEqual(manifest.redisVersion, "7.0.15")
+      assert.strictEqual(manifest.store, "local")
       assert.strictEqual(new TextDecoder().decode(w.objects.get(`${manifest.id}.manifest.json`)), JSON.stringify(manifest), "the manifest is also stored beside the backup")
       assert.isUndefined(w.consul.kv.get(names.backupLock), "the backup lock (behavior delete) is gone")
       assert.deepStrictEqual(readdirSync(n.env.DATA_DIR ?? ""), ["dump.rdb"], "the pinned hard link is removed")
@@ -96,9 +99,29 @@ describe("backup", () => {
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
       w.redis.calls.length = 0
       w.objects.clear()
+      w.consul.calls.length = 0
       assert.isTrue(Exit.isSuccess(yield* runFor(backup(false), n, w)))
       assert.deepStrictEqual([...w.objects.keys()], [])
       assert.isFalse(w.redis.calls.some((c) => c.endsWith("BGSAVE")))
+      assert.deepStrictEqual(w.consul.calls, [`kv.get ${names.lastBackup}`], "a check that finds nothing due costs one KV read: no session, no lock")
+    }))
+
+  it.live("the backup lock, while held, names the node taking the backup; a replica whose link is down takes none", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      const n = yield* testNode(1)
+      w.redis.master(redisAt(1))
+      let holder: unknown
+      w.redis.onBgsave = (at) => Effect.sync(() => void (holder = JSON.parse(w.consul.kv.get(names.backupLock)?.value ?? "null"))).pipe(Effect.andThen(writesDump(n)(at)))
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(true), n, w)))
+      assert.deepStrictEqual(holder, { node: "node-1", address: "10.0.0.11", port: 6379 })
+
+      const v = makeWorlds()
+      const r = yield* testNode(2)
+      v.redis.master(redisAt(1), [redisAt(2)]).replica(redisAt(2), redisAt(1), "sync")
+      savesDump(v, r)
+      assert.isTrue(Exit.isSuccess(yield* runFor(backup(true), r, v)))
+      assert.isUndefined(manifestIn(v), "a replica still syncing has no complete dataset to save")
     }))
 
   it.live("with healthy replicas, the lowest-address replica takes it; the master and other replicas do not", () =>

@@ -350,3 +350,39 @@ describe("sentinel.conf, whole", () => {
     ].join("\n"))
   })
 })
+
+describe("redis.conf, whole", () => {
+  it("is exactly this for a replica of 10.0.0.12 with a password (each line checked against DESIGN.md §6 by hand)", () => {
+    const conf = renderRedisConf(
+      settingsFrom({ ANNOUNCE_IP: "10.0.0.11", HOSTNAME: "node-1", REDIS_PASSWORD: "s3cr\\et", REDIS_MIN_REPLICAS_TO_WRITE: "1", REPLICA_PRIORITY: "40" }),
+      { _tag: "Replica", master: at("10.0.0.12") }
+    )
+    assert.strictEqual(conf, [
+      "# Rendered by `manage pre-start` at every start; Sentinel may rewrite replicaof at run time.",
+      "bind 0.0.0.0",
+      "port 6379",
+      "protected-mode no",
+      "daemonize no",
+      "dir \"/data\"",
+      "appendonly yes",
+      "appendfsync everysec",
+      "save \"\"",
+      "dbfilename dump.rdb",
+      "replica-announce-ip 10.0.0.11",
+      "replica-announce-port 6379",
+      "replicaof 10.0.0.12 6379",
+      "requirepass \"s3cr\\\\et\"",
+      "masterauth \"s3cr\\\\et\"",
+      "min-replicas-to-write 1",
+      "min-replicas-max-lag 5",
+      "replica-priority 40",
+      ""
+    ].join("\n"))
+  })
+
+  it("a master has no replicaof line, and without a password no auth lines", () => {
+    const conf = renderRedisConf(settingsFrom({ ANNOUNCE_IP: "10.0.0.11" }), { _tag: "Master" })
+    assert.notMatch(conf, /^(replicaof|requirepass|masterauth) /m)
+    assert.match(conf, /^min-replicas-to-write 0\nmin-replicas-max-lag 5\nreplica-priority 100\n$/m)
+  })
+})

@@ -1,7 +1,7 @@
 // In-memory Redis servers and Sentinels for unit tests of the programs. A world maps
 // endpoints to what each server answers; an endpoint missing from the world refuses
 // connections. Silent or garbage-answering servers are tested with real sockets.
-import { Duration, Effect, Option, Queue, Stream } from "effect"
+import { Cause, Duration, Effect, Option, Queue, Stream } from "effect"
 import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
 import { type PersistenceInfo, type RoleReply, type SentinelMasterState, type SentinelPeer } from "../domain/RedisReplies.ts"
 import { type Redis } from "./Redis.ts"
@@ -25,6 +25,12 @@ export interface MemorySentinel {
   resets: number
 }
 
+/** A Pub/Sub connection to a sentinel: events arrive until the sentinel drops it. */
+interface Subscriber {
+  readonly deliver: (event: SentinelEvent) => void
+  readonly drop: () => void
+}
+
 export class RedisWorld {
   readonly servers = new Map<string, MemoryRedis>()
   readonly sentinels = new Map<string, MemorySentinel>()
@@ -43,11 +49,11 @@ export class RedisWorld {
    * milliseconds; after a break, a resync: seconds); 0: at once. */
   replicationTakes: Duration.Duration = Duration.zero
   /** Subscribers to each sentinel's events. */
-  readonly subscribers = new Map<string, Set<(event: SentinelEvent) => void>>()
+  readonly subscribers = new Map<string, Set<Subscriber>>()
 
   /** The sentinel at `at` publishes an event to its subscribers. */
   publish(at: Endpoint, channel: string, message: string): void {
-    for (const deliver of this.subscribers.get(formatEndpoint(at)) ?? []) deliver({ channel, message })
+    for (const s of this.subscribers.get(formatEndpoint(at)) ?? []) s.deliver({ channel, message })
   }
 
   master(at: Endpoint, replicas: ReadonlyArray<Endpoint> = [], offset = 1000): this {
@@ -126,6 +132,8 @@ export class RedisWorld {
   stop(at: Endpoint): void {
     this.servers.delete(formatEndpoint(at))
     this.sentinels.delete(formatEndpoint(at))
+    // A stopped server closes its connections: every subscription to it ends with an error.
+    for (const s of this.subscribers.get(formatEndpoint(at)) ?? []) s.drop()
   }
 }
 
@@ -222,14 +230,17 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
         Stream.callback<SentinelEvent, RedisError>((queue) =>
           Effect.acquireRelease(
             Effect.sync(() => {
-              const deliver = (event: SentinelEvent) => void Queue.offerUnsafe(queue, event)
+              const subscriber: Subscriber = {
+                deliver: (event) => void Queue.offerUnsafe(queue, event),
+                drop: () => void Queue.failCauseUnsafe(queue, Cause.fail(refused("Sentinel", at, "PSUBSCRIBE *")))
+              }
               const key = formatEndpoint(at)
               const set = world.subscribers.get(key) ?? new Set()
-              set.add(deliver)
+              set.add(subscriber)
               world.subscribers.set(key, set)
-              return deliver
+              return subscriber
             }),
-            (deliver) => Effect.sync(() => void world.subscribers.get(formatEndpoint(at))?.delete(deliver))
+            (subscriber) => Effect.sync(() => void world.subscribers.get(formatEndpoint(at))?.delete(subscriber))
           )
         )))
   }

@@ -187,6 +187,27 @@ describe("agent: the bootstrap lock and the node's place in the cluster", () => 
     }))
 })
 
+describe("agent: listening to the sentinels", () => {
+  it.live("subscribes to every sentinel it learns of, and stops listening to one that left the cluster", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      clusterWithMaster(w, 1)
+      const subscribed = (i: number) => (w.redis.subscribers.get(formatEndpoint(sentinelAt(i)))?.size ?? 0) > 0
+      yield* startAgent(1, w)
+      yield* eventually("listening to all three", 5_000, () => [1, 2, 3].every(subscribed))
+      // Sentinel 3 is replaced: gone from the world and from Consul.
+      w.redis.stop(sentinelAt(3))
+      w.consul.services.delete("redis-sentinel-node-3")
+      const asked = () => w.redis.calls.filter((c) => c === `${formatEndpoint(sentinelAt(3))} PSUBSCRIBE *`).length
+      yield* eventually("no longer retried", 5_000, async () => {
+        const before = asked()
+        await new Promise((resolve) => setTimeout(resolve, 4 * Duration.toMillis(fastTimings.registrySyncEvery)))
+        return asked() === before
+      })
+      assert.isTrue(subscribed(1) && subscribed(2), "the others are still listened to")
+    }))
+})
+
 describe("agent: what it reports", () => {
   it.live("/status is the AgentReport; a failover told by three sentinels counts once", () =>
     Effect.gen(function*() {

@@ -117,6 +117,7 @@ describe("parseInfo", () => {
     const keyspace = parseInfo("# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb3:keys=5,expires=1,avg_ttl=10\r\n")
     assert.strictEqual(keyspaceKeys(keyspace), 15)
     assert.strictEqual(keyspaceKeys(parseInfo("# Keyspace\r\n")), 0)
+    assert.strictEqual(keyspaceKeys({ db0: "keys=1,expires=0", db15: "keys=20,expires=0", olddb1: "keys=300", db2x: "keys=4000" }), 21, "databases 0 to 15, and nothing that only looks like one")
   })
 })
 

@@ -13,6 +13,7 @@ describe("parseSwitchMaster", () => {
   it("ignores other events, other masters and malformed messages", () => {
     for (const [channel, message] of [
       ["+sdown", "master mymaster 10.0.0.11 6379"],
+      ["+failover-end", "mymaster 10.0.0.11 6379 10.0.0.12 6379"],
       ["+switch-master", "othermaster 10.0.0.11 6379 10.0.0.12 6379"],
       ["+switch-master", "mymaster 10.0.0.11 6379 10.0.0.12"],
       ["+switch-master", "mymaster 10.0.0.11 6379 10.0.0.12 99999"],

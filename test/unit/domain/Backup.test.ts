@@ -229,6 +229,7 @@ describe("stored manifests and their backups", () => {
   it("the newest manifest is this service's latest by name; other services, look-alikes and backups are not manifests", () => {
     const stored = [
       "redis-20250101T000000Z-node-1.manifest.json",
+      "redis-20240101T000000Z-node-3.manifest.json",
       "redis-20260101T000000Z-node-2.manifest.json",
       "redis-20260101T000000Z-node-2.rdb.gz",
       "redis-cache-20270101T000000Z-node-1.manifest.json",

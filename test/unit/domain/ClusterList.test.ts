@@ -38,6 +38,12 @@ describe("renderList", () => {
     ].join("\n"))
   })
 
+  it("the master first even when its address sorts last, then the others by address (in --json too)", () => {
+    const l = list([row(3), row(9, { role: "master", state: "running" }), row(2)])
+    assert.deepStrictEqual(listJson(l).nodes.map((n) => n.address), ["10.0.0.9:6379", "10.0.0.2:6379", "10.0.0.3:6379"])
+    assert.deepStrictEqual(renderList(l).split("\n").slice(4, 7).map((line) => line.split("|")[2]?.trim()), ["10.0.0.9:6379", "10.0.0.2:6379", "10.0.0.3:6379"])
+  })
+
   it("paused, and a priority held away from REPLICA_PRIORITY", () => {
     const text = renderList(list([row(2, { priority: Option.some({ current: 0, configured: Option.some(100) }) })], true))
     assert.match(text, /^Cluster: redis \(mymaster\) - maintenance mode: paused, no automatic failover\n/)

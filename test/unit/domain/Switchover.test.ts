@@ -55,6 +55,15 @@ describe("decideSwitchover: refusals", () => {
     assert.strictEqual(asked(replica(2, { link: Option.some("sync") })), `${prefix}its link to the master is sync`)
     assert.strictEqual(asked(replica(2, { link: Option.none() })), `${prefix}it does not answer`)
     assert.strictEqual(asked(replica(2, { priority: Option.some(0) })), `${prefix}its replica-priority is 0 (REPLICA_PRIORITY=0: never promoted)`)
+    assert.strictEqual(asked(replica(2, { priority: Option.none() })), `${prefix}its replica-priority could not be read`)
+    assert.strictEqual(
+      refusal(cluster([replica(2, { node: Option.none(), link: Option.none() })], { requested: Option.some("10.0.0.2") })),
+      "10.0.0.2:6379 is not a caught-up replica that may be promoted: it does not answer",
+      "a replica registered nowhere is named by its address"
+    )
+  })
+  it("exactly caughtUpLagBytes behind still counts as caught up", () => {
+    assert.strictEqual(target(cluster([replica(2, { lagBytes: caughtUpLagBytes })], { requested: Option.some("node-2") })).target.endpoint.host, "10.0.0.2")
   })
   it("without --to, no replica fit: each one's reason", () => {
     assert.strictEqual(

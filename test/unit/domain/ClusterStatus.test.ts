@@ -92,5 +92,13 @@ describe("unseen: when status must exit non-zero", () => {
     assert.match(Option.getOrElse(unseen({ ...healthy, nodes: [] }), () => ""), /no Redis node is registered/)
     const silent = healthy.nodes.map((n) => ({ ...n, role: notAnswering }))
     assert.match(Option.getOrElse(unseen({ ...healthy, nodes: silent }), () => ""), /no registered Redis node answered/)
+    assert.deepStrictEqual(unseen({ ...healthy, problems: ["a: timeout"] }), Option.some("Consul could not be read (a: timeout)"))
+    assert.deepStrictEqual(unseen({ ...healthy, problems: ["a: timeout", "b: timeout", "c: timeout"] }), Option.some("Consul could not be read (a: timeout and 2 more)"))
+  })
+
+  it("one node answering among silent ones is a view of the cluster", () => {
+    const [first, ...rest] = healthy.nodes
+    if (first === undefined) return assert.fail("the fixture has nodes")
+    assert.isTrue(Option.isNone(unseen({ ...healthy, nodes: [first, ...rest.map((n) => ({ ...n, role: notAnswering })), { ...first, role: notAnswering }] })))
   })
 })

@@ -382,6 +382,8 @@ describe("CONSUL", () => {
   it("host alone gets port 8500; host:port keeps its port", () => {
     assert.deepStrictEqual(pick(settingsFrom({ CONSUL: "consul.service.dc1" })), ["consul.service.dc1", 8500])
     assert.deepStrictEqual(pick(settingsFrom({ CONSUL: "10.0.0.2:8501" })), ["10.0.0.2", 8501])
+    assert.deepStrictEqual(pick(settingsFrom({ CONSUL: "consul:65535" })), ["consul", 65535], "the highest port")
+    assert.deepStrictEqual(named({ CONSUL: "consul:65536" }), ["CONSUL"])
   })
 
   it("rejects a URL, an empty or bad port, or extra colons", () => {

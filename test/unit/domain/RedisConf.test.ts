@@ -296,6 +296,13 @@ describe("applyTuningOverrides", () => {
     assert.strictEqual(applyTuningOverrides(tuning, { quorum: "1" }).tuning.quorum, 1)
     assert.strictEqual(applyTuningOverrides(tuning, { quorum: "100" }).tuning.quorum, 100)
     assert.lengthOf(applyTuningOverrides(tuning, { quorum: "-1" }).ignored, 1)
+    for (const q of ["3x", "x3", "3.0"]) assert.strictEqual(applyTuningOverrides(tuning, { quorum: q }).tuning.quorum, 2, q)
+  })
+
+  it("durations up to 10 minutes for down-after; plain digits are milliseconds, anything else a Go duration", () => {
+    assert.strictEqual(Duration.toMillis(applyTuningOverrides(tuning, { "down-after": "600000" }).tuning.downAfter), 600_000)
+    assert.strictEqual(Duration.toMillis(applyTuningOverrides(tuning, { "down-after": "600001" }).tuning.downAfter), 5000)
+    assert.strictEqual(Duration.toMillis(applyTuningOverrides(tuning, { "down-after": "x3000" }).tuning.downAfter), 5000)
   })
 
   it("durations below 100ms are ignored", () => {
@@ -318,13 +325,15 @@ describe("sentinel.conf knows the live peers from the start", () => {
     const s = settingsFrom({ ANNOUNCE_IP: "10.0.0.11", HOSTNAME: "node-1" })
     const conf = renderSentinelConf(s, { host: "10.0.0.12", port: 6379 }, { quorum: 2, downAfter: Duration.seconds(5), failoverTimeout: Duration.seconds(30) }, {
       sentinels: [{ endpoint: { host: "10.0.0.11", port: 26379 }, node: "node-1" }, { endpoint: { host: "10.0.0.12", port: 26379 }, node: "node-2" }],
-      replicas: [{ host: "10.0.0.11", port: 6379 }, { host: "10.0.0.12", port: 6379 }, { host: "10.0.0.13", port: 6379 }]
+      replicas: [{ host: "10.0.0.11", port: 6379 }, { host: "10.0.0.12", port: 6379 }, { host: "10.0.0.13", port: 6379 }, { host: "10.0.0.11", port: 6380 }, { host: "10.0.0.12", port: 6380 }]
     })
     const known = conf.split("\n").filter((l) => l.includes("known-"))
     assert.deepStrictEqual(known, [
       "sentinel known-sentinel mymaster 10.0.0.12 26379 f7dc5307307b8705af71c3114cedec47a2ee6378",
-      "sentinel known-replica mymaster 10.0.0.13 6379"
-    ])
+      "sentinel known-replica mymaster 10.0.0.13 6379",
+      "sentinel known-replica mymaster 10.0.0.11 6380",
+      "sentinel known-replica mymaster 10.0.0.12 6380"
+    ], "another port on this host or on the master's is another node")
   })
 })
 

@@ -73,6 +73,29 @@ describe("pause", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.strictEqual(priorityOf(w, 2), 0)
       assert.isDefined(w.consul.kv.get(names.paused))
+      assert.strictEqual(sentinelRounds(w), 1, "not held up waiting for a node it could not reach")
+    }))
+
+  it.live("a replica that answers but refuses the new priority: the others are still set, and pause succeeds", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.redis.failing.set(`${formatEndpoint(redisAt(2))} CONFIG SET replica-priority 0`, "refused")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(pause, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual([priorityOf(w, 2), priorityOf(w, 3)], [100, 0])
+    }))
+
+  it.live("a sentinel that fails its check in Consul is not waited for", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      w.consul.register("redis-sentinel-node-4", "redis-sentinel", sentinelAt(4).host, 26379, "critical")
+      const n = yield* testNode(1)
+      const exit = yield* runFor(pause, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(sentinelRounds(w), 1)
     }))
 
   it.live("a sentinel that does not report the new priority: pause waits for it, bounded, then returns", () =>
@@ -81,7 +104,8 @@ describe("pause", () => {
       trio(w)
       // Sentinel 3 still has the priority it read before (it reads a replica's INFO every 10 s).
       const stale = w.redis.sentinels.get(formatEndpoint(sentinelAt(3)))
-      if (stale !== undefined) stale.replicas.splice(0, 2, { endpoint: redisAt(2), runId: "r2", flags: ["slave"], priority: 100 }, { endpoint: redisAt(3), runId: "r3", flags: ["slave"], priority: 100 })
+      // It already read node 2's new priority, not node 3's.
+      if (stale !== undefined) stale.replicas.splice(1, 1, { endpoint: redisAt(3), runId: "r3", flags: ["slave"], priority: 100 })
       const n = yield* testNode(1)
       const { result, tookMs } = yield* timed(runFor(pause, n, w))
       assert.isTrue(Exit.isSuccess(result), failureOf(result))

@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib"
 import { createHash } from "node:crypto"
 import { Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
+import { sentinelMyId } from "../../../src/domain/RedisConf.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { BackupStore, makeMemoryStore } from "../../../src/layers/BackupStore.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
@@ -345,8 +346,7 @@ describe("pre-start", () => {
         "sentinel known-sentinel mymaster 10.0.0.14 26379"
       ])
       const ids = sentinelConf(n).split("\n").filter((l) => l.includes(" known-sentinel ")).map((l) => l.split(" ")[5])
-      assert.strictEqual(new Set(ids).size, 3, "one id per node")
-      assert.notInclude(ids, /^sentinel myid (\S+)$/m.exec(sentinelConf(n))?.[1], "never this sentinel's own id")
+      assert.deepStrictEqual(ids, [2, 3, 4].map((i) => sentinelMyId("redis", `node-${i}`)), "each under the id its own node derives from its name")
     }))
 
   it.live("Consul failing the read of the Sentinel tuning: the environment's settings are used and pre-start goes on", () =>
@@ -373,6 +373,23 @@ describe("pre-start", () => {
       assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
       assert.strictEqual(w.consul.kv.get(names.masterLock)?.session, "s-2")
       assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "bootstrap-session")))
+    }))
+
+  it.live("the lock won, but a master answers on the second look: the lock is given back and this node joins it; a stale session marker is removed", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      // Node 2 became master just as this node took the lock (it founded through a lock that had lapsed).
+      w.consul.meanwhile.set(`kv.acquire ${names.masterLock}`, () => runningCluster(w, 2, []))
+      const n = yield* testNode(1)
+      yield* Effect.promise(async () => {
+        await mkdir(n.env.CONFIG_DIR ?? "", { recursive: true })
+        await writeFile(join(n.env.CONFIG_DIR ?? "", "bootstrap-session"), "s-of-an-earlier-start")
+      })
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(replicaOf(n), "10.0.0.12:6379")
+      assert.isUndefined(w.consul.kv.get(names.masterLock)?.session, "the lock is free again")
+      assert.isFalse(existsSync(join(n.env.CONFIG_DIR ?? "", "bootstrap-session")), "no marker for the agent to renew")
     }))
 
   it.live("an invalid environment fails before touching anything", () =>

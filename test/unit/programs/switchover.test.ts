@@ -106,6 +106,41 @@ describe("switchover", () => {
     }))
 })
 
+describe("switchover: no master to hand over from", () => {
+  it.live("the passing sentinels name no master, or name one that does not answer as master: refused, nothing changed", () =>
+    Effect.gen(function*() {
+      // The three passing sentinels name three different masters.
+      const split = makeWorlds()
+      trio(split)
+      split.redis.sentinels.get(formatEndpoint(sentinelAt(2)))?.masters.set("mymaster", { endpoint: redisAt(2), flags: ["master"], replicas: 0, otherSentinels: 0, quorum: 2 })
+      split.redis.sentinels.get(formatEndpoint(sentinelAt(3)))?.masters.set("mymaster", { endpoint: redisAt(3), flags: ["master"], replicas: 0, otherSentinels: 0, quorum: 2 })
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, split)
+      assert.include(failureOf(exit), "no master to hand over from: no majority of the 3 passing sentinels names one")
+
+      const demoted = makeWorlds()
+      trio(demoted)
+      demoted.redis.replica(redisAt(1), redisAt(2))
+      const again = yield* runFor(switchover(Option.some("node-2")), n, demoted)
+      assert.include(failureOf(again), "no master to hand over from: the sentinels name 10.0.0.11:6379, which does not answer as master")
+      assert.isFalse(demoted.redis.calls.some((c) => /CONFIG SET|CLIENT PAUSE|FAILOVER/.test(c)))
+    }))
+
+  it.live("sentinels failing their checks in Consul are not asked: the passing ones decide", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      for (const i of [4, 5, 6]) {
+        w.redis.sentinel(sentinelAt(i), "mymaster", redisAt(3))
+        w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379, "critical")
+      }
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(server(w, 2)?.role._tag, "Master")
+    }))
+})
+
 describe("switchover when a step fails", () => {
   const noCommandThatChanges = (w: Worlds) => assert.isFalse(w.redis.calls.some((c) => /CONFIG SET|CLIENT PAUSE|FAILOVER|REPLICAOF/.test(c)), w.redis.calls.join("\n"))
 

@@ -57,8 +57,10 @@ export const announce = (me: Candidate): Effect.Effect<Announcer, never, Setting
         lockDelay: Duration.zero,
         behavior: "delete"
       })
-      if (!(yield* acquire(session))) {
-        yield* consul.destroySession(session).pipe(Effect.ignore)
+      // A session that holds nothing is given back at once, also when Consul failed part-way.
+      const giveBack = consul.destroySession(session).pipe(Effect.ignore)
+      if (!(yield* acquire(session).pipe(Effect.onError(() => giveBack)))) {
+        yield* giveBack
         return Option.none()
       }
       const lost = yield* keepAlive(session, timings.lockRenewEvery).pipe(Scope.provide(scope), Effect.provideService(Consul, consul))

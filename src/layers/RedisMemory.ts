@@ -140,16 +140,25 @@ export class RedisWorld {
 const refused = (server: "Redis" | "Sentinel", at: Endpoint, command: string) =>
   new RedisError({ server, endpoint: formatEndpoint(at), command, reason: "unreachable", detail: "connect ECONNREFUSED (simulated)" })
 
-export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
-  const on = <A>(at: Endpoint, command: string, f: (server: MemoryRedis) => A): Effect.Effect<A, RedisError> =>
+/**
+ * One command to the server at `at` (found in `servers`): recorded in `calls`, refused
+ * when nothing runs there, failed when `failing` names the call, else answered by `f`.
+ */
+const memoryCommand = <S>(world: RedisWorld, kind: "Redis" | "Sentinel", servers: ReadonlyMap<string, S>) =>
+  <A>(at: Endpoint, command: string, f: (server: S) => A): Effect.Effect<A, RedisError> =>
     Effect.suspend(() => {
       const call = `${formatEndpoint(at)} ${command}`
       world.calls.push(call)
-      const server = world.servers.get(formatEndpoint(at))
+      const server = servers.get(formatEndpoint(at))
+      if (server === undefined) return Effect.fail(refused(kind, at, command))
       const reason = world.failing.get(call)
-      if (server === undefined) return Effect.fail(refused("Redis", at, command))
-      return reason === undefined ? Effect.sync(() => f(server)) : Effect.fail(new RedisError({ server: "Redis", endpoint: formatEndpoint(at), command, reason, detail: "simulated" }))
+      return reason === undefined
+        ? Effect.sync(() => f(server))
+        : Effect.fail(new RedisError({ server: kind, endpoint: formatEndpoint(at), command, reason, detail: "simulated" }))
     })
+
+export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
+  const on = memoryCommand(world, "Redis", world.servers)
   return {
     role: (at) => on(at, "ROLE", (s) => s.role),
     info: (at, section) =>
@@ -188,15 +197,7 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
 }
 
 export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
-  const on = <A>(at: Endpoint, command: string, f: (s: MemorySentinel) => A): Effect.Effect<A, RedisError> =>
-    Effect.suspend(() => {
-      const call = `${formatEndpoint(at)} ${command}`
-      world.calls.push(call)
-      const sentinel = world.sentinels.get(formatEndpoint(at))
-      const reason = world.failing.get(call)
-      if (sentinel === undefined) return Effect.fail(refused("Sentinel", at, command))
-      return reason === undefined ? Effect.sync(() => f(sentinel)) : Effect.fail(new RedisError({ server: "Sentinel", endpoint: formatEndpoint(at), command, reason, detail: "simulated" }))
-    })
+  const on = memoryCommand(world, "Sentinel", world.sentinels)
   // Sentinels find each other through the master they monitor: unless a test says
   // otherwise, each knows every other sentinel of the world that monitors `name`.
   const peers = (at: Endpoint, s: MemorySentinel, name: string): ReadonlyArray<SentinelPeer> =>

@@ -2,11 +2,13 @@
 // in-memory layers over shared worlds (so several nodes can race), and short timings.
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
+import { createHash } from "node:crypto"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
 import { type AgentReport } from "../../src/domain/AgentReport.ts"
+import { type Manifest } from "../../src/domain/Backup.ts"
 import { type Endpoint, formatEndpoint } from "../../src/domain/Endpoint.ts"
 import { defaultTimings, Timings } from "../../src/domain/Timings.ts"
 import { AgentApi, type AgentAnswer } from "../../src/layers/AgentApi.ts"
@@ -127,6 +129,34 @@ export const passingSentinel = (w: Worlds, i: number, master: Endpoint): void =>
   w.redis.sentinel(sentinelAt(i), "mymaster", master)
   w.consul.register(`redis-sentinel-node-${i}`, "redis-sentinel", sentinelAt(i).host, 26379)
 }
+
+/**
+ * Node `master` is master of `replicas`, all registered passing in Consul as
+ * ContainerPilot would; every node runs a passing sentinel that knows each replica
+ * (and reads its priority from it).
+ */
+export const registeredCluster = (w: Worlds, master: number, replicas: ReadonlyArray<number>): void => {
+  w.redis.master(redisAt(master), replicas.map(redisAt))
+  for (const r of replicas) w.redis.replica(redisAt(r), redisAt(master))
+  for (const i of [master, ...replicas]) {
+    passingSentinel(w, i, redisAt(master))
+    w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push(...replicas.map((r) => ({ endpoint: redisAt(r), runId: `r${r}`, flags: ["slave"] })))
+  }
+  w.consul.register(`redis-node-${master}`, "redis", redisAt(master).host, 6379)
+  for (const r of replicas) w.consul.register(`redis-replica-node-${r}`, "redis-replica", redisAt(r).host, 6379)
+}
+
+/** The manifest a backup run records for `stored` (the compressed object) under `id`. */
+export const manifestOf = (stored: Uint8Array, id = "redis-20261124T190557Z-node-9"): Manifest => ({
+  id,
+  createdAt: "2026-11-24T19:05:57.000Z",
+  node: "node-9",
+  bytes: stored.byteLength,
+  sha256: createHash("sha256").update(stored).digest("hex"),
+  store: "local",
+  path: `/memory/${id}.rdb.gz`,
+  redisVersion: "7.0.15"
+})
 
 /** Every service a handler may need, in memory, for one node. */
 export const memoryLayers = (

@@ -9,7 +9,7 @@ import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { careForSentinel } from "../../../src/programs/agent/care.ts"
 import { initialState } from "../../../src/programs/agent/AgentState.ts"
-import { fastTimings, makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
+import { fastTimings, makeWorlds, memoryLayers, registeredCluster, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 /** A sentinel that was replaced (a new IP): down, and registered nowhere. */
@@ -17,12 +17,9 @@ const gone = { endpoint: { host: "10.0.0.99", port: 26379 }, runId: "gone", flag
 
 /** Node 1 is master with replicas 2 and 3; every sentinel still counts the one that is gone. */
 const clusterWithAGoneSentinel = (w: Worlds) => {
-  w.redis.master(redisAt(1), [redisAt(2), redisAt(3)])
+  registeredCluster(w, 1, [2, 3])
   for (const i of [1, 2, 3]) {
-    passingSentinel(w, i, redisAt(1))
-    const s = w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))
-    s?.replicas.push(...[2, 3].map((r) => ({ endpoint: redisAt(r), runId: `r${r}`, flags: ["slave"] })))
-    s?.sentinels.push(...[1, 2, 3].filter((p) => p !== i).map((p) => ({ endpoint: sentinelAt(p), runId: `s${p}`, flags: ["sentinel"] })), gone)
+    w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.sentinels.push(...[1, 2, 3].filter((p) => p !== i).map((p) => ({ endpoint: sentinelAt(p), runId: `s${p}`, flags: ["sentinel"] })), gone)
   }
 }
 

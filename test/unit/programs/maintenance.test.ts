@@ -8,7 +8,7 @@ import { AgentReportFromJson } from "../../../src/domain/AgentReport.ts"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { pause, resume } from "../../../src/programs/maintenance.ts"
-import { agentReport, fastTimings, makeWorlds, passingSentinel, redisAt, runFor, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
+import { agentReport, fastTimings, makeWorlds, redisAt, registeredCluster, runFor, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
@@ -17,19 +17,7 @@ const bound = Duration.toMillis(fastTimings.priorityPropagation)
 const sentinelRounds = (w: Worlds) => w.redis.calls.filter((c) => c.endsWith("SENTINEL REPLICAS")).length / 3
 
 /** Node 1 master of 2 and 3, all registered; each sentinel knows both replicas (and reads their priority from them). */
-const trio = (w: Worlds) => {
-  w.redis.master(redisAt(1), [redisAt(2), redisAt(3)])
-  w.redis.replica(redisAt(2), redisAt(1)).replica(redisAt(3), redisAt(1))
-  for (const i of [1, 2, 3]) {
-    passingSentinel(w, i, redisAt(1))
-    w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push(
-      { endpoint: redisAt(2), runId: "r2", flags: ["slave"] },
-      { endpoint: redisAt(3), runId: "r3", flags: ["slave"] }
-    )
-  }
-  w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
-  for (const i of [2, 3]) w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379)
-}
+const trio = (w: Worlds) => registeredCluster(w, 1, [2, 3])
 
 const timed = <A, E, R>(run: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {

@@ -3,14 +3,13 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
-import { createHash } from "node:crypto"
 import { Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { sentinelMyId } from "../../../src/domain/RedisConf.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { BackupStore, makeMemoryStore } from "../../../src/layers/BackupStore.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
-import { fastTimings, memoryLayers, testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
+import { fastTimings, manifestOf, memoryLayers, testNode, makeWorlds, redisAt, runFor, sentinelAt, type TestNode, type Worlds, passingSentinel } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const redisConf = (n: TestNode) => readFileSync(join(n.env.CONFIG_DIR ?? "", "redis.conf"), "utf8")
@@ -36,16 +35,7 @@ const recordBackup = (w: Worlds, content: Buffer, recordedSha?: string, stored: 
   const gz = stored === "gzip" ? gzipSync(content) : content
   w.objects.set("redis-20261124T190557Z-node-9.rdb.gz", gz)
   w.consul.kv.set(names.lastBackup, {
-    value: JSON.stringify({
-      id: "redis-20261124T190557Z-node-9",
-      createdAt: "2026-11-24T19:05:57.000Z",
-      node: "node-9",
-      bytes: gz.byteLength,
-      sha256: recordedSha ?? createHash("sha256").update(gz).digest("hex"),
-      store: "local",
-      path: "/memory/redis-20261124T190557Z-node-9.rdb.gz",
-      redisVersion: "7.0.15"
-    }),
+    value: JSON.stringify(recordedSha === undefined ? manifestOf(gz) : { ...manifestOf(gz), sha256: recordedSha }),
     session: undefined,
     modifyIndex: w.consul.next(),
     lockIndex: 0

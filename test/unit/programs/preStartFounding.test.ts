@@ -4,7 +4,6 @@
 // data is gone"), a cluster that never held data (no grace), Consul empty while PEERS
 // names the live cluster, the announcement's life, and the cluster's record.
 import { assert, describe, it } from "@effect/vitest"
-import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -12,7 +11,7 @@ import { gzipSync } from "node:zlib"
 import { Effect, Exit, Fiber, Layer, Logger } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { preStart } from "../../../src/programs/preStart.ts"
-import { makeWorlds, memoryLayers, passingSentinel, redisAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
+import { makeWorlds, manifestOf, memoryLayers, passingSentinel, redisAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
@@ -33,16 +32,7 @@ const heldData = (w: Worlds, lastMaster?: number) =>
 const recordBackup = (w: Worlds) => {
   const gz = gzipSync(rdb)
   w.objects.set("redis-20261124T190557Z-node-9.rdb.gz", gz)
-  putKv(w, names.lastBackup, JSON.stringify({
-    id: "redis-20261124T190557Z-node-9",
-    createdAt: "2026-11-24T19:05:57.000Z",
-    node: "node-9",
-    bytes: gz.byteLength,
-    sha256: createHash("sha256").update(gz).digest("hex"),
-    store: "local",
-    path: "/memory/redis-20261124T190557Z-node-9.rdb.gz",
-    redisVersion: "7.0.15"
-  }))
+  putKv(w, names.lastBackup, JSON.stringify(manifestOf(gz)))
 }
 
 /** A dataset in node n's data directory, as Redis 7 leaves it. */

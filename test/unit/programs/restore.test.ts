@@ -2,7 +2,6 @@
 // dataset appearing in the data directory while the backup downloads is never
 // overwritten. The verified happy path and corrupt backups are in preStart.test.ts.
 import { assert, describe, it } from "@effect/vitest"
-import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -12,20 +11,11 @@ import { type Manifest } from "../../../src/domain/Backup.ts"
 import { BackupStore, makeMemoryStore } from "../../../src/layers/BackupStore.ts"
 import { Settings } from "../../../src/layers/Settings.ts"
 import { restore } from "../../../src/programs/restore.ts"
-import { platform, testNode, type TestNode } from "../../support/harness.ts"
+import { manifestOf, platform, testNode, type TestNode } from "../../support/harness.ts"
 
 const rdb = Buffer.from("REDIS0010\xfa\tredis-ver\x067.0.15\xff", "latin1")
 const gz = gzipSync(rdb)
-const manifest: Manifest = {
-  id: "redis-20261124T190557Z-node-9",
-  createdAt: "2026-11-24T19:05:57.000Z",
-  node: "node-9",
-  bytes: gz.byteLength,
-  sha256: createHash("sha256").update(gz).digest("hex"),
-  store: "local",
-  path: "/memory/redis-20261124T190557Z-node-9.rdb.gz",
-  redisVersion: "7.0.15"
-}
+const manifest = manifestOf(gz)
 
 const run = (n: TestNode, store: Layer.Layer<BackupStore>, m: Manifest = manifest) =>
   restore(m).pipe(Effect.provide(Layer.mergeAll(store, Settings.layerFrom(n.env), platform)), Effect.exit)

@@ -6,7 +6,7 @@ import { Effect, Exit, Option } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { switchover } from "../../../src/programs/switchover.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
-import { makeWorlds, passingSentinel, redisAt, runFor, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
+import { makeWorlds, redisAt, registeredCluster, runFor, sentinelAt, testNode, type Worlds } from "../../support/harness.ts"
 
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 const server = (w: Worlds, i: number) => w.redis.servers.get(formatEndpoint(redisAt(i)))
@@ -14,19 +14,9 @@ const priorities = (w: Worlds) => [2, 3].map((i) => server(w, i)?.priority)
 
 /** Node 1 master of 2 and 3 (priority 100 and 50), sentinels on all three, registered in Consul; FAILOVER promotes the best promotable replica. */
 const trio = (w: Worlds) => {
-  w.redis.master(redisAt(1), [redisAt(2), redisAt(3)])
-  w.redis.replica(redisAt(2), redisAt(1)).replica(redisAt(3), redisAt(1))
+  registeredCluster(w, 1, [2, 3])
   const three = server(w, 3)
   if (three !== undefined) three.priority = 50
-  for (const i of [1, 2, 3]) {
-    passingSentinel(w, i, redisAt(1))
-    w.redis.sentinels.get(formatEndpoint(sentinelAt(i)))?.replicas.push(
-      { endpoint: redisAt(2), runId: "r2", flags: ["slave"] },
-      { endpoint: redisAt(3), runId: "r3", flags: ["slave"] }
-    )
-  }
-  w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379)
-  for (const i of [2, 3]) w.consul.register(`redis-replica-node-${i}`, "redis-replica", redisAt(i).host, 6379)
   // As Sentinel: the lowest non-zero priority wins. The new master's agent passes it in Consul.
   w.redis.onFailover = () => {
     const [best] = [2, 3].filter((i) => (server(w, i)?.priority ?? 0) > 0).sort((a, b) => (server(w, a)?.priority ?? 0) - (server(w, b)?.priority ?? 0))

@@ -8,8 +8,7 @@
 // loopback speed and once through a link far slower than reading and compressing the
 // RDB: without backpressure the difference would pile up in memory.
 import { spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { randomBytes } from "node:crypto"
 import { Redis } from "ioredis"
@@ -17,6 +16,7 @@ import { exitIfOver, verdict } from "./budget.ts"
 import { startConsulEmulator } from "../test/support/consul/ConsulEmulator.ts"
 import { generateTestKey } from "../test/support/manta/keys.ts"
 import { startMantaEmulator } from "../test/support/manta/MantaEmulator.ts"
+import { scratchDir } from "../test/support/scenario.ts"
 
 const host = "127.0.0.64"
 const port = 6379
@@ -27,7 +27,7 @@ const sizes = (process.env.BENCH_BACKUP_KEYS ?? "65536,1048576").split(",").map(
 const mantaMiB = Number(process.env.BENCH_BACKUP_MANTA_MIB ?? "48")
 const slowRate = 2 * 1024 * 1024
 
-const work = mkdtempSync(join(tmpdir(), "bench-backup-"))
+const work = scratchDir("bench-backup")
 const preload = join(work, "maxrss.cjs")
 const rssFile = join(work, "rss")
 // VmHWM, not resourceUsage().maxRSS: Linux carries ru_maxrss across execve, so a child
@@ -91,7 +91,7 @@ try {
   } finally {
     client.disconnect()
   }
-  const toManta = { BACKUP_STORE: "manta", MANTA_URL: manta.url, MANTA_USER: "alice", MANTA_PRIVATE_KEY: mantaKey.privateKey.replaceAll("\n", "#") }
+  const toManta = { BACKUP_STORE: "manta", MANTA_URL: manta.nodeUrl, MANTA_USER: "alice", MANTA_PRIVATE_KEY: mantaKey.privateKey.replaceAll("\n", "#") }
   manta.setRates({})
   const fast = await backupOnce(toManta)
   manta.setRates({ upload: slowRate })

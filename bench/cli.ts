@@ -8,11 +8,11 @@
 // read by a one-line preload. Run it serialized with the other cluster users:
 //   flock /tmp/autopilot-integration.lock npm run bench:cli
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { manageScript, startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
+import { scratchDir } from "../test/support/scenario.ts"
 
 const runs = Number(process.env.BENCH_RUNS ?? 15)
 /** The builds measured; the nodes always run the current one. */
@@ -23,7 +23,7 @@ const builds: ReadonlyArray<readonly [string, string]> = [
   }),
   ["current", manageScript]
 ]
-const root = mkdtempSync(join(tmpdir(), "bench-cli-"))
+const root = scratchDir("bench-cli")
 const preload = join(root, "maxrss.cjs")
 const rssFile = join(root, "rss")
 // Peak RSS and CPU time (user + system, µs): CPU time is what load on a shared machine disturbs least.

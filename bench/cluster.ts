@@ -12,13 +12,11 @@
 //   the same registry turnover (budget 0.2 s): the part the node agents own.
 // Medians of BENCH_RUNS (default 5) fresh clusters each; exits 1 when a median is over
 // its budget.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { rmSync } from "node:fs"
 import { exitIfOver, verdict } from "./budget.ts"
 import { startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
-import { sentinelOf, waitForSentinelsToKnowReplicas } from "../test/support/scenario.ts"
+import { scratchDir, sentinelOf, waitForSentinelsToKnowReplicas } from "../test/support/scenario.ts"
 
 const runs = Number(process.env.BENCH_RUNS ?? 5)
 const downAfterMs = 5_000
@@ -45,7 +43,7 @@ interface Run {
 }
 
 const once = async (): Promise<Run> => {
-  const root = mkdtempSync(join(tmpdir(), "bench-cluster-"))
+  const root = scratchDir("bench-cluster")
   const started = Date.now()
   const cluster = await startCluster({ nodes: 3, root, consulPort: 0, env: { SENTINEL_DOWN_AFTER: `${downAfterMs}ms`, BACKUP_CHECK_INTERVAL: "24h" } })
   try {

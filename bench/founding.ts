@@ -7,14 +7,13 @@
 //   directory removed: until every node serves every key again;
 // - how far apart the nodes of one simultaneous start announce themselves.
 // BENCH_RUNS (default 5) repetitions of each, one cluster per scenario.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { rmSync } from "node:fs"
 import { Redis } from "ioredis"
 import { type Cluster, startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
 
 import { exitIfOver, verdict } from "./budget.ts"
+import { scratchDir } from "../test/support/scenario.ts"
 
 const runs = Number(process.env.BENCH_RUNS ?? 5)
 const nodes = [1, 2, 3]
@@ -64,7 +63,7 @@ const report = (label: string, xs: ReadonlyArray<number>) =>
   console.log(`${label.padEnd(58)} median ${(median(xs) / 1000).toFixed(2)} s  (min ${(Math.min(...xs) / 1000).toFixed(2)}, max ${(Math.max(...xs) / 1000).toFixed(2)})`)
 
 const withCluster = async <A>(f: (c: Cluster) => Promise<A>): Promise<A> => {
-  const root = mkdtempSync(join(tmpdir(), "bench-founding-"))
+  const root = scratchDir("bench-founding")
   const c = await startCluster({ nodes: 3, root, consulPort: 0, env: { BACKUP_CHECK_INTERVAL: "24h" } })
   try {
     return await f(c)

@@ -10,11 +10,10 @@
 // CPU-s/min (the original bash implementation's), agent RSS ≤ 80 MiB, one check
 // ≤ 20 ms wall. Exits 1 when a figure is over its budget.
 import { execFileSync, spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { readFileSync, rmSync } from "node:fs"
 import { agentCheckScript, manageScript, startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
+import { scratchDir } from "../test/support/scenario.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60)
 const checkRuns = Number(process.env.BENCH_CHECKS ?? 200)
@@ -52,7 +51,7 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s[Math.floor(s.length / 2)] ?? 0
 }
 
-const root = mkdtempSync(join(tmpdir(), "bench-node-"))
+const root = scratchDir("bench-node")
 const cluster = await startCluster({ nodes: 3, root, consulPort: 0, env: { BACKUP_CHECK_INTERVAL: "5m" } })
 let over = false
 try {

@@ -133,7 +133,7 @@ describe("the node agent keeps Consul true", () => {
     const before = await waitForTopology(c, nodes, 60_000)
     await consul.restartEmpty()
     const lostAt = Date.now()
-    expect(consul.services(), "Consul forgot every registration").toEqual([])
+    expect(await consul.services(), "Consul forgot every registration").toEqual([])
     const back = await waitFor("every registration back", 10_000, () => topology(c), (t) =>
       t.masters.length === 1 && t.replicas.length === 2 && t.sentinels.length === 3)
     console.log(`registrations back ${Date.now() - lostAt} ms after Consul lost its state`)

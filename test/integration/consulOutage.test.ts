@@ -6,7 +6,6 @@
 import { Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseGoDuration } from "../../src/domain/EnvValue.ts"
-import { runManage } from "../support/cluster/Cluster.ts"
 import { addresses, agentCheck, indexOf, redisOf, type Scenario, scenario, scenarioEnv, waitForTopology } from "../support/scenario.ts"
 
 const healthTimeoutMs = Option.getOrThrow(parseGoDuration(scenarioEnv["HEALTH_TIMEOUT"] ?? ""))
@@ -41,9 +40,9 @@ describe("Consul unavailable for 20 s", () => {
         writes += 1
       }
       // The operator's command gives the same verdicts (rejects on a failing one).
-      await runManage(c.node(master).env, ["health", "master"])
-      await runManage(c.node(replica).env, ["health", "replica"])
-      await runManage(c.node(master).env, ["health-sentinel"])
+      await c.manage(master, ["health", "master"])
+      await c.manage(replica, ["health", "replica"])
+      await c.manage(master, ["health-sentinel"])
       operatorChecks = 3
     } finally {
       client.disconnect()

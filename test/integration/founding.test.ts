@@ -91,14 +91,14 @@ describe("the whole cluster stops and starts at once with one node's volume lost
 describe("Consul loses its state while the cluster runs", () => {
   let s: Scenario
   beforeAll(async () => {
-    s = await scenario(3, { PEERS: "127.0.0.11,127.0.0.12,127.0.0.13" })
+    s = await scenario(3, {}, { perNodeEnv: (_, addressOf) => ({ PEERS: [1, 2, 3].map(addressOf).join(",") }) })
   })
   afterAll(async () => s?.close())
 
   it("a node added with PEERS naming the live nodes joins as a replica; one master remains", async () => {
     const c = s.cluster
     const consul = c.consul
-    if (consul === undefined) throw new Error("this scenario needs the emulator (it wipes Consul)")
+    if (consul === undefined) throw new Error("this scenario needs a Consul the runner started (it wipes it)")
     const t = await waitForTopology(c, [1, 2, 3], 60_000)
     const master = indexOf(c, t.masters[0]?.address ?? "")
     await writeKeys(c, master)

@@ -9,7 +9,7 @@ import { Agent as HttpsAgent } from "node:https"
 import { join } from "node:path"
 import manta from "manta"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Cluster, runManage } from "../support/cluster/Cluster.ts"
+import { type Cluster, testHost } from "../support/cluster/Cluster.ts"
 import { generateTestKey } from "../support/manta/keys.ts"
 import { type EmulatorAccount, type MantaEmulator, startMantaEmulator } from "../support/manta/MantaEmulator.ts"
 import { testTls } from "../support/manta/tls.ts"
@@ -35,7 +35,7 @@ const valueBytes = 16 * 1024
 
 const ownerEnv = (emu: MantaEmulator, extra: Readonly<Record<string, string>> = {}): Record<string, string> => ({
   BACKUP_STORE: "manta",
-  MANTA_URL: emu.url,
+  MANTA_URL: emu.nodeUrl,
   MANTA_USER: "alice",
   MANTA_PRIVATE_KEY: owner.privateKey.replaceAll("\n", "#"),
   NODE_EXTRA_CA_CERTS: testTls.caFile,
@@ -50,7 +50,7 @@ afterEach(async () => {
 })
 
 const emulator = async (): Promise<MantaEmulator> => {
-  const emu = await startMantaEmulator({ accounts, tls: testTls.server })
+  const emu = await startMantaEmulator({ accounts, tls: testTls.server, host: testHost().listen, publicHost: testHost().name })
   emulators.push(emu)
   return emu
 }
@@ -72,7 +72,7 @@ const clusterWithData = async (env: Readonly<Record<string, string>>, count: num
 }
 
 const backupNow = (cluster: Cluster, timeoutMs = 30_000): Promise<string> =>
-  runManage(cluster.node(1).env, ["backup", "--now"], { timeoutMs }).catch((e: unknown) => Promise.reject(e instanceof Error ? e : new Error(String(e))))
+  cluster.manage(1, ["backup", "--now"], { timeoutMs }).catch((e: unknown) => Promise.reject(e instanceof Error ? e : new Error(String(e))))
 
 const lastBackupInConsul = async (cluster: Cluster): Promise<number> =>
   (await fetch(`http://${cluster.consulAddress}/v1/kv/service/redis/last-backup`)).status

@@ -4,12 +4,10 @@
 // slave`, awaited on the surviving sentinels' event channels) and nobody is promoted; `manage resume` puts
 // every REPLICA_PRIORITY back and Sentinel fails over to the other founder, never to
 // node 3. When that master is frozen, node 3, now the only replica, is never promoted.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { rmSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Cluster, startCluster } from "../support/cluster/Cluster.ts"
-import { indexOf, logsOf, roleOf, scenarioEnv, sentinelOf, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
+import { indexOf, logsOf, roleOf, scenarioEnv, scratchDir, sentinelOf, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
 import { manage, priorityOf, sentinelMasters } from "../support/controls.ts"
 
 /**
@@ -43,7 +41,7 @@ describe("manage pause / resume, REPLICA_PRIORITY=0", () => {
   const frozen: Array<number> = []
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), "pause-"))
+    root = scratchDir("pause")
     c = await startCluster({
       nodes: 2,
       root,

@@ -2,14 +2,13 @@
 // brand-new cluster starts (fresh Consul, empty data directories, the same store),
 // then it restores the backup and serves the keys. A corrupted backup stops
 // pre-start with a clear error and the data directory stays empty.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { runManage } from "../support/cluster/Cluster.ts"
 import { generateTestKey } from "../support/manta/keys.ts"
+import { testHost } from "../support/cluster/Cluster.ts"
 import { type MantaEmulator, startMantaEmulator } from "../support/manta/MantaEmulator.ts"
-import { redisOf, scenario, topology, waitFor } from "../support/scenario.ts"
+import { redisOf, scenario, scratchDir, topology, waitFor } from "../support/scenario.ts"
 
 const keys = 500
 
@@ -21,7 +20,7 @@ const backedUp = async (env: Readonly<Record<string, string>>): Promise<void> =>
     const master = redisOf(s.cluster, 1)
     for (let k = 0; k < keys; k++) await master.set(`key:${k}`, `value ${k}`)
     master.disconnect()
-    const out = await runManage(s.cluster.node(1).env, ["backup", "--now"]).catch((e) => String(e))
+    const out = await s.cluster.manage(1, ["backup", "--now"]).catch((e) => String(e))
     expect(out).not.toMatch(/failed/)
   } finally {
     await s.close()
@@ -51,7 +50,7 @@ describe("backup and restore into a brand-new cluster", () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
   const newDir = () => {
-    const d = mkdtempSync(join(tmpdir(), "backups-"))
+    const d = scratchDir("backups")
     dirs.push(d)
     return d
   }
@@ -65,8 +64,8 @@ describe("backup and restore into a brand-new cluster", () => {
 
   it("Manta (the signature-verifying emulator): the new cluster restores and serves the keys", async () => {
     const key = generateTestKey("ecdsa")
-    manta = await startMantaEmulator({ accounts: [{ login: "alice", keys: [key.publicKeySsh] }] })
-    const env = { BACKUP_STORE: "manta", MANTA_URL: manta.url, MANTA_USER: "alice", MANTA_PRIVATE_KEY: key.privateKey.replaceAll("\n", "#") }
+    manta = await startMantaEmulator({ accounts: [{ login: "alice", keys: [key.publicKeySsh] }], host: testHost().listen, publicHost: testHost().name })
+    const env = { BACKUP_STORE: "manta", MANTA_URL: manta.nodeUrl, MANTA_USER: "alice", MANTA_PRIVATE_KEY: key.privateKey.replaceAll("\n", "#") }
     await backedUp(env)
     expect((await manta.list("/alice/stor/redis")).filter((f) => f.endsWith(".rdb.gz"))).toHaveLength(1)
     expect(await restored(env)).toBe(keys)

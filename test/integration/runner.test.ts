@@ -1,16 +1,17 @@
 // The local cluster runner itself (test/support/cluster): one node of real
-// redis-server/redis-sentinel under the ContainerPilot emulation comes up passing in
-// Consul, a killed redis-server is restarted by the job's restart policy and passes
-// again, and close() leaves none of its processes behind. Its own root directory,
-// loopback subnet and Consul port, so it never collides with `npm run cluster`.
+// redis-server/redis-sentinel under the real ContainerPilot (or its emulation) comes
+// up passing in Consul, a killed redis-server is restarted by the job's restart policy
+// and passes again, and close() leaves none of its processes, namespaces or rules
+// behind. Its own root directory, and in emulated mode its own loopback subnet and
+// Consul port, so it never collides with `npm run cluster`.
+import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
+import { rm } from "node:fs/promises"
 import { connect } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { type Cluster, startCluster } from "../support/cluster/Cluster.ts"
 import { passingInstances } from "../support/cluster/Topology.ts"
+import { scratchDir } from "../support/scenario.ts"
 
 const HEALTH_TTL_S = 3
 const token = process.env["CONSUL_HTTP_TOKEN"]
@@ -62,10 +63,10 @@ describe("local cluster runner", () => {
   let cluster: Cluster | undefined
   // A subnet of its own: `npm run cluster` uses 127.0.0.x.
   const prefix = `127.0.${100 + (process.pid % 100)}`
-  const address = `${prefix}.11`
+  let address = ""
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), "autopilot-redis-runner-"))
+    root = scratchDir("autopilot-redis-runner")
     cluster = await startCluster({
       nodes: 1,
       root,
@@ -73,6 +74,7 @@ describe("local cluster runner", () => {
       addressPrefix: prefix,
       env: { HEALTH_INTERVAL: "1", HEALTH_TTL: String(HEALTH_TTL_S), HEALTH_TIMEOUT: "1s" }
     })
+    address = cluster.node(1).address
   })
 
   afterAll(async () => {
@@ -87,7 +89,7 @@ describe("local cluster runner", () => {
 
   it("given one node, Consul shows it passing as redis and as redis-sentinel within 20 s", async () => {
     const c = running()
-    assert.strictEqual(c.node(1).address, address)
+    if (c.mode === "emulated") assert.strictEqual(address, `${prefix}.11`)
     await eventually("node 1 passing as redis and redis-sentinel", 20_000, async () =>
       (await passingAt(c, "redis", address)) && (await passingAt(c, "redis-sentinel", address)) ? true : undefined)
   })
@@ -120,6 +122,12 @@ describe("local cluster runner", () => {
       assert.isDefined(pid)
       assert.throws(() => process.kill(pid ?? 0, 0), /ESRCH/)
     }
-    assert.deepStrictEqual(processesMentioning(`${address}:`), [])
+    if (c.mode === "emulated") assert.deepStrictEqual(processesMentioning(`${address}:`), [])
+    else {
+      const mine = new RegExp(`^ar${process.pid}[nb]`, "m")
+      assert.notMatch(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), mine)
+      assert.notMatch(execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).replaceAll(/^\d+: /gm, ""), mine)
+      assert.notInclude(execFileSync("iptables", ["-S", "FORWARD"], { encoding: "utf8" }), `ar${process.pid}b`)
+    }
   })
 })

@@ -5,13 +5,11 @@
 // - `--to` the other replica, under an application writing through Sentinel: every
 //   acknowledged write survives, the chosen node ends master in every Sentinel and in
 //   Consul, and every replica-priority is back to its configured value.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { rmSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Cluster, startCluster } from "../support/cluster/Cluster.ts"
 import { manage, priorityOf, sentinelMasters } from "../support/controls.ts"
-import { indexOf, logsOf, redisOf, roleOf, scenarioEnv, sentinelClient, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
+import { indexOf, logsOf, redisOf, roleOf, scenarioEnv, scratchDir, sentinelClient, topology, waitFor, waitForSentinelsToKnowReplicas, waitForTopology } from "../support/scenario.ts"
 
 /** What master i reports as this replica's lag in bytes (its ROLE), or -1 when not listed. */
 const lagOf = async (c: Cluster, master: number, replica: number): Promise<number> => {
@@ -36,7 +34,7 @@ describe("manage switchover", () => {
   const configured: Record<number, number> = { 1: 100, 2: 100, 3: 50 }
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), "switchover-"))
+    root = scratchDir("switchover")
     c = await startCluster({ nodes: 2, root, consulPort: 0, env: scenarioEnv, perNodeEnv: (i) => (i === 3 ? { REPLICA_PRIORITY: "50" } : {}) })
     const t = await waitForTopology(c, [1, 2], 60_000)
     master = indexOf(c, t.masters[0]?.address ?? "")

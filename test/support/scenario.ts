@@ -2,11 +2,11 @@
 // waiting for a condition with a deadline (never a fixed sleep), and ioredis clients
 // to a node or through the sentinels, the way an application connects.
 import { execFile } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Redis } from "ioredis"
-import { agentCheckScript, type Cluster, startCluster } from "./cluster/Cluster.ts"
+import { agentCheckScript, type Cluster, type ClusterOptions, clusterMode, startCluster } from "./cluster/Cluster.ts"
 import { readTopology, type Topology } from "./cluster/Topology.ts"
 
 /**
@@ -31,10 +31,24 @@ export interface Scenario {
   close(): Promise<void>
 }
 
-/** A cluster in its own temp directory and a Consul emulator on a free port. */
-export const scenario = async (nodes: number, env: Readonly<Record<string, string>> = {}): Promise<Scenario> => {
-  const root = mkdtempSync(join(tmpdir(), "scenario-"))
-  const cluster = await startCluster({ nodes, root, consulPort: 0, env: { ...scenarioEnv, ...env } })
+/**
+ * A fresh directory for a cluster's files. Not under /tmp in the real mode, where
+ * every node has a /tmp of its own: /var/tmp (SCRATCH_DIR overrides).
+ */
+export const scratchDir = (name: string): string => {
+  const base = process.env["SCRATCH_DIR"] ?? (clusterMode() === "real" ? "/var/tmp/autopilot-redis" : tmpdir())
+  mkdirSync(base, { recursive: true })
+  return mkdtempSync(join(base, `${name}-`))
+}
+
+/** A cluster in its own directory, with the real Consul and ContainerPilot where given, else their emulators (Consul on a free port). */
+export const scenario = async (
+  nodes: number,
+  env: Readonly<Record<string, string>> = {},
+  options: Pick<ClusterOptions, "perNodeEnv"> = {}
+): Promise<Scenario> => {
+  const root = scratchDir("scenario")
+  const cluster = await startCluster({ nodes, root, consulPort: 0, env: { ...scenarioEnv, ...env }, ...options })
   return {
     cluster,
     root,

@@ -4,7 +4,7 @@
 // one the operator stopped or killed stays down until started again).
 import { mkdirSync, rmSync } from "node:fs"
 import { connect } from "node:net"
-import { ContainerPilot, type ContainerExit } from "./ContainerPilot.ts"
+import { type ContainerExit, type Pilot, type PilotOptions } from "./ContainerPilot.ts"
 import { appendLine } from "./ProcessGroup.ts"
 
 export interface NodeLayout {
@@ -18,6 +18,8 @@ export interface NodeLayout {
   readonly logDir: string
   readonly env: Readonly<Record<string, string>>
   readonly configPath: string
+  /** Starts this node's ContainerPilot: the emulator, or the real binary in the node's own host. */
+  readonly startPilot: (options: PilotOptions) => Pilot
 }
 
 /** Docker's restart delay: 100 ms doubling per quick exit, reset after 10 s of running (capped lower than Docker's 1 min for tests). */
@@ -37,7 +39,7 @@ const answers = (host: string, port: number): Promise<boolean> =>
   })
 
 export class ClusterNode {
-  private pilot: ContainerPilot | undefined
+  private pilot: Pilot | undefined
   private operatorStopped = true
   private restartTimer: NodeJS.Timeout | undefined
   private delayMs = 0
@@ -104,13 +106,13 @@ export class ClusterNode {
 
   private launch(): void {
     const l = this.layout
-    const pilot = ContainerPilot.start({ configPath: l.configPath, env: l.env, logDir: l.logDir, cwd: l.dir })
+    const pilot = l.startPilot({ configPath: l.configPath, env: l.env, logDir: l.logDir, cwd: l.dir })
     this.pilot = pilot
     this.startedAt = Date.now()
     void pilot.exited.then((how) => this.onExit(pilot, how))
   }
 
-  private onExit(pilot: ContainerPilot, how: ContainerExit): void {
+  private onExit(pilot: Pilot, how: ContainerExit): void {
     if (this.pilot !== pilot) return
     this.pilot = undefined
     if (this.operatorStopped || how === "stopped" || how === "killed") return

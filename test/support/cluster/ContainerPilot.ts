@@ -10,6 +10,22 @@ import { type BusEvent, GLOBAL, type JobHost, JobRunner } from "./Job.ts"
 import { appendLine, type ProcessGroup, spawnGroup } from "./ProcessGroup.ts"
 import { ServiceRegistration } from "./ServiceRegistration.ts"
 
+/** What a node's runner needs of its ContainerPilot, the emulator or the real binary (RealContainerPilot). */
+export interface Pilot {
+  /** Resolves once every process of the node is gone, with how it ended. */
+  readonly exited: Promise<ContainerExit>
+  /** The running process of `job` (undefined for exec-less jobs and between restarts). */
+  pid(job: string): number | undefined
+  /** A signal to one job's process; false when it was not running. */
+  signalProcess(job: string, signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): boolean
+  /** Graceful, like `docker stop`. */
+  stop(): Promise<void>
+  /** Like `docker kill`: everything at once, nothing deregistered. */
+  kill(): Promise<void>
+}
+
+export type PilotOptions = ContainerPilotOptions
+
 export interface ContainerPilotOptions {
   readonly configPath: string
   /** The container's environment: the template sees exactly this, children get it plus CONTAINERPILOT_*. */
@@ -40,7 +56,7 @@ const unsupported = (config: ContainerPilotConfig): ReadonlyArray<string> => [
   ...config.jobs.flatMap((j) => (j.when !== undefined && "timeout" in j.when && j.when.timeout !== undefined ? [`job ${j.name}: when.timeout`] : []))
 ]
 
-export class ContainerPilot {
+export class ContainerPilot implements Pilot {
   private readonly jobs: Array<JobRunner> = []
   private readonly groups = new Set<ProcessGroup>()
   private readonly queue: Array<BusEvent> = []

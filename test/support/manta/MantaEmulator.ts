@@ -29,8 +29,10 @@ export interface Rates {
 }
 
 export interface MantaEmulatorOptions {
-  /** Default "127.0.0.1". */
+  /** Listens here; default "127.0.0.1". */
   readonly host?: string
+  /** The host name `nodeUrl` gives the nodes (the local runner's `testHost().name`); default `host`. */
+  readonly publicHost?: string
   /** Default 0 (any free port). */
   readonly port?: number
   readonly accounts: ReadonlyArray<EmulatorAccount>
@@ -67,7 +69,10 @@ export interface StallOptions {
 
 export interface MantaEmulator {
   /** "http://127.0.0.1:<port>", or https:// with `tls`. */
+  /** Where the test process reaches it. */
   readonly url: string
+  /** Where a node of the local cluster reaches it (MANTA_URL). */
+  readonly nodeUrl: string
   /** Changes the link's rates for bodies that cross from now on. */
   setRates(rates: Rates): void
   /** Arms a stall for the next body (in that direction, to a matching path). */
@@ -182,7 +187,8 @@ export const startMantaEmulator = async (options: MantaEmulatorOptions): Promise
   const objectAt = (path: string): Entry | undefined => ns.lookup(splitPlainPath(path))
 
   return {
-    url: `${options.tls === undefined ? "http" : "https"}://${host}:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    nodeUrl: `${options.tls === undefined ? "http" : "https"}://${options.publicHost ?? host}:${port}`,
 
     setRates: (next) => {
       rates = next

@@ -40,6 +40,18 @@ export const AgentReport = Schema.Struct({
     last: Schema.NullOr(Schema.Struct({ from: Schema.String, to: Schema.String, at: Schema.String }))
   }),
   lastBackup: Schema.NullOr(Manifest),
+  /**
+   * The write fence: whether this node's Redis refuses writes because its agent cannot
+   * confirm it as master, why, since when, and `min-replicas-to-write` wanted and last
+   * seen in Redis. Optional: an agent of an earlier version does not report it.
+   */
+  fence: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+    fenced: Schema.Boolean,
+    reason: Schema.String,
+    since: Schema.String,
+    minReplicasToWrite: Schema.Number,
+    applied: Schema.NullOr(Schema.Number)
+  }))),
   agent: Schema.Struct({ startedAt: Schema.String, cycles: Schema.Number, lastCycleAt: Schema.NullOr(Schema.String) })
 })
 export type AgentReport = typeof AgentReport.Type

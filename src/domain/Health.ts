@@ -47,7 +47,9 @@ export type SentinelsSay =
  * The master the sentinels name. Only a majority of the sentinels that answered
  * counts, and only when those are themselves a majority of the sentinels known: a
  * node cut off with its own sentinel cannot confirm itself (Sentinel could not fail
- * over from there either).
+ * over from there either). Half is not enough, even with the other half silent: a
+ * failover may have finished just before the silence (two nodes: a partition right
+ * after the promotion), and each side would confirm its own master.
  */
 export const sentinelsSay = (view: SentinelsView): SentinelsSay => {
   const answered = view.answers.length
@@ -58,6 +60,14 @@ export const sentinelsSay = (view: SentinelsView): SentinelsSay => {
     onSome: ({ master, votes, of }) => ({ _tag: "Named", master, votes, of })
   })
 }
+
+/**
+ * Whether answers so far already decide what `sentinelsSay` will say however the
+ * rest answer: one master named by more than half of the sentinels known. The
+ * observation stops waiting then, so a silent peer cannot delay a verdict.
+ */
+export const decidedEarly = (answers: ReadonlyArray<Option.Option<Endpoint>>, known: number): boolean =>
+  Option.exists(sentinelMajority(answers), ({ votes }) => votes * 2 > known)
 
 const tally = (s: Extract<SentinelsSay, { _tag: "Named" }>): string => `${s.votes} of ${s.of} sentinels`
 
@@ -138,6 +148,25 @@ export const settle = (previous: Option.Option<CheckState>, finding: Finding, no
   const since = Option.isSome(previous) && previous.value.pass === pass ? previous.value.since : now
   return { pass, reason: finding.reason, since, confirmedAt: now }
 }
+
+/**
+ * A verdict as of `now`: a pass not confirmed within `hold` has lapsed. Whoever reads
+ * a verdict (the API, the registrar, the fence) reads it through this, so a verdict
+ * cannot outlive its evidence, also when the agent was frozen and wakes up.
+ */
+export const asOf = (verdict: CheckState, now: number, hold: number, lapsed: string): CheckState =>
+  verdict.pass && now - verdict.confirmedAt > hold ? settle(Option.some(verdict), { _tag: "Unknown", reason: lapsed }, now, hold) : verdict
+
+/**
+ * How long each check's pass holds without a confirming observation: the master's is
+ * the fence's lease (FENCE_AFTER), so Consul and Redis drop a master that cannot be
+ * confirmed at the same moment; the others one HEALTH_INTERVAL.
+ */
+export const holdsOf = (healthIntervalMs: number, fenceAfterMs: Option.Option<number>): Readonly<Record<CheckName, number>> => ({
+  master: Option.getOrElse(fenceAfterMs, () => healthIntervalMs),
+  replica: healthIntervalMs,
+  sentinel: healthIntervalMs
+})
 
 export type LockCare =
   | { readonly _tag: "Renew"; readonly reason: string }

@@ -90,6 +90,33 @@ export type ReplicationInfo = typeof ReplicationInfo.Type
 /** `CONFIG GET replica-priority`: `["replica-priority", "<n>"]`. */
 export const ConfigPriority = Schema.Tuple([Schema.Literal("replica-priority"), IntString])
 
+/** `CONFIG GET min-replicas-to-write`: `["min-replicas-to-write", "<n>"]`. */
+export const ConfigMinReplicas = Schema.Tuple([Schema.Literal("min-replicas-to-write"), IntString])
+
+/** One replica as its master's `INFO replication` lists it (`slave0:ip=…,port=…,state=online,offset=…,lag=…`). */
+export interface ReplicaLink {
+  readonly endpoint: Endpoint
+  readonly state: string
+  readonly offset: number
+  /** Seconds since its last acknowledgement, as Redis counts them for min-replicas-max-lag. */
+  readonly lag: number
+}
+
+/** The replicas a master's `INFO replication` fields list; lines it cannot read are left out. */
+export const replicaLinks = (fields: Readonly<Record<string, string>>): ReadonlyArray<ReplicaLink> =>
+  Object.entries(fields)
+    .filter(([k]) => /^slave\d+$/.test(k))
+    .flatMap(([, v]) => {
+      const f = Object.fromEntries(v.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const))
+      const port = Number(f["port"])
+      const offset = Number(f["offset"])
+      const lag = Number(f["lag"])
+      const ip = f["ip"]
+      return ip === undefined || ip === "" || !Number.isInteger(port) || !Number.isInteger(offset) || !Number.isInteger(lag) || f["state"] === undefined
+        ? []
+        : [{ endpoint: { host: ip, port }, state: f["state"], offset, lag }]
+    })
+
 export const ServerInfo = Schema.Struct({ redis_version: Schema.String })
 
 /** Keys over every database, from `INFO keyspace` (`db0:keys=12,expires=0,…`). */

@@ -112,13 +112,19 @@ export const variables = {
     group: "Redis",
     default: "0",
     expects: "an integer from 0 to 100",
-    doc: "`min-replicas-to-write`: a master refuses writes with fewer connected replicas, which fences an isolated master."
+    doc: "The least `min-replicas-to-write` a master runs with: with fewer replicas in sync it refuses writes (NOREPLICAS). Whatever this says, the agent raises it to 1 while the master has a replica in sync, so Redis alone fences a master cut off from its replicas should the agent die (see FENCE_AFTER); a number above 1 trades availability for copies."
   },
   REDIS_MIN_REPLICAS_MAX_LAG: {
     group: "Redis",
     default: "5s",
     expects: "whole seconds from 1s to 1h",
-    doc: "`min-replicas-max-lag`: how stale a replica may be and still count."
+    doc: "`min-replicas-max-lag`: a replica counts as in sync while it acknowledged within this (replicas acknowledge every second). Bounds how long a master cut off from its replicas acknowledges writes when its agent is dead; below SENTINEL_DOWN_AFTER (2s, say) that ends before Sentinel promotes another node."
+  },
+  FENCE_AFTER: {
+    group: "Redis",
+    derivedDefault: "2s, or half of SENTINEL_DOWN_AFTER when that is shorter",
+    expects: "0s (no fencing) or a duration from 100ms to 1h, shorter than SENTINEL_DOWN_AFTER",
+    doc: "A master its agent has not seen named by a majority of the sentinels for this long (cut off, or its Sentinel majority lost) refuses writes (`-NOREPLICAS`, never a hang) until they name it again; one the sentinels name another node than refuses them at once. Writes it acknowledged after a partition are then thrown away only within this window. A one-node cluster is never fenced. `0s` turns fencing off."
   },
   REPLICA_PRIORITY: {
     group: "Redis",
@@ -298,6 +304,11 @@ export const Environment = Schema.Struct({
       Schema.makeFilter((d: Duration.Duration) => Duration.toMillis(d) % 1000 === 0)
     )
   ),
+  FENCE_AFTER: optional(
+    GoDuration({ min: Duration.zero, max: Duration.hours(1) }).check(
+      Schema.makeFilter((d: Duration.Duration) => Duration.isZero(d) || Duration.toMillis(d) >= 100)
+    )
+  ),
   REPLICA_PRIORITY: defaulted("REPLICA_PRIORITY", IntegerBetween(0, 2_147_483_647)),
   SENTINEL_QUORUM: defaulted("SENTINEL_QUORUM", IntegerBetween(1, 100)),
   SENTINEL_DOWN_AFTER: defaulted("SENTINEL_DOWN_AFTER", GoDuration({ min: Duration.millis(100), max: Duration.minutes(10) })),
@@ -356,6 +367,8 @@ export interface Settings {
     readonly password: Option.Option<Redacted.Redacted<string>>
     readonly minReplicasToWrite: number
     readonly minReplicasMaxLag: Duration.Duration
+    /** FENCE_AFTER: a master unconfirmed this long refuses writes; None: never fenced. */
+    readonly fenceAfter: Option.Option<Duration.Duration>
     /** `replica-priority`: 0 = never promoted by Sentinel. */
     readonly replicaPriority: number
   }
@@ -491,6 +504,11 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
   if (raw["FOUNDING_GRACE"] !== undefined && Duration.toMillis(e.FOUNDING_GRACE) * 2 > Duration.toMillis(e.MASTER_WAIT_TIMEOUT)) {
     bad("FOUNDING_GRACE", ["FOUNDING_GRACE", "MASTER_WAIT_TIMEOUT"], `at most half of MASTER_WAIT_TIMEOUT (${raw["MASTER_WAIT_TIMEOUT"] ?? variables.MASTER_WAIT_TIMEOUT.default})`)
   }
+  // A fence that closes only after Sentinel may have promoted another node would let
+  // the old master acknowledge writes the new one never sees.
+  if (e.FENCE_AFTER !== undefined && !Duration.isZero(e.FENCE_AFTER) && Duration.isGreaterThanOrEqualTo(e.FENCE_AFTER, e.SENTINEL_DOWN_AFTER)) {
+    bad("FENCE_AFTER", ["FENCE_AFTER", "SENTINEL_DOWN_AFTER"], `0s or shorter than SENTINEL_DOWN_AFTER (${raw["SENTINEL_DOWN_AFTER"] ?? variables.SENTINEL_DOWN_AFTER.default})`)
+  }
   if (Duration.isLessThanOrEqualTo(e.PRESTART_TIMEOUT, e.MASTER_WAIT_TIMEOUT)) {
     bad("PRESTART_TIMEOUT", ["PRESTART_TIMEOUT", "MASTER_WAIT_TIMEOUT"], "longer than MASTER_WAIT_TIMEOUT")
   }
@@ -555,6 +573,12 @@ const redacted = (value: string | undefined): Option.Option<Redacted.Redacted<st
 const foundingGraceOf = (e: Environment, raw: Record<string, string>): Duration.Duration =>
   raw["FOUNDING_GRACE"] !== undefined ? e.FOUNDING_GRACE : Duration.min(e.FOUNDING_GRACE, Duration.millis(Math.floor(Duration.toMillis(e.MASTER_WAIT_TIMEOUT) / 2)))
 
+/** 2 s by default, and never as long as Sentinel's down-after: the old master must stop before a new one starts. */
+const fenceAfterOf = (e: Environment): Option.Option<Duration.Duration> => {
+  if (e.FENCE_AFTER !== undefined) return Duration.isZero(e.FENCE_AFTER) ? Option.none() : Option.some(e.FENCE_AFTER)
+  return Option.some(Duration.min(Duration.seconds(2), Duration.millis(Math.floor(Duration.toMillis(e.SENTINEL_DOWN_AFTER) / 2))))
+}
+
 const toSettings = (e: Environment, raw: Record<string, string>, address: string, hostname: string): Settings => {
   const store = backupStoreOf(e)
   const target: BackupTarget = store === "none"
@@ -582,6 +606,7 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
       password: redacted(e.REDIS_PASSWORD),
       minReplicasToWrite: e.REDIS_MIN_REPLICAS_TO_WRITE,
       minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG,
+      fenceAfter: fenceAfterOf(e),
       replicaPriority: e.REPLICA_PRIORITY
     },
     sentinel: {

@@ -46,6 +46,8 @@ export interface Timings {
   readonly observeEvery: Duration.Duration
   /** One observation, all its calls together: a hanging dependency makes a finding Unknown, never a stuck agent. */
   readonly observation: Duration.Duration
+  /** The agent checks the fence's lease this often (no I/O unless it lapsed): a lapse is acted on within this of FENCE_AFTER. */
+  readonly leaseCheckEvery: Duration.Duration
   /** The agent re-reads its Consul registrations this often at rest: a Consul that lost its state is healed well within 10 s. */
   readonly registrySyncEvery: Duration.Duration
   /** The agent reads `service/<name>/paused` and its Redis's replica-priority this often: one KV read and one local command, so a node restarted while paused is back at priority 0 within a second of its agent starting. */
@@ -101,6 +103,7 @@ export const defaultTimings: Timings = {
   healthMargin: Duration.millis(500),
   observeEvery: Duration.seconds(1),
   observation: Duration.seconds(3),
+  leaseCheckEvery: Duration.millis(100),
   registrySyncEvery: Duration.seconds(5),
   pauseEvery: Duration.seconds(1),
   priorityPropagation: Duration.seconds(12),

@@ -5,12 +5,15 @@
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
+  ConfigMinReplicas,
   ConfigPriority,
   decodeRole,
   parseInfo,
   PersistenceInfo,
   ReplicationInfo,
   type RoleReply,
+  type ReplicaLink,
+  replicaLinks,
   ServerInfo
 } from "../domain/RedisReplies.ts"
 import { Timings } from "../domain/Timings.ts"
@@ -48,6 +51,12 @@ export class Redis extends Context.Service<Redis, {
   readonly setReplicaPriority: (at: Endpoint, priority: number) => Effect.Effect<void, RedisError>
   /** `CONFIG REWRITE`: what runs now becomes redis.conf (Sentinel does it at every reconfiguration). */
   readonly rewriteConfig: (at: Endpoint) => Effect.Effect<void, RedisError>
+  /** A master's replicas from `INFO replication`, with the seconds since each one's last acknowledgement. */
+  readonly replicaLinks: (at: Endpoint) => Effect.Effect<ReadonlyArray<ReplicaLink>, RedisError>
+  /** `CONFIG GET min-replicas-to-write`: the write fence (Fence.ts). */
+  readonly minReplicasToWrite: (at: Endpoint) => Effect.Effect<number, RedisError>
+  /** `CONFIG SET min-replicas-to-write` (run time only). */
+  readonly setMinReplicasToWrite: (at: Endpoint, replicas: number) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Redis") {
   static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
     const settings = yield* Settings
@@ -112,6 +121,13 @@ export const makeRedis = (connections: Connections, retry: ReturnType<typeof red
         Effect.map(([, value]) => value)
       ),
     setReplicaPriority: (at, priority) => send(at, "CONFIG", "SET", "replica-priority", priority).pipe(Effect.asVoid),
-    rewriteConfig: (at) => send(at, "CONFIG", "REWRITE").pipe(Effect.asVoid)
+    rewriteConfig: (at) => send(at, "CONFIG", "REWRITE").pipe(Effect.asVoid),
+    replicaLinks: (at) => info(at, "replication").pipe(Effect.map(replicaLinks)),
+    minReplicasToWrite: (at) =>
+      send(at, "CONFIG", "GET", "min-replicas-to-write").pipe(
+        Effect.flatMap(decodeWith(at, "CONFIG GET min-replicas-to-write", ConfigMinReplicas)),
+        Effect.map(([, value]) => value)
+      ),
+    setMinReplicasToWrite: (at, replicas) => send(at, "CONFIG", "SET", "min-replicas-to-write", replicas).pipe(Effect.asVoid)
   })
 }

@@ -15,6 +15,10 @@ export interface MemoryRedis {
   version: string
   pausedFor: number | undefined
   priority: number
+  /** `min-replicas-to-write`: writes are refused (NOREPLICAS) with fewer replicas in sync. */
+  minReplicas: number
+  /** Seconds since each replica's last acknowledgement, by `host:port` (0 unless a test says otherwise). */
+  replicaLag: Map<string, number>
 }
 
 export interface MemorySentinel {
@@ -63,7 +67,9 @@ export class RedisWorld {
       persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
       pausedFor: undefined,
-      priority: 100
+      priority: 100,
+      minReplicas: 0,
+      replicaLag: new Map()
     })
     return this
   }
@@ -75,7 +81,9 @@ export class RedisWorld {
       persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
       version: "7.0.15",
       pausedFor: undefined,
-      priority: 100
+      priority: 100,
+      minReplicas: 0,
+      replicaLag: new Map()
     })
     return this
   }
@@ -95,15 +103,24 @@ export class RedisWorld {
     }
   }
 
+  /** The replicas Redis counts for min-replicas-to-write: listed, and acknowledged within `maxLag` seconds. */
+  replicasInSync(at: Endpoint, maxLag: number): number {
+    const master = this.servers.get(formatEndpoint(at))
+    if (master === undefined || master.role._tag !== "Master") return 0
+    return master.role.replicas.filter((r) => (master.replicaLag.get(formatEndpoint(r.endpoint)) ?? 0) <= maxLag).length
+  }
+
   /**
    * A client writes `bytes` to the master at `at`. Accepted (acknowledged) unless
-   * writes are paused there, as CLIENT PAUSE WRITE holds the client: the master's
-   * offset moves at once, each connected replica's after `replicationTakes`.
+   * writes are paused there, as CLIENT PAUSE WRITE holds the client, or refused
+   * (NOREPLICAS) with fewer replicas in sync than its min-replicas-to-write: the
+   * master's offset moves at once, each connected replica's after `replicationTakes`.
    */
-  write(at: Endpoint, bytes: number): Effect.Effect<boolean> {
+  write(at: Endpoint, bytes: number, maxLag = 2): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       const master = this.servers.get(formatEndpoint(at))
       if (master === undefined || master.role._tag !== "Master" || master.pausedFor !== undefined) return Effect.succeed(false)
+      if (master.minReplicas > 0 && this.replicasInSync(at, maxLag) < master.minReplicas) return Effect.succeed(false)
       const offset = master.role.offset + bytes
       master.role = { ...master.role, offset }
       const receive = Effect.sync(() => {
@@ -192,7 +209,14 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
       }),
     replicaPriority: (at) => on(at, "CONFIG GET replica-priority", (s) => s.priority),
     setReplicaPriority: (at, priority) => on(at, `CONFIG SET replica-priority ${priority}`, (s) => void (s.priority = priority)),
-    rewriteConfig: (at) => on(at, "CONFIG REWRITE", () => undefined)
+    rewriteConfig: (at) => on(at, "CONFIG REWRITE", () => undefined),
+    replicaLinks: (at) =>
+      on(at, "INFO replication", (s) =>
+        s.role._tag === "Master"
+          ? s.role.replicas.map((r) => ({ endpoint: r.endpoint, state: "online", offset: r.offset, lag: s.replicaLag.get(formatEndpoint(r.endpoint)) ?? 0 }))
+          : []),
+    minReplicasToWrite: (at) => on(at, "CONFIG GET min-replicas-to-write", (s) => s.minReplicas),
+    setMinReplicasToWrite: (at, replicas) => on(at, `CONFIG SET min-replicas-to-write ${replicas}`, (s) => void (s.minReplicas = replicas))
   }
 }
 

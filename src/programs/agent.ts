@@ -15,6 +15,7 @@ import { Settings } from "../layers/Settings.ts"
 import { apiLayer } from "./agent/api.ts"
 import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
 import { careForReplica, careForSentinel } from "./agent/care.ts"
+import { careForFence } from "./agent/fence.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
 import { carePause } from "./agent/pause.ts"
 import { syncRegistry } from "./agent/registrar.ts"
@@ -78,13 +79,15 @@ export const agent = Effect.gen(function*() {
   const timings = yield* Timings
   const state = yield* Ref.make(initialState(yield* Clock.currentTimeMillis))
   const wake = yield* Queue.sliding<boolean>(1)
+  const fenceWake = yield* Queue.sliding<void>(1)
   const heard = yield* Queue.sliding<Heard>(64)
 
   // Listening first: a port in use fails the agent at once, and ContainerPilot retries.
   yield* Layer.build(apiLayer(state, settings, timings))
   yield* Effect.log(`agent up: API on ${settings.node.bindAddress}:${settings.node.apiPort}, observing every ${Duration.format(timings.observeEvery)}`)
 
-  const observe = observeCycle(state, Queue.offer(wake, false).pipe(Effect.asVoid))
+  const wakeRegistrar = Queue.offer(wake, false).pipe(Effect.asVoid)
+  const observe = observeCycle(state, wakeRegistrar, Queue.offer(fenceWake, undefined).pipe(Effect.asVoid))
   const onEvent = ({ from, event }: Heard) =>
     Effect.gen(function*() {
       const change = parseSwitchMaster(event.channel, event.message, settings.masterName)
@@ -102,8 +105,13 @@ export const agent = Effect.gen(function*() {
     Stream.fromQueue(wake)
   ).pipe(Stream.buffer({ capacity: 1, strategy: "sliding" }))
 
+  const fenceTriggers = Stream.merge(Stream.fromQueue(fenceWake), Stream.tick(timings.leaseCheckEvery)).pipe(
+    Stream.buffer({ capacity: 1, strategy: "sliding" })
+  )
+
   yield* Effect.all([
     Stream.runForEach(triggers, observe),
+    Stream.runForEach(fenceTriggers, () => careForFence(state, wakeRegistrar)),
     Stream.runForEach(registry, syncRegistry(state)),
     careForReplica(state).pipe(Effect.repeat(Schedule.spaced(timings.careEvery))),
     carePause(state).pipe(Effect.repeat(Schedule.spaced(timings.pauseEvery))),

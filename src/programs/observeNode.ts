@@ -2,9 +2,10 @@
 // the local Sentinel monitors, and the master every known sentinel names. A dependency
 // that does not answer becomes an "Unseen" observation, never a failure, and the whole
 // look is bounded so a hanging peer cannot stall the caller.
-import { Duration, Effect, Option } from "effect"
+import { Deferred, Duration, Effect, Option, Ref } from "effect"
 import { type Endpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
-import { type NodeObservation, type Observed } from "../domain/Health.ts"
+import { decidedEarly, type NodeObservation, type Observed } from "../domain/Health.ts"
+import { type RoleReply, type SentinelMasterState } from "../domain/RedisReplies.ts"
 import { selfRedis, selfSentinel } from "../domain/Settings.ts"
 import { Timings } from "../domain/Timings.ts"
 import { Redis } from "../layers/Redis.ts"
@@ -17,10 +18,16 @@ const seen = <A, E extends { readonly message: string }, R>(effect: Effect.Effec
     Effect.catch((e) => Effect.succeed<Observed<A>>({ _tag: "Unseen", reason: e.message }))
   )
 
+/** Sentinels known: every one asked, and every one the local Sentinel counts. */
+const knownOf = (asked: number, local: Observed<Option.Option<SentinelMasterState>> | undefined): number =>
+  Math.max(asked, local?._tag === "Seen" ? Option.match(local.value, { onNone: () => 1, onSome: (m) => 1 + m.otherSentinels }) : 1)
+
 /**
  * `peers`: the other sentinels to ask (the local one is always asked). Every sentinel
  * asked counts as known, and so does every one the local Sentinel counts, so one that
- * does not answer (or was not asked) weighs against a majority.
+ * does not answer (or was not asked) weighs against a majority. The look ends as soon
+ * as the answers decide the master whatever the others say (a silent peer then costs
+ * nothing), else when every sentinel answered or the bound passed, with what came.
  */
 export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeObservation, never, Settings | Redis | Sentinel> =>
   Effect.gen(function*() {
@@ -30,30 +37,36 @@ export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeO
     const { observation } = yield* Timings
     const local = selfSentinel(settings)
     const asked = uniqueEndpoints([local, ...peers])
+    const silent = (what: string): Observed<never> => ({ _tag: "Unseen", reason: `${what}: no answer within ${Duration.format(observation)}` })
+
+    const role = yield* Ref.make<Observed<RoleReply>>(silent("Redis"))
+    const localSentinel = yield* Ref.make<Observed<Option.Option<SentinelMasterState>> | undefined>(undefined)
+    const answers = yield* Ref.make<ReadonlyArray<Option.Option<Endpoint>>>([])
+    const decided = yield* Deferred.make<void>()
+    const checkDecided = Effect.gen(function*() {
+      const l = yield* Ref.get(localSentinel)
+      if (l === undefined) return
+      if (decidedEarly(yield* Ref.get(answers), knownOf(asked.length, l))) yield* Deferred.succeed(decided, undefined)
+    })
+    const askAll = Effect.forEach(asked, (at) =>
+      seen(sentinel.masterAddress(at, settings.masterName)).pipe(
+        Effect.flatMap((a) => (a._tag === "Seen" ? Ref.update(answers, (xs) => [...xs, a.value]) : Effect.void)),
+        Effect.andThen(checkDecided)
+      ), { concurrency: "unbounded", discard: true })
 
     // Each call is bounded by its layer; the whole look once more, as a guard.
-    const [role, localSentinel, answers] = yield* Effect.all([
-      seen(redis.role(selfRedis(settings))),
-      seen(sentinel.master(local, settings.masterName)),
-      Effect.forEach(asked, (at) => seen(sentinel.masterAddress(at, settings.masterName)), { concurrency: "unbounded" })
-    ], { concurrency: "unbounded" }).pipe(
-      Effect.timeoutOrElse({
-        duration: observation,
-        orElse: () => {
-          const silent = { _tag: "Unseen" as const, reason: `no answer within ${Duration.format(observation)}` }
-          return Effect.succeed([silent, silent, []] as const)
-        }
-      })
-    )
+    yield* Effect.all([
+      seen(redis.role(selfRedis(settings))).pipe(Effect.flatMap((r) => Ref.set(role, r))),
+      seen(sentinel.master(local, settings.masterName)).pipe(Effect.flatMap((l) => Ref.set(localSentinel, l)), Effect.andThen(checkDecided)),
+      Effect.raceFirst(askAll, Deferred.await(decided))
+    ], { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOrElse({ duration: observation, orElse: () => Effect.void }))
 
+    const l = (yield* Ref.get(localSentinel)) ?? silent("Sentinel")
     return {
       self: selfRedis(settings),
       masterName: settings.masterName,
-      role,
-      localSentinel,
-      sentinels: {
-        known: Math.max(asked.length, localSentinel._tag === "Seen" ? Option.match(localSentinel.value, { onNone: () => 1, onSome: (m) => 1 + m.otherSentinels }) : 1),
-        answers: answers.flatMap((a): ReadonlyArray<Option.Option<Endpoint>> => (a._tag === "Seen" ? [a.value] : []))
-      }
+      role: yield* Ref.get(role),
+      localSentinel: l,
+      sentinels: { known: knownOf(asked.length, l), answers: yield* Ref.get(answers) }
     }
   })

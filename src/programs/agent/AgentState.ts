@@ -5,6 +5,7 @@
 import { Option } from "effect"
 import { type Manifest } from "../../domain/Backup.ts"
 import { type Endpoint, uniqueEndpoints } from "../../domain/Endpoint.ts"
+import { type Fence } from "../../domain/Fence.ts"
 import { type CheckName, type CheckState, type NodeObservation } from "../../domain/Health.ts"
 
 export interface Switch {
@@ -41,6 +42,17 @@ export interface AgentState {
   readonly priority: { readonly current: Option.Option<number>; readonly restorePending: boolean }
   /** `+switch-master` events seen (each failover once, whichever sentinels told of it). */
   readonly failovers: { readonly seen: number; readonly last: Option.Option<Switch> }
+  /** The write fence (Fence.ts): the decision and since when, and what Redis was last seen to run with. */
+  readonly fence: {
+    readonly decision: Option.Option<{ readonly fence: Fence; readonly since: number }>
+    /** The observation cycle the decision was last made on. */
+    readonly cycle: number
+    /** The role Redis last answered, for a Redis that stopped answering. */
+    readonly lastKnownRole: "master" | "replica" | "unknown"
+    readonly replicasInSync: number
+    /** `min-replicas-to-write` as last read from or written to Redis; None when unknown. */
+    readonly applied: Option.Option<number>
+  }
 }
 
 /** Every sentinel to ask besides the local one. */
@@ -56,5 +68,6 @@ export const initialState = (now: number): AgentState => ({
   strandedSince: Option.none(),
   consul: { lastSync: Option.none(), everRegistered: new Set(), paused: false, lastBackup: Option.none() },
   priority: { current: Option.none(), restorePending: true },
-  failovers: { seen: 0, last: Option.none() }
+  failovers: { seen: 0, last: Option.none() },
+  fence: { decision: Option.none(), cycle: 0, lastKnownRole: "unknown", replicasInSync: 0, applied: Option.none() }
 })

@@ -21,8 +21,8 @@ const line = (answer: { readonly pass: boolean; readonly line: string }) =>
 const encodeReport = Schema.encodeSync(Schema.fromJsonString(AgentReport))
 
 export const apiLayer = (state: Ref.Ref<AgentState>, settings: Settings, timings: Timings) => {
-  const verdict = (check: CheckName) => Effect.map(Ref.get(state), (s) => line(verdictLine(s, check)))
   const withClock = <A>(f: (s: AgentState, now: number) => A) => Effect.zipWith(Ref.get(state), Clock.currentTimeMillis, f)
+  const verdict = (check: CheckName) => withClock((s, now) => line(verdictLine(settings, s, check, now)))
   const routes = HttpRouter.addAll([
     HttpRouter.route("GET", "/master", verdict("master")),
     HttpRouter.route("GET", "/replica", verdict("replica")),
@@ -36,12 +36,12 @@ export const apiLayer = (state: Ref.Ref<AgentState>, settings: Settings, timings
     HttpRouter.route(
       "GET",
       "/status",
-      Effect.map(Ref.get(state), (s) => HttpServerResponse.text(encodeReport(report(settings, s)), { contentType: "application/json" }))
+      withClock((s, now) => HttpServerResponse.text(encodeReport(report(settings, s, now)), { contentType: "application/json" }))
     ),
     HttpRouter.route(
       "GET",
       "/metrics",
-      Effect.flatten(withClock(metricsText)).pipe(
+      Effect.flatten(withClock((s, now) => metricsText(settings, s, now))).pipe(
         Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
       )
     )

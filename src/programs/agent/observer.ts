@@ -4,7 +4,7 @@
 // a change at once. Runs every second and on every Sentinel event; never touches
 // Consul, so a Consul outage cannot delay a verdict.
 import { Clock, Duration, Effect, Option, Ref } from "effect"
-import { type CheckName, checkNames, type CheckState, findings, sentinelsSay, settle } from "../../domain/Health.ts"
+import { type CheckName, checkNames, type CheckState, findings, holdsOf, sentinelsSay, settle } from "../../domain/Health.ts"
 import { strandedSince } from "../../domain/ReplicaReconcile.ts"
 import { isNewSwitch, type MasterSwitch } from "../../domain/SentinelEvents.ts"
 import { selfSentinel } from "../../domain/Settings.ts"
@@ -16,14 +16,24 @@ import { type AgentState, peersOf } from "./AgentState.ts"
 
 const label: Record<CheckName, string> = { master: "master check", replica: "replica check", sentinel: "sentinel check" }
 
-/** The peers the local Sentinel knows, asked again every few seconds (best effort: on failure the last list stays). */
+/**
+ * The peers the local Sentinel knows, asked again every few seconds, and at once when
+ * the local Sentinel counts more than the agent asks (a sentinel just joined: until it
+ * is asked it weighs against the majority). Best effort: on failure the last list stays.
+ */
 const refreshPeers = (state: Ref.Ref<AgentState>, now: number) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const sentinel = yield* Sentinel
     const { registrySyncEvery } = yield* Timings
-    const { peers } = yield* Ref.get(state)
-    if (now - peers.refreshedAt < Duration.toMillis(registrySyncEvery)) return
+    const s = yield* Ref.get(state)
+    const { peers } = s
+    const countedByLocal = Option.match(s.observation, {
+      onNone: () => 0,
+      onSome: (o) => (o.localSentinel._tag === "Seen" ? Option.match(o.localSentinel.value, { onNone: () => 0, onSome: (m) => m.otherSentinels }) : 0)
+    })
+    const unasked = countedByLocal > peersOf(s).length
+    if (!unasked && now - peers.refreshedAt < Duration.toMillis(registrySyncEvery)) return
     const known = yield* sentinel.sentinels(selfSentinel(settings), settings.masterName).pipe(Effect.option)
     yield* Ref.update(state, (s) => ({
       ...s,
@@ -31,7 +41,7 @@ const refreshPeers = (state: Ref.Ref<AgentState>, now: number) =>
     }))
   })
 
-export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.Effect<void>) => (trigger: string) =>
+export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.Effect<void>, wakeFence: Effect.Effect<void> = Effect.void) => (trigger: string) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const started = yield* Clock.currentTimeMillis
@@ -40,12 +50,14 @@ export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
     const observation = yield* observeNode(peersOf(before))
     const now = yield* Clock.currentTimeMillis
     const found = findings(observation)
-    const hold = Duration.toMillis(settings.health.interval)
+    const hold = holdsOf(Duration.toMillis(settings.health.interval), Option.map(settings.redis.fenceAfter, Duration.toMillis))
     const previous = (check: CheckName): Option.Option<CheckState> => Option.map(before.verdicts, (v) => v[check])
+    // The master's evidence dates from when the sentinels were asked: the fence's lease
+    // runs from there.
     const verdicts: Record<CheckName, CheckState> = {
-      master: settle(previous("master"), found.master, now, hold),
-      replica: settle(previous("replica"), found.replica, now, hold),
-      sentinel: settle(previous("sentinel"), found.sentinel, now, hold)
+      master: settle(previous("master"), found.master, started, hold.master),
+      replica: settle(previous("replica"), found.replica, now, hold.replica),
+      sentinel: settle(previous("sentinel"), found.sentinel, now, hold.sentinel)
     }
     yield* Ref.update(state, (s) => ({
       ...s,
@@ -60,6 +72,7 @@ export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
       yield* Effect.log(`${label[check]} ${verdicts[check].pass ? "passing" : "failing"} (on ${trigger}): ${verdicts[check].reason}`)
     }
     if (changed.length > 0) yield* wakeRegistrar
+    yield* wakeFence
   })
 
 /** Counts a failover the first time any sentinel tells of it. */

@@ -19,6 +19,7 @@ import { recordThisMaster } from "../clusterRecord.ts"
 import { readOptional, removeIfPresent } from "../files.ts"
 import { observeNode } from "../observeNode.ts"
 import { type AgentState, peersOf } from "./AgentState.ts"
+import { currentVerdicts } from "./report.ts"
 
 export const ownServicesOf = (settings: SettingsData): Readonly<Record<CheckName, OwnService>> => {
   const names = consulNames(settings.serviceName)
@@ -40,14 +41,15 @@ const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceIn
     const own = ownServicesOf(settings)
     const self = selfRedis(settings)
     const s = yield* Ref.get(state)
-    if (Option.isNone(s.verdicts)) return
+    const verdicts = currentVerdicts(settings, s, yield* Clock.currentTimeMillis)
+    if (Option.isNone(verdicts)) return
     const agentChecks = new Map(checks.map((c) => [c.checkId, c.status] as const))
     const present = (Object.values(own) as ReadonlyArray<OwnService>).filter((o) => agentChecks.has(o.checkId)).map((o) => o.check)
     const otherPassingMasters = masters
       .filter((m) => m.passing && m.id !== own.master.serviceId && !sameEndpoint(endpointOf(m), self))
       .flatMap((m) => m.checks.filter((c) => c.checkId.startsWith("service:")).map((c) => ({ checkId: c.checkId, at: formatEndpoint(endpointOf(m)) })))
     const everRegistered = new Set([...s.consul.everRegistered, ...present])
-    const actions = decideRegistry(own, { verdicts: s.verdicts.value, agentChecks, everRegistered, otherPassingMasters })
+    const actions = decideRegistry(own, { verdicts: verdicts.value, agentChecks, everRegistered, otherPassingMasters })
 
     // Failing another node rests on a verdict up to a second old: confirm it first, so
     // a master that has just been replaced never fails its successor.

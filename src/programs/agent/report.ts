@@ -5,18 +5,33 @@ import { DateTime, Duration, Effect, Metric, Option } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { type AgentReport } from "../../domain/AgentReport.ts"
 import { formatEndpoint } from "../../domain/Endpoint.ts"
-import { type CheckName, checkNames, sentinelsSay } from "../../domain/Health.ts"
+import { minReplicasOf } from "../../domain/Fence.ts"
+import { asOf, type CheckName, checkNames, type CheckState, holdsOf, sentinelsSay } from "../../domain/Health.ts"
 import { type Settings } from "../../domain/Settings.ts"
 import { type Timings } from "../../domain/Timings.ts"
 import { type AgentState } from "./AgentState.ts"
 
 const iso = (millis: number): string => DateTime.formatIso(DateTime.makeUnsafe(millis))
 
-export const report = (settings: Settings, s: AgentState): AgentReport => {
+/**
+ * The verdicts as of `now`: a pass not confirmed within its hold has lapsed, also
+ * when the loop that would have noticed was held up or the whole agent was frozen.
+ */
+export const currentVerdicts = (settings: Settings, s: AgentState, now: number): Option.Option<Readonly<Record<CheckName, CheckState>>> => {
+  const holds = holdsOf(Duration.toMillis(settings.health.interval), Option.map(settings.redis.fenceAfter, Duration.toMillis))
+  return Option.map(s.verdicts, (v) => ({
+    master: asOf(v.master, now, holds.master, `not confirmed by the sentinels for ${Duration.format(Duration.millis(holds.master))}: ${v.master.reason}`),
+    replica: asOf(v.replica, now, holds.replica, `not confirmed for ${Duration.format(Duration.millis(holds.replica))}: ${v.replica.reason}`),
+    sentinel: asOf(v.sentinel, now, holds.sentinel, `not confirmed for ${Duration.format(Duration.millis(holds.sentinel))}: ${v.sentinel.reason}`)
+  }))
+}
+
+export const report = (settings: Settings, s: AgentState, now: number): AgentReport => {
   const observation = Option.getOrUndefined(s.observation)
   const role = observation?.role._tag === "Seen" ? observation.role.value : undefined
   const say = observation === undefined ? undefined : sentinelsSay(observation.sentinels)
-  const verdicts = Option.getOrUndefined(s.verdicts)
+  const verdicts = Option.getOrUndefined(currentVerdicts(settings, s, now))
+  const fence = Option.getOrUndefined(s.fence.decision)
   return {
     node: settings.node.name,
     redis: `${settings.node.address}:${settings.redis.port}`,
@@ -49,13 +64,20 @@ export const report = (settings: Settings, s: AgentState): AgentReport => {
       last: Option.match(s.failovers.last, { onNone: () => null, onSome: (l) => ({ from: formatEndpoint(l.from), to: formatEndpoint(l.to), at: iso(l.at) }) })
     },
     lastBackup: Option.getOrNull(s.consul.lastBackup),
+    fence: fence === undefined ? null : {
+      fenced: fence.fence._tag === "Fenced",
+      reason: fence.fence.reason,
+      since: iso(fence.since),
+      minReplicasToWrite: minReplicasOf(fence.fence),
+      applied: Option.getOrNull(s.fence.applied)
+    },
     agent: { startedAt: iso(s.startedAt), cycles: s.cycles, lastCycleAt: Option.match(s.lastCycle, { onNone: () => null, onSome: (c) => iso(c.at) }) }
   }
 }
 
-/** `/master`, `/replica`, `/sentinel`: pass or fail, with the reason in one line. */
-export const verdictLine = (s: AgentState, check: CheckName): { readonly pass: boolean; readonly line: string } =>
-  Option.match(s.verdicts, {
+/** `/master`, `/replica`, `/sentinel`: pass or fail as of `now`, with the reason in one line. */
+export const verdictLine = (settings: Settings, s: AgentState, check: CheckName, now: number): { readonly pass: boolean; readonly line: string } =>
+  Option.match(currentVerdicts(settings, s, now), {
     onNone: () => ({ pass: false, line: "fail: the agent has not observed this node yet" }),
     onSome: (v) => ({ pass: v[check].pass, line: `${v[check].pass ? "pass" : "fail"}: ${v[check].reason}` })
   })
@@ -98,12 +120,13 @@ const gauges = {
   paused: gauge("paused", "1 while the cluster is paused (service/<name>/paused)"),
   priority: gauge("replica_priority", "The replica-priority this node's Redis runs with (0: never promoted; 0 on every node while paused)"),
   failovers: gauge("failovers_seen", "Failovers (+switch-master) seen since the agent started"),
+  fenced: gauge("fenced", "1 while this node's Redis refuses writes because its agent cannot confirm it as the master (FENCE_AFTER)"),
   backupAge: gauge("last_backup_age_seconds", "Age of the newest verified backup recorded in Consul"),
   backupBytes: gauge("last_backup_bytes", "Size of the newest verified backup recorded in Consul")
 }
 
 /** `/metrics`: the gauges set from the state at scrape time, with the call metrics the layers keep. */
-export const metricsText = (s: AgentState, now: number): Effect.Effect<string> =>
+export const metricsText = (settings: Settings, s: AgentState, now: number): Effect.Effect<string> =>
   Effect.gen(function*() {
     const set = (m: Metric.Gauge<number>, value: number, attributes: Metric.Metric.Attributes = {}) =>
       Metric.update(Metric.withAttributes(m, attributes), value)
@@ -116,9 +139,11 @@ export const metricsText = (s: AgentState, now: number): Effect.Effect<string> =
       for (const r of role.replicas) yield* set(gauges.lag, Math.max(0, role.offset - r.offset), { replica: formatEndpoint(r.endpoint) })
     }
     yield* set(gauges.link, role?._tag === "Replica" && role.state === "connected" ? 1 : 0)
+    const verdicts = currentVerdicts(settings, s, now)
     for (const check of checkNames) {
-      yield* set(gauges.check, Option.exists(s.verdicts, (v) => v[check].pass) ? 1 : 0, { check })
+      yield* set(gauges.check, Option.exists(verdicts, (v) => v[check].pass) ? 1 : 0, { check })
     }
+    yield* set(gauges.fenced, Option.exists(s.fence.decision, (d) => d.fence._tag === "Fenced") ? 1 : 0)
     yield* set(gauges.paused, s.consul.paused ? 1 : 0)
     if (Option.isSome(s.priority.current)) yield* set(gauges.priority, s.priority.current.value)
     yield* set(gauges.failovers, s.failovers.seen)

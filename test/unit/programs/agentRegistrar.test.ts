@@ -31,9 +31,20 @@ const asReplica: Readonly<Record<CheckName, CheckState>> = {
 }
 
 const sync = (n: TestNode, w: Worlds, state: Ref.Ref<AgentState>, full = false) => syncRegistry(state)(full).pipe(Effect.provide(memoryLayers(n, w)))
+/** Verdicts just confirmed: the registrar reads them as of now, and a stale pass has lapsed. */
+const fresh = (verdicts: Readonly<Record<CheckName, CheckState>>): Readonly<Record<CheckName, CheckState>> => {
+  const now = Date.now()
+  const at = (v: CheckState): CheckState => ({ ...v, since: now, confirmedAt: now })
+  return { master: at(verdicts.master), replica: at(verdicts.replica), sentinel: at(verdicts.sentinel) }
+}
+
 /** The agent's state after its observer ran: verdicts, and the peer sentinels it learned from its own. */
 const stateWith = (verdicts: Readonly<Record<CheckName, CheckState>> | undefined) =>
-  Ref.make<AgentState>({ ...initialState(0), verdicts: Option.fromUndefinedOr(verdicts), peers: { fromSentinel: [sentinelAt(2), sentinelAt(3)], fromConsul: [], refreshedAt: 0 } })
+  Ref.make<AgentState>({
+    ...initialState(0),
+    verdicts: Option.map(Option.fromUndefinedOr(verdicts), fresh),
+    peers: { fromSentinel: [sentinelAt(2), sentinelAt(3)], fromConsul: [], refreshedAt: 0 }
+  })
 
 /** Node 1 master (Redis and every sentinel agree), registered as ContainerPilot does. */
 const masterOne = (w: Worlds) => {

@@ -52,7 +52,7 @@ describe("agent report (/status)", () => {
         lastCycle: Option.some({ at: T0 + 7000, trigger: "tick", tookMs: 3 }),
         priority: { current: Option.some(50), restorePending: false }
       })
-      assert.deepStrictEqual(report(settings, s), {
+      assert.deepStrictEqual(report(settings, s, T0), {
         node: "node-1",
         redis: "10.0.0.11:6379",
         role: "master",
@@ -70,6 +70,7 @@ describe("agent report (/status)", () => {
         consul: { lastSync: null, problem: null, paused: false },
         failovers: { seen: 0, last: null },
         lastBackup: null,
+        fence: null,
         agent: { startedAt: "2026-12-03T06:00:00.000Z", cycles: 7, lastCycleAt: "2026-12-03T06:00:07.000Z" }
       })
     }))
@@ -92,7 +93,7 @@ describe("agent report (/status)", () => {
         consul: { lastSync: Option.some({ at: T0 + 1000, problem: Option.some("timeout") }), everRegistered: new Set(), paused: true, lastBackup: Option.some(backup) },
         failovers: { seen: 2, last: Option.some({ from: redisAt(1), to: redisAt(2), at: T0 + 500 }) }
       })
-      const r = report(settings, s)
+      const r = report(settings, s, T0)
       assert.deepStrictEqual(
         { role: r.role, following: r.following, link: r.link, offset: r.offset, replicas: r.replicas, sentinels: r.sentinels, verdicts: r.verdicts },
         { role: "replica", following: "10.0.0.12:6379", link: "sync", offset: 900, replicas: [], sentinels: { known: 3, answered: 1, master: null, votes: 0 }, verdicts: null }
@@ -106,22 +107,39 @@ describe("agent report (/status)", () => {
   it.effect("Redis not answering, or answering as a Sentinel: role unknown or sentinel, no offset", () =>
     Effect.gen(function*() {
       const settings = yield* settingsOf()
-      const unseen = report(settings, at(initialState(T0), { observation: Option.some(observed(undefined)) }))
+      const unseen = report(settings, at(initialState(T0), { observation: Option.some(observed(undefined)) }), T0)
       assert.deepStrictEqual([unseen.role, unseen.offset, unseen.following, unseen.link], ["unknown", null, null, null])
-      const sentinel = report(settings, at(initialState(T0), { observation: Option.some(observed({ _tag: "Sentinel", masters: ["mymaster"] })) }))
+      const sentinel = report(settings, at(initialState(T0), { observation: Option.some(observed({ _tag: "Sentinel", masters: ["mymaster"] })) }), T0)
       assert.deepStrictEqual([sentinel.role, sentinel.offset], ["sentinel", null])
-      const never = report(settings, initialState(T0))
+      const never = report(settings, initialState(T0), T0)
       assert.deepStrictEqual([never.role, never.sentinels, never.agent.lastCycleAt], ["unknown", { known: 0, answered: 0, master: null, votes: 0 }, null])
     }))
 })
 
 describe("agent verdict lines (/master, /replica, /sentinel)", () => {
-  it("before the first observation every check fails, saying so; then pass or fail with the verdict's reason", () => {
-    assert.deepStrictEqual(verdictLine(initialState(T0), "master"), { pass: false, line: "fail: the agent has not observed this node yet" })
-    const s = at(initialState(T0), { verdicts: Option.some(verdicts(true)) })
-    assert.deepStrictEqual(verdictLine(s, "master"), { pass: true, line: "pass: master with 2 connected replica(s)" })
-    assert.deepStrictEqual(verdictLine(s, "replica"), { pass: false, line: "fail: this node is master, not a replica" })
-  })
+  it.effect("before the first observation every check fails, saying so; then pass or fail with the verdict's reason", () =>
+    Effect.gen(function*() {
+      const settings = yield* settingsOf()
+      assert.deepStrictEqual(verdictLine(settings, initialState(T0), "master", T0), { pass: false, line: "fail: the agent has not observed this node yet" })
+      const s = at(initialState(T0), { verdicts: Option.some(verdicts(true)) })
+      assert.deepStrictEqual(verdictLine(settings, s, "master", T0), { pass: true, line: "pass: master with 2 connected replica(s)" })
+      assert.deepStrictEqual(verdictLine(settings, s, "replica", T0), { pass: false, line: "fail: this node is master, not a replica" })
+    }))
+
+  it.effect("a pass not confirmed within its hold has lapsed, also when no loop ran since (an agent frozen and woken): the master's after FENCE_AFTER, the others' after HEALTH_INTERVAL", () =>
+    Effect.gen(function*() {
+      const settings = yield* settingsOf({ FENCE_AFTER: "2s", HEALTH_INTERVAL: "5" })
+      const s = at(initialState(T0), { verdicts: Option.some(verdicts(true)) })
+      assert.isTrue(verdictLine(settings, s, "master", T0 + 2000).pass)
+      assert.deepStrictEqual(verdictLine(settings, s, "master", T0 + 2001), {
+        pass: false,
+        line: "fail: not confirmed by the sentinels for 2s: master with 2 connected replica(s)"
+      })
+      assert.isTrue(verdictLine(settings, s, "sentinel", T0 + 5000).pass)
+      assert.isFalse(verdictLine(settings, s, "sentinel", T0 + 5001).pass)
+      const unfenced = yield* settingsOf({ FENCE_AFTER: "0s", HEALTH_INTERVAL: "5" })
+      assert.isTrue(verdictLine(unfenced, s, "master", T0 + 5000).pass, "without fencing the master holds a HEALTH_INTERVAL")
+    }))
 })
 
 describe("agent /health", () => {
@@ -163,6 +181,7 @@ describe("agent /metrics", () => {
 
   it.effect("a master: role, replicas and each one's lag, checks, pause, priority, failovers, the backup's age and size", () =>
     Effect.gen(function*() {
+      const settings = yield* settingsOf()
       const s = at(initialState(T0), {
         observation: Option.some(observed(masterWithTwo)),
         verdicts: Option.some(verdicts(true)),
@@ -175,7 +194,7 @@ describe("agent /metrics", () => {
         },
         failovers: { seen: 3, last: Option.none() }
       })
-      const text = yield* metricsText(s, T0)
+      const text = yield* metricsText(settings, s, T0)
       assert.strictEqual(sample(text, "is_master"), 1)
       assert.strictEqual(sample(text, "connected_replicas"), 2)
       assert.strictEqual(sample(text, "replication_offset"), 5000)
@@ -194,10 +213,11 @@ describe("agent /metrics", () => {
 
   it.effect("a replica with its link up, then down; no verdicts yet: every check 0", () =>
     Effect.gen(function*() {
-      const up = yield* metricsText(at(initialState(T0), { observation: Option.some(observed({ _tag: "Replica", master: redisAt(2), state: "connected", offset: 42 })) }), T0)
+      const settings = yield* settingsOf()
+      const up = yield* metricsText(settings, at(initialState(T0), { observation: Option.some(observed({ _tag: "Replica", master: redisAt(2), state: "connected", offset: 42 })) }), T0)
       assert.deepStrictEqual([sample(up, "is_master"), sample(up, "connected_replicas"), sample(up, "master_link_up"), sample(up, "replication_offset")], [0, 0, 1, 42])
       assert.strictEqual(sample(up, "check_passing", `{check="replica"}`), 0)
-      const down = yield* metricsText(at(initialState(T0), { observation: Option.some(observed({ _tag: "Replica", master: redisAt(2), state: "connect", offset: 42 })) }), T0)
+      const down = yield* metricsText(settings, at(initialState(T0), { observation: Option.some(observed({ _tag: "Replica", master: redisAt(2), state: "connect", offset: 42 })) }), T0)
       assert.strictEqual(sample(down, "master_link_up"), 0)
     }))
 })

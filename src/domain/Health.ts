@@ -27,6 +27,8 @@ export interface SentinelsView {
   readonly known: number
   /** For each sentinel that answered: the master it names for MASTER_NAME (None: it does not monitor it). */
   readonly answers: ReadonlyArray<Option.Option<Endpoint>>
+  /** The sentinels asked that did not answer (the next look gives them less time). */
+  readonly silent?: ReadonlyArray<Endpoint>
 }
 
 export interface NodeObservation {

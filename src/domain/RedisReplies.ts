@@ -197,3 +197,11 @@ export const decodeMasterAddress = (reply: unknown): Result.Result<Endpoint | nu
     Schema.decodeUnknownResult(Schema.NullOr(Schema.Tuple([Schema.String, IntString])))(reply),
     (r) => (r === null ? null : { host: r[0], port: r[1] })
   )
+
+/** `SENTINEL DEBUG`: `["INFO-PERIOD", "1000", …]`, names and milliseconds as bulk strings (RESP2's flattened map). */
+export const decodePeriods = (reply: unknown): Result.Result<Readonly<Record<string, number>>, Schema.SchemaError> =>
+  Result.map(Schema.decodeUnknownResult(FlatPairs)(reply), (flat) => {
+    const out: Record<string, number> = {}
+    for (const [name, ms] of Object.entries(pairs(flat))) if (/^\d+$/.test(ms)) out[name] = Number(ms)
+    return out
+  })

@@ -44,6 +44,8 @@ export interface Timings {
   readonly healthMargin: Duration.Duration
   /** The agent observes Redis and the sentinels this often, besides on every Sentinel event (DESIGN.md §1). */
   readonly observeEvery: Duration.Duration
+  /** A peer sentinel that did not answer the last look gets this long in the next, not a whole redisCommand: a cut-off peer must not delay the verdict that a failover is waiting for; one that is back answers in milliseconds. */
+  readonly silentPeerAnswer: Duration.Duration
   /** One observation, all its calls together: a hanging dependency makes a finding Unknown, never a stuck agent. */
   readonly observation: Duration.Duration
   /** The agent checks the fence's lease this often (no I/O unless it lapsed): a lapse is acted on within this of FENCE_AFTER. */
@@ -52,8 +54,16 @@ export interface Timings {
   readonly registrySyncEvery: Duration.Duration
   /** The agent reads `service/<name>/paused` and its Redis's replica-priority this often: one KV read and one local command, so a node restarted while paused is back at priority 0 within a second of its agent starting. */
   readonly pauseEvery: Duration.Duration
+  /** The agent checks its local Sentinel's periods (SentinelTuning.ts) this often: one local command, and a restarted sentinel is tuned again within it. */
+  readonly sentinelTuningEvery: Duration.Duration
+  /** At rest (not paused), the agent reads its own replica-priority this often, to find one a switchover left away from REPLICA_PRIORITY. */
+  readonly priorityCheckEvery: Duration.Duration
+  /** A priority away from REPLICA_PRIORITY this long is put back: longer than a switchover holds one (propagation, catch-up, settle and restore: about 40 s). */
+  readonly priorityStrayLimit: Duration.Duration
   /** switchover, pause: Sentinel reads a replica's priority from its INFO every 10 s; a failover asked before it knows the new priorities could pick another node. */
   readonly priorityPropagation: Duration.Duration
+  /** switchover: a held replica-priority is put back (set, read back, rewritten) until this passes: Sentinel reconfigures each replica after the promotion, killing its clients, within seconds. */
+  readonly priorityRestore: Duration.Duration
   /** switchover: after SENTINEL FAILOVER, the chosen node must be master in Sentinel and passing as master in Consul within this. */
   readonly switchoverSettle: Duration.Duration
   /** status, list, resume: an agent answers `/status` from memory in milliseconds; one that has not within this is asked around (Redis directly). */
@@ -103,11 +113,16 @@ export const defaultTimings: Timings = {
   healthMargin: Duration.millis(500),
   observeEvery: Duration.seconds(1),
   observation: Duration.seconds(3),
+  silentPeerAnswer: Duration.millis(100),
   leaseCheckEvery: Duration.millis(100),
   registrySyncEvery: Duration.seconds(5),
   pauseEvery: Duration.seconds(1),
+  sentinelTuningEvery: Duration.seconds(1),
   priorityPropagation: Duration.seconds(12),
   switchoverSettle: Duration.seconds(15),
+  priorityRestore: Duration.seconds(10),
+  priorityCheckEvery: Duration.seconds(15),
+  priorityStrayLimit: Duration.seconds(60),
   agentReport: Duration.millis(300),
   careEvery: Duration.seconds(5),
   careStep: Duration.seconds(6),

@@ -27,6 +27,8 @@ export interface MemorySentinel {
   readonly replicas: Array<SentinelPeer>
   readonly sentinels: Array<SentinelPeer>
   resets: number
+  /** `SENTINEL DEBUG`'s periods, by upper-case name. */
+  periods: Record<string, number>
 }
 
 /** A Pub/Sub connection to a sentinel: events arrive until the sentinel drops it. */
@@ -41,6 +43,12 @@ export class RedisWorld {
   readonly calls: Array<string> = []
   /** Commands that fail alone, by call (`"10.0.0.13:6379 CONFIG SET replica-priority 50"`), as `calls` records them: a server that answers some commands and not others. */
   readonly failing = new Map<string, RedisError["reason"]>()
+  /**
+   * Servers whose clients are being closed until the given time (epoch ms), as
+   * Sentinel's reconfiguration of a replica does (its transaction ends with CLIENT KILL
+   * TYPE normal): every command to one fails as on a connection closed under it.
+   */
+  readonly closingClients = new Map<string, number>()
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
@@ -91,7 +99,7 @@ export class RedisWorld {
   sentinel(at: Endpoint, name: string, master: Endpoint | undefined): this {
     const masters = new Map<string, SentinelMasterState>()
     if (master !== undefined) masters.set(name, { endpoint: master, flags: ["master"], replicas: 0, otherSentinels: 0, quorum: 2 })
-    this.sentinels.set(formatEndpoint(at), { masters, replicas: [], sentinels: [], resets: 0 })
+    this.sentinels.set(formatEndpoint(at), { masters, replicas: [], sentinels: [], resets: 0, periods: { "INFO-PERIOD": 10_000, "PING-PERIOD": 1000, "PUBLISH-PERIOD": 2000 } })
     return this
   }
 
@@ -168,6 +176,9 @@ const memoryCommand = <S>(world: RedisWorld, kind: "Redis" | "Sentinel", servers
       world.calls.push(call)
       const server = servers.get(formatEndpoint(at))
       if (server === undefined) return Effect.fail(refused(kind, at, command))
+      if (kind === "Redis" && Date.now() < (world.closingClients.get(formatEndpoint(at)) ?? 0)) {
+        return Effect.fail(new RedisError({ server: kind, endpoint: formatEndpoint(at), command, reason: "unreachable", detail: "Connection is closed. (simulated: Sentinel reconfiguring it)" }))
+      }
       const reason = world.failing.get(call)
       return reason === undefined
         ? Effect.sync(() => f(server))
@@ -250,6 +261,11 @@ export const makeMemorySentinel = (world: RedisWorld): Sentinel["Service"] => {
           Effect.tap(() => Effect.forkDetach(Effect.delay(Effect.sync(() => world.onFailover(at, name)), world.failoverTakes)))
         ),
     reset: (at) => on(at, "SENTINEL RESET", (s) => void (s.resets += 1)),
+    periods: (at) => on(at, "SENTINEL DEBUG", (s) => ({ ...s.periods })),
+    setPeriods: (at, periods) =>
+      on(at, `SENTINEL DEBUG ${periods.map(([n, v]) => `${n} ${v}`).join(" ")}`, (s) => {
+        for (const [name, ms] of periods) s.periods[name.toUpperCase()] = ms
+      }),
     events: (at) =>
       Stream.unwrap(on(at, "PSUBSCRIBE *", () =>
         Stream.callback<SentinelEvent, RedisError>((queue) =>

@@ -7,6 +7,7 @@ import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
   decodeMasterAddress,
   decodePeers,
+  decodePeriods,
   decodeSentinelMaster,
   type SentinelMasterState,
   type SentinelPeer
@@ -31,6 +32,10 @@ export class Sentinel extends Context.Service<Sentinel, {
    * `{ channel, message }`; fails when the subscription's connection is lost.
    */
   readonly events: (at: Endpoint) => Stream.Stream<SentinelEvent, RedisError>
+  /** `SENTINEL DEBUG`: its internal periods (INFO-PERIOD, PING-PERIOD, …) in milliseconds. */
+  readonly periods: (at: Endpoint) => Effect.Effect<Readonly<Record<string, number>>, RedisError>
+  /** `SENTINEL DEBUG <name> <ms> …`: run time only, gone with a restart. */
+  readonly setPeriods: (at: Endpoint, periods: ReadonlyArray<readonly [string, number]>) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Sentinel") {
   static readonly layer: Layer.Layer<Sentinel, never, Settings> = Layer.effect(Sentinel, Effect.gen(function*() {
     const settings = yield* Settings
@@ -85,6 +90,8 @@ export const makeSentinel = (connections: Connections, retry: ReturnType<typeof 
     sentinels: (at, name) => ask(at, decodePeers, "sentinels", name),
     failover: (at, name) => ask(at, anything, "failover", name).pipe(Effect.asVoid),
     reset: (at, name) => ask(at, anything, "reset", name).pipe(Effect.asVoid),
-    events: (at) => connections.subscribe(at, "*")
+    events: (at) => connections.subscribe(at, "*"),
+    periods: (at) => ask(at, decodePeriods, "debug"),
+    setPeriods: (at, periods) => ask(at, anything, "debug", ...periods.flatMap(([name, ms]) => [name, String(ms)])).pipe(Effect.asVoid)
   })
 }

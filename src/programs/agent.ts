@@ -14,7 +14,7 @@ import { Sentinel, type SentinelEvent } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { apiLayer } from "./agent/api.ts"
 import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
-import { careForReplica, careForSentinel } from "./agent/care.ts"
+import { careForReplica, careForSentinel, careForSentinelPeriods } from "./agent/care.ts"
 import { careForFence } from "./agent/fence.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
 import { carePause } from "./agent/pause.ts"
@@ -115,6 +115,7 @@ export const agent = Effect.gen(function*() {
     Stream.runForEach(registry, syncRegistry(state)),
     careForReplica(state).pipe(Effect.repeat(Schedule.spaced(timings.careEvery))),
     carePause(state).pipe(Effect.repeat(Schedule.spaced(timings.pauseEvery))),
+    careForSentinelPeriods.pipe(Effect.repeat(Schedule.spaced(timings.sentinelTuningEvery))),
     careForSentinel(state).pipe(Effect.repeat(Schedule.spaced(timings.sentinelResetSpacing))),
     subscriptions(state, heard),
     watchdog(state)

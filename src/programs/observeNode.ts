@@ -3,7 +3,7 @@
 // that does not answer becomes an "Unseen" observation, never a failure, and the whole
 // look is bounded so a hanging peer cannot stall the caller.
 import { Deferred, Duration, Effect, Option, Ref } from "effect"
-import { type Endpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
+import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { decidedEarly, type NodeObservation, type Observed } from "../domain/Health.ts"
 import { type RoleReply, type SentinelMasterState } from "../domain/RedisReplies.ts"
 import { selfRedis, selfSentinel } from "../domain/Settings.ts"
@@ -28,13 +28,18 @@ const knownOf = (asked: number, local: Observed<Option.Option<SentinelMasterStat
  * does not answer (or was not asked) weighs against a majority. The look ends as soon
  * as the answers decide the master whatever the others say (a silent peer then costs
  * nothing), else when every sentinel answered or the bound passed, with what came.
+ * `silentBefore`: peers that did not answer the last look; each gets
+ * `silentPeerAnswer` this time.
  */
-export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeObservation, never, Settings | Redis | Sentinel> =>
+export const observeNode = (
+  peers: ReadonlyArray<Endpoint>,
+  silentBefore: ReadonlyArray<Endpoint> = []
+): Effect.Effect<NodeObservation, never, Settings | Redis | Sentinel> =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const redis = yield* Redis
     const sentinel = yield* Sentinel
-    const { observation } = yield* Timings
+    const { observation, silentPeerAnswer } = yield* Timings
     const local = selfSentinel(settings)
     const asked = uniqueEndpoints([local, ...peers])
     const silent = (what: string): Observed<never> => ({ _tag: "Unseen", reason: `${what}: no answer within ${Duration.format(observation)}` })
@@ -42,6 +47,12 @@ export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeO
     const role = yield* Ref.make<Observed<RoleReply>>(silent("Redis"))
     const localSentinel = yield* Ref.make<Observed<Option.Option<SentinelMasterState>> | undefined>(undefined)
     const answers = yield* Ref.make<ReadonlyArray<Option.Option<Endpoint>>>([])
+    const answered = yield* Ref.make<ReadonlyArray<Endpoint>>([])
+    const wasSilent = new Set(silentBefore.map(formatEndpoint))
+    const bounded = <A, E, R>(at: Endpoint, call: Effect.Effect<A, E, R>) =>
+      wasSilent.has(formatEndpoint(at)) && !sameEndpoint(at, local)
+        ? call.pipe(Effect.timeoutOrElse({ duration: silentPeerAnswer, orElse: () => Effect.fail({ message: `no answer within ${Duration.format(silentPeerAnswer)} (silent before)` }) }))
+        : call
     const decided = yield* Deferred.make<void>()
     const checkDecided = Effect.gen(function*() {
       const l = yield* Ref.get(localSentinel)
@@ -49,8 +60,8 @@ export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeO
       if (decidedEarly(yield* Ref.get(answers), knownOf(asked.length, l))) yield* Deferred.succeed(decided, undefined)
     })
     const askAll = Effect.forEach(asked, (at) =>
-      seen(sentinel.masterAddress(at, settings.masterName)).pipe(
-        Effect.flatMap((a) => (a._tag === "Seen" ? Ref.update(answers, (xs) => [...xs, a.value]) : Effect.void)),
+      seen(bounded(at, sentinel.masterAddress(at, settings.masterName))).pipe(
+        Effect.flatMap((a) => (a._tag === "Seen" ? Effect.andThen(Ref.update(answers, (xs) => [...xs, a.value]), Ref.update(answered, (xs) => [...xs, at])) : Effect.void)),
         Effect.andThen(checkDecided)
       ), { concurrency: "unbounded", discard: true })
 
@@ -62,11 +73,16 @@ export const observeNode = (peers: ReadonlyArray<Endpoint>): Effect.Effect<NodeO
     ], { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOrElse({ duration: observation, orElse: () => Effect.void }))
 
     const l = (yield* Ref.get(localSentinel)) ?? silent("Sentinel")
+    const responded = yield* Ref.get(answered)
     return {
       self: selfRedis(settings),
       masterName: settings.masterName,
       role: yield* Ref.get(role),
       localSentinel: l,
-      sentinels: { known: knownOf(asked.length, l), answers: yield* Ref.get(answers) }
+      sentinels: {
+        known: knownOf(asked.length, l),
+        answers: yield* Ref.get(answers),
+        silent: asked.filter((at) => !responded.some((r) => sameEndpoint(r, at)))
+      }
     }
   })

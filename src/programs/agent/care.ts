@@ -10,6 +10,7 @@ import { consulNames } from "../../domain/ConsulNames.ts"
 import { sentinelsSay } from "../../domain/Health.ts"
 import { decideReplicaTarget } from "../../domain/ReplicaReconcile.ts"
 import { decideSentinelReset, LastResetFromJson } from "../../domain/SentinelReset.ts"
+import { periodChanges, sentinelPeriods } from "../../domain/SentinelTuning.ts"
 import { selfRedis, selfSentinel } from "../../domain/Settings.ts"
 import { Timings } from "../../domain/Timings.ts"
 import { Consul, endpointOf, type ServiceInstance } from "../../layers/Consul.ts"
@@ -83,6 +84,17 @@ const resetStaleSentinel = (state: Ref.Ref<AgentState>) =>
     yield* Effect.log(decision.reason)
   })
 
+/** The local Sentinel's internal periods (SentinelTuning.ts), put back after every restart of it. */
+const tuneSentinel = Effect.gen(function*() {
+  const settings = yield* Settings
+  const sentinel = yield* Sentinel
+  const local = selfSentinel(settings)
+  const changes = periodChanges(yield* sentinel.periods(local))
+  if (changes.length === 0) return
+  yield* sentinel.setPeriods(local, changes)
+  yield* Effect.log(`local Sentinel tuned: ${changes.map(([name, ms]) => `${name} ${ms} ms (${sentinelPeriods[name].sentinelDefault} by default)`).join(", ")}`)
+})
+
 /** Each step on its own: one failing (e.g. Redis down) must not skip the other. */
 const step = <E extends { readonly message: string }, R>(name: string, effect: Effect.Effect<void, E, R>) =>
   Effect.gen(function*() {
@@ -99,3 +111,10 @@ export const careForReplica = (state: Ref.Ref<AgentState>) =>
 
 /** Every 30 s (Sentinel's advice for resets), so asking Consul and Sentinel costs little at rest. */
 export const careForSentinel = (state: Ref.Ref<AgentState>) => step("sentinel reset", resetStaleSentinel(state))
+
+/**
+ * Every second: one local read at rest, so a restarted sentinel is tuned again within
+ * a second. A sentinel that does not answer yet (starting) is tried again next second,
+ * quietly: its own check says whether it is healthy.
+ */
+export const careForSentinelPeriods = tuneSentinel.pipe(Effect.catch((e) => Effect.logDebug(`sentinel tuning skipped: ${e.message}`)))

@@ -47,7 +47,8 @@ export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
     const started = yield* Clock.currentTimeMillis
     yield* refreshPeers(state, started)
     const before = yield* Ref.get(state)
-    const observation = yield* observeNode(peersOf(before))
+    const silentBefore = Option.match(before.observation, { onNone: () => [], onSome: (o) => o.sentinels.silent ?? [] })
+    const observation = yield* observeNode(peersOf(before), silentBefore)
     const now = yield* Clock.currentTimeMillis
     const found = findings(observation)
     const hold = holdsOf(Duration.toMillis(settings.health.interval), Option.map(settings.redis.fenceAfter, Duration.toMillis))
@@ -67,6 +68,7 @@ export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
       verdicts: Option.some(verdicts),
       strandedSince: strandedSince({ previous: s.strandedSince, self: observation.self, role: observation.role, say: sentinelsSay(observation.sentinels), now })
     }))
+    yield* Effect.logDebug(`observed (on ${trigger}, ${now - started} ms): master ${found.master._tag}: ${found.master.reason}`)
     const changed = checkNames.filter((c) => Option.match(previous(c), { onNone: () => true, onSome: (p) => p.pass !== verdicts[c].pass }))
     for (const check of changed) {
       yield* Effect.log(`${label[check]} ${verdicts[check].pass ? "passing" : "failing"} (on ${trigger}): ${verdicts[check].reason}`)

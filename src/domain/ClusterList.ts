@@ -17,6 +17,8 @@ export interface ListRow {
   readonly priority: Option.Option<{ readonly current: number; readonly configured: Option.Option<number> }>
   /** When its agent last observed it (ISO 8601); None when the agent did not answer. */
   readonly lastCheck: Option.Option<string>
+  /** Why its Redis refuses writes (the write fence), when it does; the state then says `fenced`. */
+  readonly fenced: Option.Option<string>
 }
 
 export interface ClusterList {
@@ -51,7 +53,9 @@ export const renderList = (l: ClusterList): string => {
   const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`
   const rule = `+${widths.map((w) => "-".repeat(w + 2)).join("+")}+`
   const title = `Cluster: ${l.serviceName} (${l.masterName})${l.paused ? " - maintenance mode: paused, no automatic failover" : ""}`
-  return [title, rule, line(header), rule, ...rows.map(line), rule].join("\n") + "\n"
+  const fenced = [...l.rows].sort(order).flatMap((r) =>
+    Option.match(r.fenced, { onNone: () => [], onSome: (why) => [`${Option.getOrElse(r.node, () => formatEndpoint(r.endpoint))} refuses writes: ${why}`] }))
+  return [title, rule, line(header), rule, ...rows.map(line), rule, ...fenced].join("\n") + "\n"
 }
 
 export const listJson = (l: ClusterList) => ({
@@ -66,6 +70,7 @@ export const listJson = (l: ClusterList) => ({
     lagBytes: Option.getOrNull(r.lagBytes),
     priority: Option.getOrNull(Option.map(r.priority, (p) => p.current)),
     configuredPriority: Option.getOrNull(Option.flatMap(r.priority, (p) => p.configured)),
-    lastCheck: Option.getOrNull(r.lastCheck)
+    lastCheck: Option.getOrNull(r.lastCheck),
+    fenced: Option.getOrNull(r.fenced)
   }))
 })

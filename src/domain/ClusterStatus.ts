@@ -15,6 +15,8 @@ export interface NodeStatus {
   readonly lag: Option.Option<number>
   /** The replica-priority it runs with (0 while paused, or REPLICA_PRIORITY=0), when known. */
   readonly priority: Option.Option<number>
+  /** Why its Redis refuses writes (the write fence, FENCE_AFTER), when it does. */
+  readonly fenced: Option.Option<string>
 }
 
 export interface SentinelStatus {
@@ -64,7 +66,8 @@ export const renderStatus = (s: ClusterStatus): string => {
     onSome: (b) => `last backup: ${b.id} at ${b.createdAt}, ${b.bytes} bytes, sha256 ${b.sha256.slice(0, 12)}…, ${b.store} ${b.path}`
   })
   const pause = s.paused ? ["maintenance: paused (manage resume ends it): no automatic failover, every replica at priority 0"] : []
-  return [master, ...pause, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
+  const fenced = s.nodes.flatMap((n) => Option.match(n.fenced, { onNone: () => [], onSome: (why) => [`fenced: ${formatEndpoint(n.endpoint)} refuses writes: ${why}`] }))
+  return [master, ...pause, ...fenced, "", nodes, "", sentinels, "", backup, ...s.problems.map((p) => `problem: ${p}`)].join("\n") + "\n"
 }
 
 /**
@@ -89,7 +92,14 @@ export const statusJson = (s: ClusterStatus) => ({
   masterName: s.masterName,
   paused: s.paused,
   sentinelMaster: Option.getOrNull(Option.map(s.sentinelMaster, (m) => ({ master: formatEndpoint(m.master), votes: m.votes, of: m.of }))),
-  nodes: s.nodes.map((n) => ({ redis: formatEndpoint(n.endpoint), role: n.role, lagBytes: Option.getOrNull(n.lag), priority: Option.getOrNull(n.priority), consul: n.consul })),
+  nodes: s.nodes.map((n) => ({
+    redis: formatEndpoint(n.endpoint),
+    role: n.role,
+    lagBytes: Option.getOrNull(n.lag),
+    priority: Option.getOrNull(n.priority),
+    fenced: Option.getOrNull(n.fenced),
+    consul: n.consul
+  })),
   sentinels: s.sentinels.map((x) => ({ sentinel: formatEndpoint(x.endpoint), consul: x.consul, reports: x.reports })),
   lastBackup: Option.getOrNull(s.lastBackup),
   problems: s.problems

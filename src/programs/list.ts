@@ -6,6 +6,7 @@ import { Console, Effect, Option, Schema } from "effect"
 import { type AgentReport } from "../domain/AgentReport.ts"
 import { type ClusterList, listJson, type ListRow, renderList } from "../domain/ClusterList.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
+import { fencedMinReplicas } from "../domain/Fence.ts"
 import { type Endpoint, formatEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { Consul, endpointOf } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
@@ -24,27 +25,36 @@ const fromReport = (r: AgentReport, node: Option.Option<string>, at: Endpoint, l
   node: Option.orElse(node, () => Option.some(r.node)),
   endpoint: at,
   role: r.role === "master" ? "master" : r.role === "replica" ? "replica" : "unknown",
-  state: r.role === "master" ? "running" : r.role === "replica" ? (r.link === "connected" ? "streaming" : `link ${r.link ?? "unknown"}`) : "Redis not answering",
+  state: r.fence?.fenced === true
+    ? "fenced"
+    : r.role === "master" ? "running" : r.role === "replica" ? (r.link === "connected" ? "streaming" : `link ${r.link ?? "unknown"}`) : "Redis not answering",
   lagBytes: r.role === "master" ? Option.some(0) : Option.fromUndefinedOr(lags.get(formatEndpoint(at))),
   priority: Option.flatMap(Option.fromUndefinedOr(r.priority), (p) =>
     p.current === null ? Option.none() : Option.some({ current: p.current, configured: Option.some(p.configured) })),
-  lastCheck: Option.fromNullishOr(r.agent.lastCycleAt)
+  lastCheck: Option.fromNullishOr(r.agent.lastCycleAt),
+  fenced: r.fence?.fenced === true ? Option.some(r.fence.reason) : Option.none()
 })
 
 /** A row from asking Redis itself, for a node whose agent did not answer. */
 const direct = (at: Endpoint, node: Option.Option<string>, lags: ReadonlyMap<string, number>) =>
   Effect.gen(function*() {
     const redis = yield* Redis
-    const [role, priority] = yield* Effect.all([redis.role(at).pipe(Effect.option), redis.replicaPriority(at).pipe(Effect.option)], { concurrency: 2 })
+    const [role, priority, minReplicas] = yield* Effect.all([
+      redis.role(at).pipe(Effect.option),
+      redis.replicaPriority(at).pipe(Effect.option),
+      redis.minReplicasToWrite(at).pipe(Effect.option)
+    ], { concurrency: 3 })
     const r = Option.getOrUndefined(role)
+    const fenced = r?._tag === "Master" && Option.exists(minReplicas, (n) => n >= fencedMinReplicas)
     const row: ListRow = {
       node,
       endpoint: at,
       role: r?._tag === "Master" ? "master" : r?._tag === "Replica" ? "replica" : "unknown",
-      state: `${r === undefined ? "Redis not answering" : r._tag === "Replica" ? (r.state === "connected" ? "streaming" : `link ${r.state}`) : "running"}, agent not answering`,
+      state: `${r === undefined ? "Redis not answering" : r._tag === "Replica" ? (r.state === "connected" ? "streaming" : `link ${r.state}`) : fenced ? "fenced" : "running"}, agent not answering`,
       lagBytes: r?._tag === "Master" ? Option.some(0) : Option.fromUndefinedOr(lags.get(formatEndpoint(at))),
       priority: Option.map(priority, (current) => ({ current, configured: Option.none() })),
-      lastCheck: Option.none()
+      lastCheck: Option.none(),
+      fenced: fenced ? Option.some("min-replicas-to-write is set to fence it (its agent did not answer to say why)") : Option.none()
     }
     return { row, role }
   })

@@ -8,6 +8,7 @@ import { Console, Effect, Option, Schema } from "effect"
 import { type AgentReport } from "../domain/AgentReport.ts"
 import { type NodeStatus, notAnswering, type Registration, renderStatus, type SentinelStatus, statusJson, unseen } from "../domain/ClusterStatus.ts"
 import { consulNames } from "../domain/ConsulNames.ts"
+import { fencedMinReplicas } from "../domain/Fence.ts"
 import { type Endpoint, formatEndpoint, parseEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { type ReplicaLinkState, type RoleReply } from "../domain/RedisReplies.ts"
 import { sentinelMajority } from "../domain/RoleDecision.ts"
@@ -81,11 +82,27 @@ export const status = (json: boolean) =>
     const reportOf = (at: Endpoint) => Option.flatMap(Option.fromUndefinedOr(agents.find((a) => sameEndpoint(a.redis, at))), (a) => a.report)
     /** Role and priority from the agent where it answered, else from Redis itself. */
     const look = (at: Endpoint) =>
-      Option.match(Option.map(reportOf(at), (r) => ({ role: roleFromReport(r), priority: Option.fromNullishOr(r.priority?.current) })), {
-        onSome: (fromAgent) => Effect.succeed(fromAgent),
-        onNone: () =>
-          Effect.all({ role: redis.role(at).pipe(Effect.option), priority: redis.replicaPriority(at).pipe(Effect.option) }, { concurrency: 2 })
-      })
+      Option.match(
+        Option.map(reportOf(at), (r) => ({
+          role: roleFromReport(r),
+          priority: Option.fromNullishOr(r.priority?.current),
+          fenced: r.fence?.fenced === true ? Option.some(r.fence.reason) : Option.none<string>()
+        })),
+        {
+          onSome: (fromAgent) => Effect.succeed(fromAgent),
+          onNone: () =>
+            Effect.all({
+              role: redis.role(at).pipe(Effect.option),
+              priority: redis.replicaPriority(at).pipe(Effect.option),
+              fenced: redis.minReplicasToWrite(at).pipe(
+                Effect.option,
+                Effect.map((n) =>
+                  Option.exists(n, (x) => x >= fencedMinReplicas) ? Option.some("min-replicas-to-write is set to fence it (its agent did not answer to say why)") : Option.none<string>()
+                )
+              )
+            }, { concurrency: 3 })
+        }
+      )
     const registeredLooks = yield* Effect.forEach(registered, look, { concurrency: "unbounded" })
     const registeredRoles = registeredLooks.map((l) => l.role)
     const reportedReplicas = uniqueEndpoints(
@@ -109,7 +126,8 @@ export const status = (json: boolean) =>
       })
       const lag = Option.flatMap(role, (r) => (r._tag === "Replica" ? Option.map(masterOffset(r.master), (m) => Math.max(0, m - r.offset)) : Option.none()))
       const priority = looks[i]?.priority ?? Option.none()
-      return { endpoint: at, consul: { master: registration(masters, at), replica: registration(replicas, at) }, role: described, lag, priority }
+      const fenced = Option.isSome(role) && role.value._tag === "Master" ? (looks[i]?.fenced ?? Option.none()) : Option.none<string>()
+      return { endpoint: at, consul: { master: registration(masters, at), replica: registration(replicas, at) }, role: described, lag, priority, fenced }
     })
     const sentinelRows: ReadonlyArray<SentinelStatus> = reports.map((r) => ({
       endpoint: endpointOf(r.instance),

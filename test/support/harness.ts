@@ -8,6 +8,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
 import { type AgentReport } from "../../src/domain/AgentReport.ts"
+import { agent } from "../../src/programs/agent.ts"
+import { closedPort } from "./fakeServers.ts"
 import { type Manifest } from "../../src/domain/Backup.ts"
 import { type Endpoint, formatEndpoint } from "../../src/domain/Endpoint.ts"
 import { defaultTimings, Timings } from "../../src/domain/Timings.ts"
@@ -45,6 +47,7 @@ export const fastTimings = {
   pauseEvery: Duration.millis(50),
   priorityPropagation: Duration.millis(300),
   switchoverSettle: Duration.seconds(1),
+  priorityRestore: Duration.seconds(1),
   careStep: Duration.seconds(1),
   strandedGrace: Duration.millis(400),
   resubscribeEvery: Duration.millis(50),
@@ -217,4 +220,19 @@ export const eventually = <A>(what: string, ms: number, check: () => Promise<A> 
       if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`)
       await new Promise((r) => setTimeout(r, 20))
     }
+  })
+
+/**
+ * Starts node i's agent over the worlds, its API on a free loopback port; stopped with
+ * the test's scope. Returns the node, the agent's fiber and the API's base URL once
+ * the API answers.
+ */
+export const startAgent = (i: number, w: Worlds, env: Record<string, string> = {}, timings: typeof fastTimings = fastTimings) =>
+  Effect.gen(function*() {
+    const port = yield* Effect.promise(closedPort)
+    const node = yield* testNode(i, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(port), ...env })
+    const fiber = yield* agent.pipe(Effect.provide(memoryLayers(node, w, undefined, timings)), Effect.forkScoped)
+    const api = `http://127.0.0.1:${port}`
+    yield* eventually("the agent's API answers", 5_000, () => fetch(`${api}/liveness`).then((r) => r.ok))
+    return { node, fiber, api }
   })

@@ -13,6 +13,7 @@ const row = (n: number, o: Partial<ListRow> = {}): ListRow => ({
   lagBytes: Option.some(0),
   priority: Option.some({ current: 100, configured: Option.some(100) }),
   lastCheck: Option.some("2026-01-01T00:00:00.000Z"),
+  fenced: Option.none(),
   ...o
 })
 
@@ -55,7 +56,16 @@ describe("renderList", () => {
       service: "redis",
       masterName: "mymaster",
       paused: false,
-      nodes: [{ node: "node-3", address: "10.0.0.3:6379", role: "replica", state: "streaming", lagBytes: null, priority: 0, configuredPriority: null, lastCheck: null }]
+      nodes: [{ node: "node-3", address: "10.0.0.3:6379", role: "replica", state: "streaming", lagBytes: null, priority: 0, configuredPriority: null, lastCheck: null, fenced: null }]
     })
+  })
+
+  it("a fenced master: its state says so, and a line under the table says why (in --json the reason)", () => {
+    const why = "no majority of the sentinels named this node master within FENCE_AFTER (2s)"
+    const l = list([row(2, { role: "master", state: "fenced", fenced: Option.some(why) }), row(3)])
+    const text = renderList(l)
+    assert.match(text, /\| node-2 +\| 10\.0\.0\.2:6379 +\| master +\| fenced +\|/)
+    assert.strictEqual(text.trimEnd().split("\n").at(-1), `node-2 refuses writes: ${why}`)
+    assert.deepStrictEqual(listJson(l).nodes.map((n) => n.fenced), [why, null])
   })
 })

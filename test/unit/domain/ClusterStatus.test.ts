@@ -11,8 +11,8 @@ const healthy: ClusterStatus = {
   paused: false,
   sentinelMaster: Option.some({ master: at("10.0.0.5"), votes: 3, of: 3 }),
   nodes: [
-    { endpoint: at("10.0.0.5"), consul: { master: "passing", replica: "critical" }, role: "master", lag: Option.none(), priority: Option.some(100) },
-    { endpoint: at("10.0.0.6"), consul: { master: "critical", replica: "passing" }, role: "replica of 10.0.0.5:6379", lag: Option.some(128), priority: Option.some(100) }
+    { endpoint: at("10.0.0.5"), consul: { master: "passing", replica: "critical" }, role: "master", lag: Option.none(), priority: Option.some(100), fenced: Option.none() },
+    { endpoint: at("10.0.0.6"), consul: { master: "critical", replica: "passing" }, role: "replica of 10.0.0.5:6379", lag: Option.some(128), priority: Option.some(100), fenced: Option.none() }
   ],
   sentinels: [{ endpoint: at("10.0.0.5", 26379), consul: "passing", reports: "10.0.0.5:6379" }],
   lastBackup: Option.some(manifestAt("2026-11-24T00:00:00Z", { sha256: sha256Of("b"), bytes: 4096 })),
@@ -36,6 +36,14 @@ describe("renderStatus", () => {
     assert.match(rowOf(text, "10.0.0.5:26379"), /passing\s+10\.0\.0\.5:6379$/)
   })
 
+  it("says which node is fenced and why, right under the master line", () => {
+    const why = "Redis says master, but 2 of 3 sentinels name 10.0.0.6:6379: demoted or cut off"
+    const [first, second] = healthy.nodes
+    const fenced = { ...healthy, nodes: [{ ...first!, fenced: Option.some(why) }, second!] }
+    assert.strictEqual(renderStatus(fenced).split("\n")[1], `fenced: 10.0.0.5:6379 refuses writes: ${why}`)
+    assert.notInclude(renderStatus(healthy), "fenced")
+  })
+
   it("says when the cluster is paused", () => {
     assert.notInclude(renderStatus(healthy), "paused")
     assert.include(renderStatus({ ...healthy, paused: true }).split("\n")[1] ?? "", "maintenance: paused (manage resume ends it)")
@@ -54,7 +62,7 @@ describe("renderStatus", () => {
       masterName: "mymaster",
       paused: false,
       sentinelMaster: Option.none(),
-      nodes: [{ endpoint: at("10.0.0.7"), consul: { master: "absent", replica: "absent" }, role: "unreachable: connection refused", lag: Option.none(), priority: Option.none() }],
+      nodes: [{ endpoint: at("10.0.0.7"), consul: { master: "absent", replica: "absent" }, role: "unreachable: connection refused", lag: Option.none(), priority: Option.none(), fenced: Option.none() }],
       sentinels: [{ endpoint: at("10.0.0.7", 26379), consul: "critical", reports: "no answer" }],
       lastBackup: Option.none(),
       problems: ["2 nodes answer as master: 10.0.0.5:6379, 10.0.0.6:6379"]

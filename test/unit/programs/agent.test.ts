@@ -13,21 +13,11 @@ import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { agent } from "../../../src/programs/agent.ts"
 import { closedPort } from "../../support/fakeServers.ts"
-import { eventually, fastTimings, makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
+import { eventually, fastTimings, makeWorlds, memoryLayers, passingSentinel, redisAt, sentinelAt, startAgent, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 
 /** Starts node i's agent over the worlds, on a free API port; stopped with the test's scope. */
-const startAgent = (i: number, w: Worlds, env: Record<string, string> = {}) =>
-  Effect.gen(function*() {
-    const port = yield* Effect.promise(closedPort)
-    const node = yield* testNode(i, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(port), ...env })
-    const fiber = yield* agent.pipe(Effect.provide(memoryLayers(node, w)), Effect.forkScoped)
-    const api = `http://127.0.0.1:${port}`
-    yield* eventually("the agent's API answers", 5_000, () => fetch(`${api}/liveness`).then((r) => r.ok))
-    return { node, fiber, api }
-  })
-
 const get = (url: string) => fetch(url).then(async (r) => ({ status: r.status, body: await r.text() }))
 const statusOf = (w: Worlds, id: string) => w.consul.services.get(id)?.status
 

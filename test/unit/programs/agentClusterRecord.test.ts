@@ -5,20 +5,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
-import { agent } from "../../../src/programs/agent.ts"
-import { closedPort } from "../../support/fakeServers.ts"
-import { makeWorlds, memoryLayers, passingSentinel, redisAt, testNode, type Worlds } from "../../support/harness.ts"
+import { makeWorlds, passingSentinel, redisAt, startAgent, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
 const record = (w: Worlds) => JSON.parse(w.consul.kv.get(names.cluster)?.value ?? "null")
 const writes = (w: Worlds) => w.consul.calls.filter((c) => c === `kv.set ${names.cluster}`).length
-
-const startAgent = (i: number, w: Worlds) =>
-  Effect.gen(function*() {
-    const port = yield* Effect.promise(closedPort)
-    const node = yield* testNode(i, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(port) })
-    yield* agent.pipe(Effect.provide(memoryLayers(node, w)), Effect.forkScoped)
-  })
 
 const eventually = (what: string, ms: number, check: () => boolean) =>
   Effect.sync(check).pipe(

@@ -7,19 +7,9 @@ import { Effect, Schema } from "effect"
 import { AgentReportFromJson } from "../../../src/domain/AgentReport.ts"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
-import { agent } from "../../../src/programs/agent.ts"
-import { closedPort } from "../../support/fakeServers.ts"
-import { eventually, makeWorlds, memoryLayers, passingSentinel, redisAt, testNode, type Worlds } from "../../support/harness.ts"
+import { eventually, makeWorlds, passingSentinel, redisAt, startAgent, type Worlds } from "../../support/harness.ts"
 
 const names = consulNames("redis")
-
-const startAgent = (i: number, w: Worlds, env: Record<string, string> = {}) =>
-  Effect.gen(function*() {
-    const port = yield* Effect.promise(closedPort)
-    const node = yield* testNode(i, { BIND_ADDRESS: "127.0.0.1", API_PORT: String(port), ...env })
-    yield* agent.pipe(Effect.provide(memoryLayers(node, w)), Effect.forkScoped)
-    return `http://127.0.0.1:${port}`
-  })
 
 const priorityOf = (w: Worlds, i: number) => w.redis.servers.get(formatEndpoint(redisAt(i)))?.priority
 const pause = (w: Worlds) => w.consul.kv.set(names.paused, { value: "{}", session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 })
@@ -38,7 +28,7 @@ describe("agent: maintenance mode", () => {
       cluster(w)
       const server = w.redis.servers.get(formatEndpoint(redisAt(2)))
       if (server !== undefined) server.priority = 30 // as rendered from REPLICA_PRIORITY
-      const api = yield* startAgent(2, w, { REPLICA_PRIORITY: "30" })
+      const { api } = yield* startAgent(2, w, { REPLICA_PRIORITY: "30" })
       pause(w)
       yield* eventually("priority 0 while paused", 3_000, () => priorityOf(w, 2) === 0)
       // Redis restarted: it reads redis.conf again.

@@ -65,6 +65,56 @@ describe("list and status read the agents", () => {
     }))
 })
 
+describe("a fenced master in list and status", () => {
+  const why = "no majority of the sentinels named this node master within FENCE_AFTER (2s)"
+  const fencedCluster = (w: Worlds, agentAnswers: boolean) => {
+    w.redis.master(redisAt(1), [redisAt(2)], 1000)
+    w.redis.replica(redisAt(2), redisAt(1))
+    for (const i of [1, 2]) passingSentinel(w, i, redisAt(1))
+    w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379, "critical")
+    w.consul.register("redis-replica-node-2", "redis-replica", redisAt(2).host, 6379)
+    const one = w.redis.servers.get(formatEndpoint(redisAt(1)))
+    if (one !== undefined) one.minReplicas = 1_000_000
+    const encode = Schema.encodeSync(AgentReportFromJson)
+    if (agentAnswers) {
+      w.agents.set(`${redisAt(1).host}:8008`, () => ({
+        status: 200,
+        body: encode(agentReport(1, {
+          role: "master",
+          following: null,
+          link: null,
+          replicas: [],
+          fence: { fenced: true, reason: why, since: "2026-01-01T00:00:09.000Z", minReplicasToWrite: 1_000_000, applied: 1_000_000 }
+        }))
+      }))
+    }
+    w.agents.set(`${redisAt(2).host}:8008`, () => ({ status: 200, body: encode(agentReport(2, {})) }))
+  }
+
+  it.live("from its agent: state fenced and why; status says it under the master line", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      fencedCluster(w, true)
+      const n = yield* testNode(2)
+      const listed = yield* printed(runFor(list(false), n, w))
+      assert.match(listed.out, /\| node-1 \| 10\.0\.0\.11:6379 \| master +\| fenced +\|/)
+      assert.include(listed.out, `node-1 refuses writes: ${why}`)
+      const shown = yield* printed(runFor(status(false), n, w))
+      assert.include(shown.out, `fenced: 10.0.0.11:6379 refuses writes: ${why}`)
+    }))
+
+  it.live("its agent not answering: read from Redis itself (min-replicas-to-write)", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      fencedCluster(w, false)
+      const n = yield* testNode(2)
+      const listed = yield* printed(runFor(list(true), n, w))
+      const one = JSON.parse(listed.out).nodes.find((x: { readonly address: string }) => x.address === formatEndpoint(redisAt(1)))
+      assert.strictEqual(one.state, "fenced, agent not answering")
+      assert.include(one.fenced, "min-replicas-to-write")
+    }))
+})
+
 describe("list --json", () => {
   const nodesOf = (out: string) => JSON.parse(out).nodes
 
@@ -93,7 +143,8 @@ describe("list --json", () => {
         lagBytes,
         priority,
         configuredPriority: null,
-        lastCheck: null
+        lastCheck: null,
+        fenced: null
       })
       assert.deepStrictEqual(nodesOf(out), [
         row(1, "master", "running, agent not answering", 0, 100),
@@ -180,6 +231,7 @@ describe("status --json", () => {
         role,
         lagBytes,
         priority,
+        fenced: null,
         consul: { master, replica }
       })
       assert.deepStrictEqual(json.nodes, [

@@ -1,0 +1,138 @@
+// The agent's write fence (agent/fence.ts) over in-memory Redis, Sentinel and Consul:
+// a master its agent cannot confirm refuses writes within FENCE_AFTER and accepts them
+// again once the sentinels name it; one the sentinels no longer name is fenced at
+// once; a one-node cluster and a healthy cluster changing shape are never fenced;
+// Redis's own line follows the replicas in sync; a wrong value in Redis is corrected.
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
+import { fencedMinReplicas } from "../../../src/domain/Fence.ts"
+import { eventually, fastTimings, makeWorlds, passingSentinel, redisAt, sentinelAt, startAgent, type Worlds } from "../../support/harness.ts"
+
+const FENCE_AFTER_MS = 400
+const env = { FENCE_AFTER: `${FENCE_AFTER_MS}ms` }
+
+const minReplicasOf = (w: Worlds, i: number) => w.redis.servers.get(formatEndpoint(redisAt(i)))?.minReplicas
+const statusOf = (w: Worlds, id: string) => w.consul.services.get(id)?.status
+const writes = (w: Worlds, i: number) => Effect.runSync(w.redis.write(redisAt(i), 10))
+
+/** Node 1 master of `replicas`, a sentinel on node 1 and on every replica naming it. */
+const cluster = (w: Worlds, replicas: ReadonlyArray<number>) => {
+  w.redis.master(redisAt(1), replicas.map(redisAt))
+  for (const r of replicas) w.redis.replica(redisAt(r), redisAt(1))
+  for (const i of [1, ...replicas]) passingSentinel(w, i, redisAt(1))
+}
+
+/** Samples `probe` every 10 ms for `ms`; every value it saw. */
+const sample = <A>(ms: number, probe: () => A) =>
+  Effect.promise(async () => {
+    const seen: Array<A> = []
+    for (const end = Date.now() + ms; Date.now() < end;) {
+      seen.push(probe())
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    return seen
+  })
+
+describe("agent: the write fence", () => {
+  it.live("cut off from the other sentinels: writes refused within FENCE_AFTER, the master check critical; named again: writes accepted, passing", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [2, 3])
+      yield* startAgent(1, w, env)
+      yield* eventually("confirmed, Redis's own line armed", 5_000, () => statusOf(w, "redis-node-1") === "passing" && minReplicasOf(w, 1) === 1)
+      assert.isTrue(writes(w, 1))
+      const cutAt = Date.now()
+      w.redis.stop(sentinelAt(2))
+      w.redis.stop(sentinelAt(3))
+      yield* eventually("fenced", 3_000, () => minReplicasOf(w, 1) === fencedMinReplicas)
+      const fencedAfter = Date.now() - cutAt
+      assert.isAtLeast(fencedAfter, FENCE_AFTER_MS - Duration.toMillis(fastTimings.observeEvery), "not before its lease ran out")
+      assert.isFalse(writes(w, 1), "a write is refused (NOREPLICAS), not held")
+      yield* eventually("the master check critical", 2_000, () => statusOf(w, "redis-node-1") === "critical")
+      assert.include(w.consul.services.get("redis-node-1")?.output ?? "", "FENCE_AFTER")
+      passingSentinel(w, 2, redisAt(1))
+      passingSentinel(w, 3, redisAt(1))
+      yield* eventually("writes accepted again", 3_000, () => minReplicasOf(w, 1) === 1 && writes(w, 1))
+      yield* eventually("passing again", 2_000, () => statusOf(w, "redis-node-1") === "passing")
+    }))
+
+  it.live("the sentinels name another node: refused at once, well before FENCE_AFTER", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [2, 3])
+      yield* startAgent(1, w, { FENCE_AFTER: "3s" })
+      yield* eventually("confirmed", 5_000, () => minReplicasOf(w, 1) === 1)
+      const at = Date.now()
+      w.redis.switchMaster("mymaster", redisAt(2))
+      yield* eventually("fenced", 5_000, () => minReplicasOf(w, 1) === fencedMinReplicas)
+      assert.isBelow(Date.now() - at, 3_000)
+      assert.isFalse(writes(w, 1))
+    }))
+
+  it.live("a one-node cluster is never fenced, also with its own sentinel gone", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [])
+      yield* startAgent(1, w, env)
+      yield* eventually("passing", 5_000, () => statusOf(w, "redis-node-1") === "passing")
+      w.redis.stop(sentinelAt(1))
+      const seen = yield* sample(3 * FENCE_AFTER_MS, () => minReplicasOf(w, 1))
+      assert.notInclude(seen, fencedMinReplicas)
+      assert.isTrue(writes(w, 1))
+    }))
+
+  it.live("a second node joins (its sentinel counted by the local one before the agent asks it): never fenced, never without a passing master", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [])
+      // At rest the agent asks the local Sentinel for its peers every 5 s, as in production.
+      yield* startAgent(1, w, env, { ...fastTimings, registrySyncEvery: Duration.seconds(5) })
+      yield* eventually("passing", 5_000, () => statusOf(w, "redis-node-1") === "passing")
+      w.redis.replica(redisAt(2), redisAt(1))
+      const master = w.redis.servers.get(formatEndpoint(redisAt(1)))
+      if (master?.role._tag === "Master") master.role = { ...master.role, replicas: [{ endpoint: redisAt(2), offset: master.role.offset }] }
+      passingSentinel(w, 2, redisAt(1))
+      const seen = yield* sample(4 * FENCE_AFTER_MS, () => ({ status: statusOf(w, "redis-node-1"), fence: minReplicasOf(w, 1) }))
+      assert.deepStrictEqual(seen.filter((x) => x.status !== "passing"), [], "Consul always showed the master passing")
+      assert.deepStrictEqual(seen.filter((x) => x.fence === fencedMinReplicas), [], "never fenced")
+      yield* eventually("armed for its new replica", 2_000, () => minReplicasOf(w, 1) === 1)
+    }))
+
+  it.live("Redis's own line follows the replicas: 1 while one is in sync, 0 once they all lag beyond REDIS_MIN_REPLICAS_MAX_LAG (still accepting writes), 1 again", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [2])
+      yield* startAgent(1, w, { ...env, REDIS_MIN_REPLICAS_MAX_LAG: "2s" })
+      yield* eventually("armed", 5_000, () => minReplicasOf(w, 1) === 1)
+      w.redis.servers.get(formatEndpoint(redisAt(1)))?.replicaLag.set(formatEndpoint(redisAt(2)), 3)
+      yield* eventually("lowered", 3_000, () => minReplicasOf(w, 1) === 0)
+      assert.isTrue(writes(w, 1), "a confirmed master without a replica in sync keeps accepting writes")
+      w.redis.servers.get(formatEndpoint(redisAt(1)))?.replicaLag.set(formatEndpoint(redisAt(2)), 0)
+      yield* eventually("armed again", 3_000, () => minReplicasOf(w, 1) === 1)
+    }))
+
+  it.live("a confirmed master found fenced in Redis (restarted from a rewritten redis.conf) is opened again; REDIS_MIN_REPLICAS_TO_WRITE is the floor", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [2])
+      yield* startAgent(1, w, { ...env, REDIS_MIN_REPLICAS_TO_WRITE: "2" })
+      yield* eventually("at the floor", 5_000, () => minReplicasOf(w, 1) === 2)
+      const server = w.redis.servers.get(formatEndpoint(redisAt(1)))
+      if (server !== undefined) server.minReplicas = fencedMinReplicas
+      yield* eventually("opened again", 3_000, () => minReplicasOf(w, 1) === 2)
+    }))
+
+  it.live("FENCE_AFTER=0s: the agent never touches min-replicas-to-write", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [2, 3])
+      yield* startAgent(1, w, { FENCE_AFTER: "0s" })
+      yield* eventually("passing", 5_000, () => statusOf(w, "redis-node-1") === "passing")
+      w.redis.stop(sentinelAt(2))
+      w.redis.stop(sentinelAt(3))
+      const seen = yield* sample(1_500, () => minReplicasOf(w, 1))
+      assert.deepStrictEqual([...new Set(seen)], [0])
+      assert.isFalse(w.redis.calls.some((c) => c.includes("min-replicas-to-write")))
+    }))
+})

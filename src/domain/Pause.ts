@@ -2,7 +2,9 @@
 // with its own Redis's `replica-priority`. While paused every node runs at 0, so
 // Sentinel has no replica it may promote and no automatic failover happens; once
 // resumed the node's configured REPLICA_PRIORITY comes back. Outside a pause the agent
-// leaves the priority alone: a switchover holds temporary priorities meanwhile.
+// leaves the priority alone while a switchover may be holding it, and puts
+// REPLICA_PRIORITY back once it has been away for longer than any switchover holds it
+// (a switchover that could not restore it: 0 would mean never promoted).
 
 export type PriorityAction =
   | { readonly _tag: "Keep"; readonly reason: string }
@@ -16,6 +18,8 @@ export interface PriorityObservation {
   readonly current: number
   /** The configured value is still to be put back: the agent just started, or the cluster was paused since. */
   readonly restorePending: boolean
+  /** Outside a pause: how long `current` has been seen away from `configured`, and how long a switchover may hold it. */
+  readonly stray?: { readonly forMs: number; readonly limitMs: number }
 }
 
 export const decidePriority = (o: PriorityObservation): PriorityAction => {
@@ -24,7 +28,16 @@ export const decidePriority = (o: PriorityObservation): PriorityAction => {
       ? { _tag: "Keep", reason: "paused: replica-priority is already 0" }
       : { _tag: "Set", priority: 0, reason: `paused: replica-priority ${o.current} → 0, so Sentinel cannot promote this node` }
   }
-  if (!o.restorePending) return { _tag: "Keep", reason: "not paused: replica-priority left as it is" }
+  if (!o.restorePending) {
+    if (o.stray === undefined || o.current === o.configured || o.stray.forMs < o.stray.limitMs) {
+      return { _tag: "Keep", reason: "not paused: replica-priority left as it is" }
+    }
+    return {
+      _tag: "Set",
+      priority: o.configured,
+      reason: `not paused: replica-priority ${o.current} for ${Math.round(o.stray.forMs / 1000)} s, longer than a switchover holds it (${Math.round(o.stray.limitMs / 1000)} s): → REPLICA_PRIORITY (${o.configured})`
+    }
+  }
   return o.current === o.configured
     ? { _tag: "Keep", reason: `not paused: replica-priority is REPLICA_PRIORITY (${o.configured})` }
     : { _tag: "Set", priority: o.configured, reason: `not paused: replica-priority ${o.current} → REPLICA_PRIORITY (${o.configured})` }

@@ -135,7 +135,11 @@ export const makeConnections = (options: {
         )
       })
 
-    const run: Connections["run"] = (endpoint, command, args) => {
+    // Suspended: a retry (or the next call) looks up the client again, so a connection
+    // closed meanwhile (Sentinel's CLIENT KILL when it reconfigures a replica) is
+    // replaced, never reused.
+    const run: Connections["run"] = (endpoint, command, args) => Effect.suspend(() => runNow(endpoint, command, args))
+    const runNow: Connections["run"] = (endpoint, command, args) => {
       const label = command.toUpperCase() === "SENTINEL" || command.toUpperCase() === "CLIENT" || command.toUpperCase() === "INFO"
         ? [command, args[0]].join(" ").toUpperCase()
         : command.toUpperCase()

@@ -102,12 +102,13 @@ const withPrioritiesHeld = <A, E, R>(others: ReadonlyArray<Endpoint>, unrestored
         Effect.forEach(held, ({ at, before }) =>
           // Sentinel reconfigures the replicas right after the promotion, closing their
           // client connections and rewriting redis.conf (with the 0 held then): set,
-          // read back and rewrite, retried a few times.
+          // read back and rewrite, on a fresh connection each try, until it holds or
+          // priorityRestore passes. What still fails, the node's agent puts back later.
           redis.setReplicaPriority(at, before).pipe(
             Effect.andThen(redis.replicaPriority(at)),
             Effect.filterOrFail((now) => now === before, (now) => new SwitchoverFailed({ reason: `reads ${now}` })),
             Effect.andThen(redis.rewriteConfig(at)),
-            Effect.retry(Schedule.spaced(timings.pollEvery).pipe(Schedule.upTo({ times: 20 }))),
+            Effect.retry(Schedule.spaced(timings.pollEvery).pipe(Schedule.upTo({ duration: timings.priorityRestore }))),
             Effect.catch((e) => Ref.update(unrestored, (xs) => [...xs, `${formatEndpoint(at)} (to ${before}: ${e.message})`]))
           ), { discard: true })
     )

@@ -8,6 +8,8 @@ export interface FakeServer {
   readonly port: number
   /** Connections accepted and not yet closed by the client. */
   openConnections(): number
+  /** Closes every open connection from the server's side, as Redis's CLIENT KILL does; keeps listening. */
+  dropConnections(): void
   close(): Promise<void>
 }
 
@@ -26,6 +28,9 @@ const serve = async (onConnection: (socket: Socket) => void): Promise<FakeServer
     host: "127.0.0.1",
     port,
     openConnections: () => sockets.size,
+    dropConnections: () => {
+      for (const s of sockets) s.destroy()
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
@@ -167,6 +172,9 @@ export const controllableServer = async (host: string, answer: (args: ReadonlyAr
     host,
     port: bound,
     openConnections: () => sockets.size,
+    dropConnections: () => {
+      for (const s of sockets) s.destroy()
+    },
     setMode: async (next) => {
       const wasDown = mode === "down"
       mode = next

@@ -40,6 +40,8 @@ export interface AgentState {
   }
   /** This node's `replica-priority` as the pause care last read or set it (at start, while paused, on resume), and whether REPLICA_PRIORITY is still to be put back (Pause.ts). */
   readonly priority: { readonly current: Option.Option<number>; readonly restorePending: boolean }
+  /** At rest, when the priority was last read, and since when it has been away from REPLICA_PRIORITY. */
+  readonly stray: { readonly checkedAt: number; readonly since: Option.Option<number> }
   /** `+switch-master` events seen (each failover once, whichever sentinels told of it). */
   readonly failovers: { readonly seen: number; readonly last: Option.Option<Switch> }
   /** The write fence (Fence.ts): the decision and since when, and what Redis was last seen to run with. */
@@ -68,6 +70,7 @@ export const initialState = (now: number): AgentState => ({
   strandedSince: Option.none(),
   consul: { lastSync: Option.none(), everRegistered: new Set(), paused: false, lastBackup: Option.none() },
   priority: { current: Option.none(), restorePending: true },
+  stray: { checkedAt: now, since: Option.none() },
   failovers: { seen: 0, last: Option.none() },
   fence: { decision: Option.none(), cycle: 0, lastKnownRole: "unknown", replicasInSync: 0, applied: Option.none() }
 })

@@ -5,10 +5,11 @@
 // after Redis or the whole node restarted; REPLICA_PRIORITY put back on resume. A
 // Consul that does not answer leaves the last known state (the registrar reports the
 // outage); it never turns a pause into a resume.
-import { Effect, Option, Ref } from "effect"
+import { Clock, Duration, Effect, Option, Ref } from "effect"
 import { consulNames } from "../../domain/ConsulNames.ts"
 import { decidePriority } from "../../domain/Pause.ts"
 import { selfRedis } from "../../domain/Settings.ts"
+import { Timings } from "../../domain/Timings.ts"
 import { Consul } from "../../layers/Consul.ts"
 import { Redis } from "../../layers/Redis.ts"
 import { Settings } from "../../layers/Settings.ts"
@@ -40,21 +41,34 @@ export const carePause = (state: Ref.Ref<AgentState>) =>
     const settings = yield* Settings
     const redis = yield* Redis
     const self = selfRedis(settings)
+    const timings = yield* Timings
     const paused = yield* readPaused(state)
-    // At rest (not paused, REPLICA_PRIORITY confirmed) there is nothing to enforce, and
-    // Redis is left alone: one KV read per round is all the pause costs a running node.
-    if (!paused && !(yield* Ref.get(state)).priority.restorePending) return
+    const now = yield* Clock.currentTimeMillis
+    const before = yield* Ref.get(state)
+    // At rest (not paused, REPLICA_PRIORITY confirmed) Redis is read only now and then,
+    // for a priority a switchover left behind: one KV read per round is most of what
+    // the pause costs a running node.
+    const atRest = !paused && !before.priority.restorePending
+    if (atRest && now - before.stray.checkedAt < Duration.toMillis(timings.priorityCheckEvery)) return
     const current = yield* redis.replicaPriority(self).pipe(Effect.option)
     if (Option.isNone(current)) return yield* Ref.update(state, (s) => ({ ...s, priority: { ...s.priority, current: Option.none() } }))
-    const { priority } = yield* Ref.get(state)
     const configured = settings.redis.replicaPriority
-    const action = decidePriority({ paused, configured, current: current.value, restorePending: priority.restorePending })
+    const since = current.value === configured ? Option.none<number>() : Option.orElse(before.stray.since, () => Option.some(now))
+    yield* Ref.update(state, (s) => ({ ...s, stray: { checkedAt: now, since } }))
+    const { priority } = yield* Ref.get(state)
+    const action = decidePriority({
+      paused,
+      configured,
+      current: current.value,
+      restorePending: priority.restorePending,
+      stray: { forMs: Option.match(since, { onNone: () => 0, onSome: (t) => now - t }), limitMs: Duration.toMillis(timings.priorityStrayLimit) }
+    })
     if (action._tag === "Keep") {
       const restored = !paused && current.value === configured
       return yield* Ref.update(state, (s) => ({ ...s, priority: { current, restorePending: s.priority.restorePending && !restored } }))
     }
-    // Back from a pause, redis.conf gets the value too: a reconfiguration by Sentinel
-    // meanwhile (CONFIG REWRITE) may have written the 0 into it.
+    // Back from a pause or a stray value, redis.conf gets the value too: a
+    // reconfiguration by Sentinel meanwhile (CONFIG REWRITE) may have written the 0 into it.
     const persist = paused ? Effect.void : redis.rewriteConfig(self)
     const done = yield* redis.setReplicaPriority(self, action.priority).pipe(
       Effect.andThen(persist),

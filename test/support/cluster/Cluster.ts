@@ -132,8 +132,11 @@ export interface Cluster {
   /** `manage <args>` inside node i, as `docker exec` runs it: stdout, or an error carrying stderr. */
   manage(i: number, args: ReadonlyArray<string>, options?: { readonly timeoutMs?: number }): Promise<string>
   status(json?: boolean): Promise<string>
-  /** Real mode: packets between nodes i and j dropped (no TCP reset); `direction` as node i sees it. */
-  cut(i: number, j: number, direction?: CutDirection): void
+  /**
+   * Real mode: packets between nodes i and j dropped (no TCP reset); `direction` as
+   * node i sees it; with `port`, only node i's connections to that port of node j.
+   */
+  cut(i: number, j: number, direction?: CutDirection, port?: number): void
   /** Real mode: node i cut from every other node (and from Consul when `consul`). */
   isolate(i: number, options?: { readonly consul?: boolean }): void
   /** Removes every cut. */
@@ -353,10 +356,10 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
       if (first === undefined) return Promise.reject(new Error("status: the cluster has no node"))
       return manage(first, ["status", ...(json ? ["--json"] : [])])
     },
-    cut: (i, j, direction = "both") => {
+    cut: (i, j, direction = "both", port) => {
       needsReal("cut", mode)
       get(j)
-      network?.host(i).cut(get(j).layout.address, direction)
+      network?.host(i).cut(get(j).layout.address, direction, port)
     },
     isolate: (i, o) => {
       needsReal("isolate", mode)

@@ -105,8 +105,11 @@ export interface NodeHost {
   killAll(): void
   /** SIGSTOP / SIGCONT of every process in the host (a frozen VM). */
   freeze(frozen: boolean): void
-  /** Drops packets between this host and `peer` (in: from it, out: to it), no TCP reset. */
-  cut(peer: string, direction: CutDirection): void
+  /**
+   * Drops packets between this host and `peer` (in: from it, out: to it), no TCP
+   * reset; with `port`, only this host's connections to that port of the peer.
+   */
+  cut(peer: string, direction: CutDirection, port?: number): void
   /** Removes every rule cut added. */
   heal(): void
   /** Connections to peer:port refused at once (TCP reset: a service that is down) or dropped (unreachable). */
@@ -209,9 +212,11 @@ export const startNetwork = (): Network => {
       findProcess: (matches) => pids().find((pid) => matches(argvOf(pid))),
       killAll: () => killAll(ns),
       freeze: (frozen) => signalAll(pids(), frozen ? "SIGSTOP" : "SIGCONT"),
-      cut: (peer, direction) => {
-        if (direction !== "out") addRule(cuts, ["INPUT", "-s", peer, "-j", "DROP"])
-        if (direction !== "in") addRule(cuts, ["OUTPUT", "-d", peer, "-j", "DROP"])
+      cut: (peer, direction, port) => {
+        const to = port === undefined ? [] : ["-p", "tcp", "--dport", String(port)]
+        const from = port === undefined ? [] : ["-p", "tcp", "--sport", String(port)]
+        if (direction !== "out") addRule(cuts, ["INPUT", "-s", peer, ...from, "-j", "DROP"])
+        if (direction !== "in") addRule(cuts, ["OUTPUT", "-d", peer, ...to, "-j", "DROP"])
       },
       heal: () => removeRules(cuts),
       block: (peer, port, how) =>
@@ -233,6 +238,14 @@ export const startNetwork = (): Network => {
     tryRun("ip", ["link", "del", bridge])
   }
   process.once("exit", close)
+  // A signal ends the process without "exit": clean up, then die of it as before.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const onSignal = () => {
+      close()
+      process.kill(process.pid, signal)
+    }
+    if (process.listenerCount(signal) === 0) process.once(signal, onSignal)
+  }
 
   return {
     gateway,

@@ -32,4 +32,16 @@ describe("decidePriority", () => {
   it("not paused and nothing to restore: a temporary priority (a switchover's) is left alone", () => {
     assert.deepStrictEqual(decidePriority(node({ current: 0, configured: 100 })), { _tag: "Keep", reason: "not paused: replica-priority left as it is" })
   })
+
+  it("not paused: a priority away from REPLICA_PRIORITY longer than a switchover holds one is put back (a switchover that could not restore it)", () => {
+    const limitMs = 60_000
+    assert.strictEqual(decidePriority(node({ current: 0, stray: { forMs: limitMs - 1, limitMs } }))._tag, "Keep")
+    assert.deepStrictEqual(decidePriority(node({ current: 0, stray: { forMs: limitMs, limitMs } })), {
+      _tag: "Set",
+      priority: 100,
+      reason: "not paused: replica-priority 0 for 60 s, longer than a switchover holds it (60 s): → REPLICA_PRIORITY (100)"
+    })
+    assert.strictEqual(decidePriority(node({ current: 100, stray: { forMs: 10 * limitMs, limitMs } }))._tag, "Keep")
+    assert.strictEqual(decidePriority(node({ paused: true, current: 0, stray: { forMs: 10 * limitMs, limitMs } }))._tag, "Keep", "paused: 0 is right")
+  })
 })

@@ -3,6 +3,7 @@
 // whole-agent behaviour (across restarts, with /status) is in agentPause.test.ts.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Ref } from "effect"
+import { TestClock } from "effect/testing"
 import { consulNames } from "../../../src/domain/ConsulNames.ts"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { type AgentState, initialState } from "../../../src/programs/agent/AgentState.ts"
@@ -26,6 +27,30 @@ const setUp = (env: Record<string, string> = {}) =>
   })
 
 describe("agent pause care, round by round", () => {
+  it.effect("a priority a switchover left at 0: read every priorityCheckEvery at rest, put back once it has been away for priorityStrayLimit, not at the first look", () =>
+    Effect.gen(function*() {
+      const { w, round } = yield* setUp({ REPLICA_PRIORITY: "100" })
+      yield* round
+      const server = w.redis.servers.get(self)
+      if (server !== undefined) server.priority = 0
+      w.redis.calls.length = 0
+      yield* round
+      assert.deepStrictEqual(commands(w), [], "between checks Redis is not asked")
+      yield* TestClock.adjust("15 seconds")
+      yield* round
+      assert.deepStrictEqual(commands(w), [`${self} CONFIG GET replica-priority`])
+      assert.strictEqual(priorityOf(w), 0, "a switchover may be holding it")
+      for (let k = 0; k < 3; k++) {
+        yield* TestClock.adjust("15 seconds")
+        yield* round
+        assert.strictEqual(priorityOf(w), 0, `still within priorityStrayLimit after ${15 * (k + 1)} s`)
+      }
+      yield* TestClock.adjust("15 seconds")
+      yield* round
+      assert.strictEqual(priorityOf(w), 100)
+      assert.include(w.redis.calls, `${self} CONFIG REWRITE`)
+    }))
+
   it.effect("at start REPLICA_PRIORITY is confirmed once; after that a round reads only the flag, never Redis", () =>
     Effect.gen(function*() {
       const { w, state, round } = yield* setUp({ REPLICA_PRIORITY: "100" })

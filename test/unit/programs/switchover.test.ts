@@ -211,6 +211,21 @@ describe("switchover when a step fails", () => {
       assert.isFalse(w.redis.calls.includes(`${formatEndpoint(redisAt(1))} REPLICAOF`), "the old master is not pointed at a node that is not master")
     }))
 
+  it.live("Sentinel reconfigures the held replica right after the promotion, closing its clients for half a second: its priority is still put back", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      trio(w)
+      const promote = w.redis.onFailover
+      w.redis.onFailover = (at, name) => {
+        promote(at, name)
+        w.redis.closingClients.set(formatEndpoint(redisAt(3)), Date.now() + 500)
+      }
+      const n = yield* testNode(1)
+      const exit = yield* runFor(switchover(Option.some("node-2")), n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(priorities(w), [100, 50])
+    }))
+
   it.live("a priority that cannot be put back: exit 1 naming the node and the value, the others restored", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

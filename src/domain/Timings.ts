@@ -34,6 +34,8 @@ export interface Timings {
   readonly bgsaveTimeout: Duration.Duration
   /** pre-stop: writes stay paused this long beyond PRESTOP_TIMEOUT, to cover Redis's own shutdown after the handover. */
   readonly handoverPause: Duration.Duration
+  /** pre-stop: after SHUTDOWN, Redis stops answering within this (its own shutdown-timeout for lagging replicas is 10 s); beyond it SIGTERM finishes the stop. */
+  readonly redisShutdown: Duration.Duration
   /** pre-stop: a replica must catch up with the paused master within this, or the handover is skipped (no acknowledged write is given up). */
   readonly replicaCatchUp: Duration.Duration
   /** pre-stop: Sentinel learns replicas from the master's INFO every 10 s; a replica it does not know is never moved to the new master. */
@@ -107,6 +109,7 @@ export const defaultTimings: Timings = {
   bgsaveTimeout: Duration.minutes(10),
   handoverPause: Duration.seconds(10),
   replicaCatchUp: Duration.seconds(3),
+  redisShutdown: Duration.seconds(12),
   sentinelDiscovery: Duration.seconds(11),
   sentinelResetSpacing: Duration.seconds(30),
   storeRequest: Duration.seconds(30),

@@ -57,6 +57,12 @@ export class Redis extends Context.Service<Redis, {
   readonly minReplicasToWrite: (at: Endpoint) => Effect.Effect<number, RedisError>
   /** `CONFIG SET min-replicas-to-write` (run time only). */
   readonly setMinReplicasToWrite: (at: Endpoint, replicas: number) => Effect.Effect<void, RedisError>
+  /**
+   * `SHUTDOWN`: Redis's own graceful stop (it waits for lagging replicas up to its
+   * shutdown-timeout, flushes the AOF) and exit. Succeeds when the server closes the
+   * connection; a refusal (it could not shut down) is an error.
+   */
+  readonly shutdown: (at: Endpoint) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Redis") {
   static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
     const settings = yield* Settings
@@ -128,6 +134,12 @@ export const makeRedis = (connections: Connections, retry: ReturnType<typeof red
         Effect.flatMap(decodeWith(at, "CONFIG GET min-replicas-to-write", ConfigMinReplicas)),
         Effect.map(([, value]) => value)
       ),
-    setMinReplicasToWrite: (at, replicas) => send(at, "CONFIG", "SET", "min-replicas-to-write", replicas).pipe(Effect.asVoid)
+    setMinReplicasToWrite: (at, replicas) => send(at, "CONFIG", "SET", "min-replicas-to-write", replicas).pipe(Effect.asVoid),
+    // Not retried: a closed connection is the answer it gives when it works.
+    shutdown: (at) =>
+      connections.run(at, "SHUTDOWN", []).pipe(
+        Effect.asVoid,
+        Effect.catchIf((e) => e.reason === "unreachable" && /closed|ECONNRESET|EPIPE/i.test(e.detail), () => Effect.void)
+      )
   })
 }

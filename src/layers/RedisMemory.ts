@@ -227,7 +227,8 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
           ? s.role.replicas.map((r) => ({ endpoint: r.endpoint, state: "online", offset: r.offset, lag: s.replicaLag.get(formatEndpoint(r.endpoint)) ?? 0 }))
           : []),
     minReplicasToWrite: (at) => on(at, "CONFIG GET min-replicas-to-write", (s) => s.minReplicas),
-    setMinReplicasToWrite: (at, replicas) => on(at, `CONFIG SET min-replicas-to-write ${replicas}`, (s) => void (s.minReplicas = replicas))
+    setMinReplicasToWrite: (at, replicas) => on(at, `CONFIG SET min-replicas-to-write ${replicas}`, (s) => void (s.minReplicas = replicas)),
+    shutdown: (at) => on(at, "SHUTDOWN", () => void world.servers.delete(formatEndpoint(at)))
   }
 }
 

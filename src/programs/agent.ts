@@ -84,7 +84,7 @@ export const agent = Effect.gen(function*() {
 
   // Listening first: a port in use fails the agent at once, and ContainerPilot retries.
   yield* Layer.build(apiLayer(state, settings, timings))
-  yield* Effect.log(`agent up: API on ${settings.node.bindAddress}:${settings.node.apiPort}, observing every ${Duration.format(timings.observeEvery)}`)
+  yield* Effect.log(`agent up: API on ${settings.node.bindAddress}:${settings.node.apiPort}`)
 
   const wakeRegistrar = Queue.offer(wake, false).pipe(Effect.asVoid)
   const observe = observeCycle(state, wakeRegistrar, Queue.offer(fenceWake, undefined).pipe(Effect.asVoid))
@@ -96,8 +96,14 @@ export const agent = Effect.gen(function*() {
       }
       return `${event.channel} from sentinel ${formatEndpoint(from)}`
     })
+  // At least twice per FENCE_AFTER: one late observation must never let a healthy
+  // master's lease run out.
+  const observeEvery = Option.match(settings.redis.fenceAfter, {
+    onNone: () => timings.observeEvery,
+    onSome: (fenceAfter) => Duration.min(timings.observeEvery, Duration.divideUnsafe(fenceAfter, 2))
+  })
   const triggers = Stream.merge(
-    Stream.tick(timings.observeEvery).pipe(Stream.map(() => "tick")),
+    Stream.tick(observeEvery).pipe(Stream.map(() => "tick")),
     Stream.fromQueue(heard).pipe(Stream.mapEffect(onEvent))
   ).pipe(Stream.buffer({ capacity: 1, strategy: "sliding" }))
   const registry = Stream.merge(

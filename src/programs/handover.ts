@@ -5,7 +5,7 @@
 // behind at the new master. Each step is bounded and reports what happened as a
 // value; the callers decide what a failed step means.
 import { type Duration, Effect, Option } from "effect"
-import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
+import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { Timings } from "../domain/Timings.ts"
 import { endpointOf, type ServiceInstance } from "../layers/Consul.ts"
 import { Redis } from "../layers/Redis.ts"
@@ -13,9 +13,12 @@ import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { pollUntil } from "./poll.ts"
 
-/** The passing sentinels, `last` (this node's own, which may be stopping with it) at the end. */
-export const sentinelsToAsk = (instances: ReadonlyArray<ServiceInstance>, last: Endpoint): ReadonlyArray<Endpoint> => [
-  ...instances.filter((s) => s.passing).map(endpointOf).filter((p) => !sameEndpoint(p, last)),
+/**
+ * The passing sentinels, then `more` (sentinels found without Consul), `last` (this
+ * node's own, which may be stopping with it) at the end; each once.
+ */
+export const sentinelsToAsk = (instances: ReadonlyArray<ServiceInstance>, last: Endpoint, more: ReadonlyArray<Endpoint> = []): ReadonlyArray<Endpoint> => [
+  ...uniqueEndpoints([...instances.filter((s) => s.passing).map(endpointOf), ...more]).filter((p) => !sameEndpoint(p, last)),
   last
 ]
 

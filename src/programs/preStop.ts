@@ -1,10 +1,13 @@
-// `manage pre-stop`: a stopping master hands over to a replica before Redis gets
-// SIGTERM (DESIGN.md §4). Writes are paused first and a replica must have caught up,
-// so no acknowledged write is lost; writes then stay paused until this Redis exits,
-// because after SENTINEL FAILOVER the old master would otherwise accept writes for
-// ~10 s that nobody keeps. Never SENTINEL RESET. While the cluster is paused it hands
-// nothing over (maintenance: nothing changes). Always exits 0: stopping proceeds.
-import { Duration, Effect, Option, Schedule } from "effect"
+// `manage pre-stop`: a stopping master hands over to a replica before Redis stops
+// (DESIGN.md §4). Writes are paused first and a replica must have caught up, so no
+// acknowledged write is lost; writes then stay paused until this Redis exits, because
+// after SENTINEL FAILOVER the old master would otherwise accept writes for ~10 s that
+// nobody keeps. Never SENTINEL RESET. While the cluster is paused it hands nothing
+// over (maintenance: nothing changes). It needs no Consul: the sentinels to ask are
+// also those of the nodes its replicas run on. Then it shuts Redis down itself
+// (Redis's own graceful SHUTDOWN), so the container stops as soon as that is done
+// rather than after ContainerPilot's fixed stopTimeout. Always exits 0.
+import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { consulNames, serviceId } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
 import { selfRedis, selfSentinel } from "../domain/Settings.ts"
@@ -14,6 +17,7 @@ import { Redis } from "../layers/Redis.ts"
 import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { awaitNewMaster, moveLeftBehind, pauseUntilCaughtUp, requestFailover, sentinelsToAsk } from "./handover.ts"
+import { pollUntil } from "./poll.ts"
 
 const handover = Effect.gen(function*() {
   const settings = yield* Settings
@@ -27,15 +31,19 @@ const handover = Effect.gen(function*() {
   const role = yield* redis.role(self)
   if (role._tag !== "Master") return yield* Effect.log(`pre-stop: not master (${role._tag.toLowerCase()}), nothing to hand over`)
   if (role.replicas.length === 0) return yield* Effect.log("pre-stop: master without a connected replica, nothing to hand over to")
-  // Unreadable counts as not paused: a stopping master that hands over loses nothing.
-  if (yield* consul.get(names.paused).pipe(Effect.map(Option.isSome), Effect.orElseSucceed(() => false))) {
+  // Consul may be gone with this host: asked briefly, and unreadable counts as not
+  // paused (a stopping master that hands over loses nothing) and as no sentinel listed.
+  const briefly = <A, E, R>(call: Effect.Effect<A, E, R>, otherwise: A) =>
+    call.pipe(Effect.timeoutOrElse({ duration: timings.consulCall, orElse: () => Effect.succeed(otherwise) }), Effect.orElseSucceed(() => otherwise))
+  if (yield* briefly(consul.get(names.paused).pipe(Effect.map(Option.isSome)), false)) {
     return yield* Effect.log(`pre-stop: ${names.paused} is set: not handing over (paused: no failover until \`manage resume\`)`)
   }
 
-  // Peers first: this node's own Sentinel may be stopping alongside Redis.
-  const registered = yield* consul.instances(names.sentinelService).pipe(Effect.orElseSucceed((): ReadonlyArray<ServiceInstance> => []))
-  const sentinels = sentinelsToAsk(registered, selfSentinel(settings))
+  // Peers first: this node's own Sentinel is stopping alongside Redis. Every node runs
+  // a sentinel, so the replicas' nodes have one each, Consul or not.
+  const registered = yield* briefly(consul.instances(names.sentinelService), [] as ReadonlyArray<ServiceInstance>)
   const replicas = role.replicas.map((r) => r.endpoint)
+  const sentinels = sentinelsToAsk(registered, selfSentinel(settings), replicas.map((r) => ({ host: r.host, port: settings.sentinel.port })))
 
   const caughtUp = yield* pauseUntilCaughtUp(self, replicas, Duration.sum(settings.preStopTimeout, timings.handoverPause))
   if (Option.isNone(caughtUp)) {
@@ -63,12 +71,33 @@ const handover = Effect.gen(function*() {
   // Bounded by pre-stop's own timeout.
   const newMaster = yield* awaitNewMaster(asked.value, self, settings.preStopTimeout)
   yield* Effect.log(`pre-stop: handed over to ${Option.match(newMaster, { onNone: () => "?", onSome: formatEndpoint })}; writes stay paused here until Redis exits`)
-  yield* consul.setCheck(`service:${serviceId(names.masterService, settings.node.name)}`, "critical", "stopping: handed over").pipe(Effect.ignore)
+  yield* briefly(consul.setCheck(`service:${serviceId(names.masterService, settings.node.name)}`, "critical", "stopping: handed over"), false)
   if (Option.isSome(newMaster)) yield* moveLeftBehind(self, replicas, newMaster.value, "pre-stop")
 })
 
+/**
+ * Redis's own graceful stop, asked for rather than waited for: ContainerPilot sends
+ * SIGTERM after pre-stop and then always waits its whole stopTimeout, which therefore
+ * can be short. Bounded; what does not finish here, SIGTERM finishes.
+ */
+const shutDown = (within: Duration.Duration) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const redis = yield* Redis
+    const self = selfRedis(settings)
+    yield* redis.shutdown(self)
+    const gone = yield* pollUntil(redis.role(self).pipe(Effect.as(false), Effect.orElseSucceed(() => true)), (down) => down, within, () => false)
+    yield* gone ? Effect.log("pre-stop: Redis shut down (its AOF flushed)") : Effect.logWarning(`pre-stop: Redis still answers ${Duration.format(within)} after SHUTDOWN`)
+  }).pipe(
+    Effect.timeoutOrElse({ duration: within, orElse: () => Effect.logWarning(`pre-stop: SHUTDOWN not answered within ${Duration.format(within)}`) }),
+    Effect.catch((e) => Effect.logWarning(`pre-stop: SHUTDOWN: ${e.message}; SIGTERM will stop Redis`))
+  )
+
+/** The handover, then Redis's shutdown, all within PRESTOP_TIMEOUT (ContainerPilot's bound on this job). */
 export const preStop = Effect.gen(function*() {
   const settings = yield* Settings
+  const timings = yield* Timings
+  const started = yield* Clock.currentTimeMillis
   yield* handover.pipe(
     Effect.timeoutOrElse({
       duration: settings.preStopTimeout,
@@ -76,4 +105,6 @@ export const preStop = Effect.gen(function*() {
     }),
     Effect.catch((e) => Effect.logWarning(`pre-stop: ${e.message}`))
   )
+  const left = Duration.toMillis(settings.preStopTimeout) - ((yield* Clock.currentTimeMillis) - started)
+  if (left > 0) yield* shutDown(Duration.min(timings.redisShutdown, Duration.millis(left)))
 })

@@ -244,9 +244,10 @@ describe("containerpilot.json5", () => {
       })
     })
 
-    it("gives Redis more than its own 10 s shutdown-timeout before SIGKILL", () => {
+    it("waits only a moment after the jobs stopped (ContainerPilot always waits all of it): Redis was shut down by pre-stop, on redis-server's stopping", () => {
       expect(Number.isInteger(config.stopTimeout)).toBe(true)
-      expect(config.stopTimeout).toBeGreaterThan(10)
+      expect(config.stopTimeout).toBeLessThanOrEqual(1)
+      expect(job(config, "preStop").when).toEqual({ source: "redis-server", once: "stopping" })
     })
   })
 

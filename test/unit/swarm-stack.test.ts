@@ -122,9 +122,9 @@ describe.skipIf(cliMissing !== undefined)("docker-stack.yml, as docker stack dep
 
   it("gives a stopping master the whole handover budget, as docker-compose.yml does", () => {
     const handover = seconds(variables.PRESTOP_TIMEOUT.default)
-    const redisShutdown = loadContainerPilotConfig(repo("containerpilot.json5"), {}).stopTimeout
+    const afterJobs = loadContainerPilotConfig(repo("containerpilot.json5"), {}).stopTimeout
     const grace = seconds(at(config, "services", "redis", "stop_grace_period"))
-    expect(grace).toBeGreaterThan(handover + redisShutdown)
+    expect(grace).toBeGreaterThan(handover + afterJobs)
     const compose = /^\s*stop_grace_period:\s*(\S+)\s*$/m.exec(readFileSync(repo("docker-compose.yml"), "utf8"))?.[1]
     expect(grace).toBe(seconds(compose))
   })

@@ -168,14 +168,13 @@ export class ContainerPilot implements Pilot {
       this.publish({ code: "shutdown", source: GLOBAL })
       const cleaned = await within(Promise.all(this.jobs.map((j) => j.completed)), longestWait + cleanupGuardMs)
       if (!cleaned) this.log(`jobs still not cleaned up after ${longestWait + cleanupGuardMs} ms: killing`)
-      this.pid1?.signal("SIGTERM")
-      const settled = await this.allExited(this.config.stopTimeout * 1000)
-      if (!settled) {
-        this.log(`processes left after stopTimeout ${this.config.stopTimeout}s: SIGKILL`)
-        for (const job of this.jobs) job.crash()
-        for (const g of this.groups) g.signal("SIGKILL")
-        await this.allExited(undefined)
-      }
+      // As core/app.go: once every job is done, the whole stopTimeout passes before
+      // whatever still runs is killed and ContainerPilot exits, even when nothing runs.
+      await new Promise((resolve) => setTimeout(resolve, this.config.stopTimeout * 1000))
+      this.log(`stopTimeout ${this.config.stopTimeout}s over: killing what is left`)
+      for (const job of this.jobs) job.crash()
+      for (const g of this.groups) g.signal("SIGKILL")
+      await this.allExited(undefined)
       this.log(`exited (${how})`)
       this.exitResolve(how)
     })()

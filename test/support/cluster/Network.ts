@@ -4,8 +4,9 @@
 // partition is a firewall rule inside a node's namespace (DROP, no TCP reset), so it
 // dies with the namespace even when a test crashes; a frozen host is SIGSTOP of
 // every process in its namespace. Needs root, iproute2 and iptables (CI has them);
-// `networkSupport()` says why not otherwise. Names carry this process's PID, so two
-// runs never collide and a crashed run's leftovers are recognised and removed.
+// `networkSupport()` says why not otherwise. Names carry this process's PID and a
+// count of its networks (`ar<pid in base 36>c<k>`: an interface name has at most 15 characters), so
+// two runs or two clusters never collide and a crashed run's leftovers are removed.
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 
@@ -26,6 +27,8 @@ export const networkSupport = (): string | undefined => {
 }
 
 const prefix = "ar"
+/** Networks made by this process so far: names stay unique when a test runs two clusters. */
+let networks = 0
 
 /**
  * The name of this machine (the test process, and what it serves, such as the Manta
@@ -51,27 +54,31 @@ const namespacePids = (ns: string): ReadonlyArray<number> => {
   }
 }
 
+/** SIGKILL of every process in a namespace; returns once they are gone, reaped included (bounded). */
 const killAll = (ns: string): void => {
-  for (let round = 0; round < 20; round++) {
+  const killed = new Set<number>()
+  for (let round = 0; round < 40; round++) {
     const pids = namespacePids(ns)
-    if (pids.length === 0) return
     for (const pid of pids) {
+      killed.add(pid)
       try {
         process.kill(pid, "SIGKILL")
       } catch {
         // gone already
       }
     }
+    // A killed process lingers until its parent (or init) reaps it.
+    if (pids.length === 0 && [...killed].every((pid) => !existsSync(`/proc/${pid}`))) return
     spawnSync("sleep", ["0.05"])
   }
 }
 
 /** Removes namespaces, bridges and FORWARD rules of runs whose process is gone. */
 const removeLeftovers = (): void => {
-  const mine = new RegExp(`^${prefix}(\\d+)[nb]`)
+  const mine = new RegExp(`^${prefix}([0-9a-z]+)c\\d+[nb]`)
   for (const ns of run("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0] ?? "")) {
     const owner = mine.exec(ns)?.[1]
-    if (owner === undefined || alive(Number(owner))) continue
+    if (owner === undefined || alive(Number.parseInt(owner, 36))) continue
     killAll(ns)
     tryRun("ip", ["netns", "del", ns])
     rmSync(`/etc/netns/${ns}`, { recursive: true, force: true })
@@ -79,7 +86,7 @@ const removeLeftovers = (): void => {
   for (const line of run("ip", ["-o", "link", "show", "type", "bridge"]).split("\n")) {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1]
     const owner = name === undefined ? undefined : mine.exec(name)?.[1]
-    if (name === undefined || owner === undefined || alive(Number(owner))) continue
+    if (name === undefined || owner === undefined || alive(Number.parseInt(owner, 36))) continue
     while (tryRun("iptables", ["-D", "FORWARD", "-i", name, "-o", name, "-j", "ACCEPT"]));
     tryRun("ip", ["link", "del", name])
   }
@@ -157,7 +164,7 @@ export const startNetwork = (): Network => {
   const why = networkSupport()
   if (why !== undefined) throw new Error(`cannot create the test network: ${why}`)
   removeLeftovers()
-  const id = `${prefix}${process.pid}`
+  const id = `${prefix}${process.pid.toString(36)}c${++networks}`
   const bridge = `${id}b`
   const k = freeSubnet()
   const subnet = `10.231.${k}`

@@ -24,6 +24,18 @@ const pair = (w: Worlds, replicaOffset = 1000) => {
 }
 
 describe("pre-stop", () => {
+  it.live("a replica: nothing to hand over, its Redis shut down at once (the container stops without waiting)", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      const n = yield* testNode(2)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.startsWith(formatEndpoint(redisAt(2)))), [`${formatEndpoint(redisAt(2))} ROLE`, `${formatEndpoint(redisAt(2))} SHUTDOWN`, `${formatEndpoint(redisAt(2))} ROLE`])
+      assert.isUndefined(w.redis.servers.get(formatEndpoint(redisAt(2))), "stopped")
+      assert.isFalse(w.redis.calls.some((c) => /FAILOVER|PAUSE/.test(c)))
+    }))
+
   it.live("a master hands over: writes paused, a caught-up replica promoted through a peer Sentinel, own check failed", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
@@ -33,7 +45,9 @@ describe("pre-stop", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const order = w.redis.calls.filter((c) => /CLIENT|FAILOVER/.test(c))
       assert.deepStrictEqual(order, [`${formatEndpoint(redisAt(1))} CLIENT PAUSE`, `${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`])
-      assert.isDefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "writes stay paused until Redis exits")
+      const after = w.redis.calls.slice(w.redis.calls.indexOf(`${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`))
+      assert.include(after, `${formatEndpoint(redisAt(1))} SHUTDOWN`, "then Redis is shut down")
+      assert.notInclude(after, `${formatEndpoint(redisAt(1))} CLIENT UNPAUSE`, "writes stay paused until Redis exits")
       assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
       assert.isFalse(w.redis.calls.some((c) => c.includes("RESET")), "never SENTINEL RESET")
     }))
@@ -136,7 +150,7 @@ describe("pre-stop", () => {
       }
     }))
 
-  it.live("Consul down: still hands over through the local Sentinel, and moves a replica left behind", () =>
+  it.live("Consul gone (with its host): still hands over, through the sentinel of a replica's node (its own is stopping), moves a replica left behind, shuts Redis down", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       pair(w)
@@ -144,12 +158,13 @@ describe("pre-stop", () => {
       w.consul.outage = "unreachable"
       const n = yield* testNode(1)
       assert.isTrue(Exit.isSuccess(yield* runFor(preStop, n, w)))
-      assert.isTrue(w.redis.calls.includes(`${formatEndpoint(sentinelAt(1))} SENTINEL FAILOVER`))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.endsWith("SENTINEL FAILOVER")), [`${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`])
+      assert.include(w.redis.calls, `${formatEndpoint(redisAt(1))} SHUTDOWN`)
       const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
       assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2), "failing its own check in Consul did not stop the handover's last step")
     }))
 
-  it.live("no Sentinel accepts SENTINEL FAILOVER: writes unpaused, exit 0 (Sentinel fails over after down-after)", () =>
+  it.live("no Sentinel accepts SENTINEL FAILOVER: writes unpaused, then Redis shut down, exit 0 (Sentinel fails over after down-after)", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       pair(w)
@@ -157,9 +172,8 @@ describe("pre-stop", () => {
       const n = yield* testNode(1)
       const exit = yield* runFor(preStop, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.isTrue(w.redis.calls.includes(`${formatEndpoint(redisAt(1))} CLIENT PAUSE`), "writes were paused for the handover")
-      assert.isUndefined(w.redis.servers.get(formatEndpoint(redisAt(1)))?.pausedFor, "and unpaused: this master keeps serving until it stops")
-      assert.strictEqual(w.redis.servers.get(formatEndpoint(redisAt(1)))?.role._tag, "Master")
+      const own = w.redis.calls.filter((c) => c.startsWith(formatEndpoint(redisAt(1))) && /CLIENT|SHUTDOWN/.test(c))
+      assert.deepStrictEqual(own, [`${formatEndpoint(redisAt(1))} CLIENT PAUSE`, `${formatEndpoint(redisAt(1))} CLIENT UNPAUSE`, `${formatEndpoint(redisAt(1))} SHUTDOWN`])
     }))
 
   it.live("Redis hanging: exits 0 within PRESTOP_TIMEOUT", () =>

@@ -50,13 +50,11 @@ export interface Timings {
   readonly silentPeerAnswer: Duration.Duration
   /** One observation, all its calls together: a hanging dependency makes a finding Unknown, never a stuck agent. */
   readonly observation: Duration.Duration
-  /** The agent checks the fence's lease this often (no I/O unless it lapsed): a lapse is acted on within this of FENCE_AFTER. */
-  readonly leaseCheckEvery: Duration.Duration
   /** The agent re-reads its Consul registrations this often at rest: a Consul that lost its state is healed well within 10 s. */
   readonly registrySyncEvery: Duration.Duration
   /** The agent reads `service/<name>/paused` and its Redis's replica-priority this often: one KV read and one local command, so a node restarted while paused is back at priority 0 within a second of its agent starting. */
   readonly pauseEvery: Duration.Duration
-  /** The agent checks its local Sentinel's periods (SentinelTuning.ts) this often: one local command, and a restarted sentinel is tuned again within it. */
+  /** The agent checks its local Sentinel's periods (SentinelTuning.ts) this often: one local command, and a restarted sentinel is tuned again within it (a master dying in those seconds still fails over, on Sentinel's default periods). */
   readonly sentinelTuningEvery: Duration.Duration
   /** At rest (not paused), the agent reads its own replica-priority this often, to find one a switchover left away from REPLICA_PRIORITY. */
   readonly priorityCheckEvery: Duration.Duration
@@ -117,10 +115,9 @@ export const defaultTimings: Timings = {
   observeEvery: Duration.seconds(1),
   observation: Duration.seconds(3),
   silentPeerAnswer: Duration.millis(100),
-  leaseCheckEvery: Duration.millis(100),
   registrySyncEvery: Duration.seconds(5),
   pauseEvery: Duration.seconds(1),
-  sentinelTuningEvery: Duration.seconds(1),
+  sentinelTuningEvery: Duration.seconds(5),
   priorityPropagation: Duration.seconds(12),
   switchoverSettle: Duration.seconds(15),
   priorityRestore: Duration.seconds(10),

@@ -15,7 +15,7 @@ import { Settings } from "../layers/Settings.ts"
 import { apiLayer } from "./agent/api.ts"
 import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
 import { careForReplica, careForSentinel, careForSentinelPeriods } from "./agent/care.ts"
-import { careForFence } from "./agent/fence.ts"
+import { careForFence, leaseEnd } from "./agent/fence.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
 import { carePause } from "./agent/pause.ts"
 import { syncRegistry } from "./agent/registrar.ts"
@@ -111,13 +111,18 @@ export const agent = Effect.gen(function*() {
     Stream.fromQueue(wake)
   ).pipe(Stream.buffer({ capacity: 1, strategy: "sliding" }))
 
-  const fenceTriggers = Stream.merge(Stream.fromQueue(fenceWake), Stream.tick(timings.leaseCheckEvery)).pipe(
-    Stream.buffer({ capacity: 1, strategy: "sliding" })
-  )
+  // After every observation, and at the moment the master's lease would run out.
+  const fenceLoop = Effect.gen(function*() {
+    const end = leaseEnd(settings, yield* Ref.get(state))
+    const now = yield* Clock.currentTimeMillis
+    const untilEnd = Option.match(end, { onNone: () => Effect.never, onSome: (at) => Effect.sleep(Duration.millis(Math.max(0, at - now))) })
+    yield* Effect.raceFirst(Queue.take(fenceWake), untilEnd)
+    yield* careForFence(state, wakeRegistrar)
+  }).pipe(Effect.forever)
 
   yield* Effect.all([
     Stream.runForEach(triggers, observe),
-    Stream.runForEach(fenceTriggers, () => careForFence(state, wakeRegistrar)),
+    fenceLoop,
     Stream.runForEach(registry, syncRegistry(state)),
     careForReplica(state).pipe(Effect.repeat(Schedule.spaced(timings.careEvery))),
     carePause(state).pipe(Effect.repeat(Schedule.spaced(timings.pauseEvery))),

@@ -62,14 +62,16 @@ export const observeNode = (
     const askAll = Effect.forEach(asked, (at) =>
       seen(bounded(at, sentinel.masterAddress(at, settings.masterName))).pipe(
         Effect.flatMap((a) => (a._tag === "Seen" ? Effect.andThen(Ref.update(answers, (xs) => [...xs, a.value]), Ref.update(answered, (xs) => [...xs, at])) : Effect.void)),
-        Effect.andThen(checkDecided)
+        Effect.andThen(wasSilent.size > 0 ? checkDecided : Effect.void)
       ), { concurrency: "unbounded", discard: true })
 
-    // Each call is bounded by its layer; the whole look once more, as a guard.
+    // Each call is bounded by its layer; the whole look once more, as a guard. Waiting
+    // for an early decision costs a little CPU every second: only while a peer is
+    // known to be silent, when it saves a second.
     yield* Effect.all([
       seen(redis.role(selfRedis(settings))).pipe(Effect.flatMap((r) => Ref.set(role, r))),
-      seen(sentinel.master(local, settings.masterName)).pipe(Effect.flatMap((l) => Ref.set(localSentinel, l)), Effect.andThen(checkDecided)),
-      Effect.raceFirst(askAll, Deferred.await(decided))
+      seen(sentinel.master(local, settings.masterName)).pipe(Effect.flatMap((l) => Ref.set(localSentinel, l)), Effect.andThen(wasSilent.size > 0 ? checkDecided : Effect.void)),
+      wasSilent.size > 0 ? Effect.raceFirst(askAll, Deferred.await(decided)) : askAll
     ], { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOrElse({ duration: observation, orElse: () => Effect.void }))
 
     const l = (yield* Ref.get(localSentinel)) ?? silent("Sentinel")

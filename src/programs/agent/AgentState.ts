@@ -49,6 +49,8 @@ export interface AgentState {
     readonly decision: Option.Option<{ readonly fence: Fence; readonly since: number }>
     /** The observation cycle the decision was last made on. */
     readonly cycle: number
+    /** When Redis's min-replicas-to-write and its replicas' lag were last read from Redis itself. */
+    readonly verifiedAt: number
     /** The role Redis last answered, for a Redis that stopped answering. */
     readonly lastKnownRole: "master" | "replica" | "unknown"
     readonly replicasInSync: number
@@ -72,5 +74,5 @@ export const initialState = (now: number): AgentState => ({
   priority: { current: Option.none(), restorePending: true },
   stray: { checkedAt: now, since: Option.none() },
   failovers: { seen: 0, last: Option.none() },
-  fence: { decision: Option.none(), cycle: 0, lastKnownRole: "unknown", replicasInSync: 0, applied: Option.none() }
+  fence: { decision: Option.none(), cycle: 0, verifiedAt: 0, lastKnownRole: "unknown", replicasInSync: 0, applied: Option.none() }
 })

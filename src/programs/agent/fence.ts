@@ -1,15 +1,18 @@
 // The write fence kept by the agent (Fence.ts): a lease that each observation naming
-// this node master renews. On every lease tick (a few times a second, no I/O) a
-// master verdict older than FENCE_AFTER lapses, so Redis and Consul drop an
-// unconfirmed master on time even while an observation waits on a silent peer; after
-// every observation, and when the verdict lapsed, the decision is put into Redis
-// (`min-replicas-to-write`), read back first so a Redis restarted from a rewritten
-// redis.conf is corrected. Logs each change of decision.
+// this node master renews. A timer set for the lease's end (no polling) lets a master
+// verdict older than FENCE_AFTER lapse, so Redis and Consul drop an unconfirmed master
+// on time even while an observation waits on a silent peer; after every observation,
+// and when the verdict lapsed, the decision is put into Redis (`min-replicas-to-write`).
+// At rest Redis is asked little: what it runs with is read back every few seconds (a
+// Redis restarted from a rewritten redis.conf is corrected), and on a master the
+// replicas' lag likewise, ROLE's list of replicas bounding it in between. Logs each
+// change of decision.
 import { Clock, Duration, Effect, Option, Ref } from "effect"
 import { decideFence, type Fence, minReplicasOf } from "../../domain/Fence.ts"
 import { asOf, holdsOf } from "../../domain/Health.ts"
 import { type ReplicaLink } from "../../domain/RedisReplies.ts"
 import { selfRedis } from "../../domain/Settings.ts"
+import { Timings } from "../../domain/Timings.ts"
 import { Redis } from "../../layers/Redis.ts"
 import { Settings } from "../../layers/Settings.ts"
 import { type AgentState } from "./AgentState.ts"
@@ -21,11 +24,17 @@ const sameFence = (a: Fence, b: Fence): boolean =>
 const inSync = (links: ReadonlyArray<ReplicaLink>, maxLagSeconds: number): number =>
   links.filter((l) => l.state === "online" && l.lag <= maxLagSeconds).length
 
-/** Runs on every lease tick and after every observation: acts when the master verdict lapsed or a new observation came. */
+/** When the master verdict's lease runs out, for the timer; None: nothing to wait for (not passing, or no fencing). */
+export const leaseEnd = (settings: Settings["Service"], s: AgentState): Option.Option<number> =>
+  Option.flatMap(settings.redis.fenceAfter, (fenceAfter) =>
+    Option.flatMap(s.verdicts, (v) => (v.master.pass ? Option.some(v.master.confirmedAt + Duration.toMillis(fenceAfter) + 1) : Option.none())))
+
+/** Runs after every observation and when the lease may have run out: acts when the master verdict lapsed or a new observation came. */
 export const careForFence = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.Effect<void>) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const redis = yield* Redis
+    const { registrySyncEvery } = yield* Timings
     if (Option.isNone(settings.redis.fenceAfter)) return
     const fenceAfter = settings.redis.fenceAfter.value
     const now = yield* Clock.currentTimeMillis
@@ -46,10 +55,15 @@ export const careForFence = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
     const lastKnownRole = role === "unknown" ? before.fence.lastKnownRole : role
     const self = selfRedis(settings)
     const maxLag = Duration.toSeconds(settings.redis.minReplicasMaxLag)
-    const replicasInSync = role === "master"
-      ? yield* redis.replicaLinks(self).pipe(Effect.map((links) => inSync(links, maxLag)), Effect.orElseSucceed(() => before.fence.replicasInSync))
-      : 0
     const listedReplicas = observation.role._tag === "Seen" && observation.role.value._tag === "Master" ? observation.role.value.replicas.length : 0
+    // Read again every few seconds, or when the role just changed; ROLE's list of
+    // connected replicas (from every observation) bounds the count in between.
+    const stale = now - before.fence.verifiedAt >= Duration.toMillis(registrySyncEvery) || role !== before.fence.lastKnownRole
+    const replicasInSync = role !== "master"
+      ? 0
+      : stale
+      ? yield* redis.replicaLinks(self).pipe(Effect.map((links) => inSync(links, maxLag)), Effect.orElseSucceed(() => before.fence.replicasInSync))
+      : Math.min(before.fence.replicasInSync, listedReplicas)
     const fence = decideFence({
       role,
       lastKnownRole,
@@ -59,11 +73,12 @@ export const careForFence = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
       floor: settings.redis.minReplicasToWrite
     })
 
-    // What Redis runs with is read back, not remembered: a restart or Sentinel's
-    // rewrite of redis.conf may have changed it. Not while it is silent: the set alone
-    // is sent, and waits for Redis with every other client.
+    // What Redis runs with is read back every few seconds, not only remembered: a
+    // restart or Sentinel's rewrite of redis.conf may have changed it. Not while it is
+    // silent: the set alone is sent, and waits for Redis with every other client.
     const want = minReplicasOf(fence)
-    const current = role === "unknown" ? Option.none<number>() : yield* redis.minReplicasToWrite(self).pipe(Effect.option)
+    const verify = stale || !Option.contains(before.fence.applied, want)
+    const current = role === "unknown" ? Option.none<number>() : verify ? yield* redis.minReplicasToWrite(self).pipe(Effect.option) : before.fence.applied
     const applied = Option.contains(current, want)
       ? current
       : yield* redis.setMinReplicasToWrite(self, want).pipe(
@@ -78,6 +93,7 @@ export const careForFence = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
       fence: {
         decision: changed ? Option.some({ fence, since: now }) : s.fence.decision,
         cycle: before.cycles,
+        verifiedAt: stale ? now : s.fence.verifiedAt,
         lastKnownRole,
         replicasInSync,
         applied

@@ -52,9 +52,11 @@ const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceIn
     const actions = decideRegistry(own, { verdicts: verdicts.value, agentChecks, everRegistered, otherPassingMasters })
 
     // Failing another node rests on a verdict up to a second old: confirm it first, so
-    // a master that has just been replaced never fails its successor.
+    // a master that has just been replaced never fails its successor. The old master's
+    // sentinel is likely the silent one: it gets the short bound the observer gives it.
+    const silentBefore = Option.match(s.observation, { onNone: () => [], onSome: (o) => o.sentinels.silent ?? [] })
     const confirmed = actions.some((a) => a._tag === "FailOther")
-      ? masterFinding(yield* observeNode(peersOf(s)))._tag === "Pass"
+      ? masterFinding(yield* observeNode(peersOf(s), silentBefore))._tag === "Pass"
       : true
     for (const action of actions) {
       switch (action._tag) {

@@ -96,7 +96,8 @@ describe("agent: the write fence", () => {
       const seen = yield* sample(4 * FENCE_AFTER_MS, () => ({ status: statusOf(w, "redis-node-1"), fence: minReplicasOf(w, 1) }))
       assert.deepStrictEqual(seen.filter((x) => x.status !== "passing"), [], "Consul always showed the master passing")
       assert.deepStrictEqual(seen.filter((x) => x.fence === fencedMinReplicas), [], "never fenced")
-      yield* eventually("armed for its new replica", 2_000, () => minReplicasOf(w, 1) === 1)
+      // The replicas' lag is read again every registrySyncEvery (5 s here).
+      yield* eventually("armed for its new replica", 7_000, () => minReplicasOf(w, 1) === 1)
     }))
 
   it.live("Redis's own line follows the replicas: 1 while one is in sync, 0 once they all lag beyond REDIS_MIN_REPLICAS_MAX_LAG (still accepting writes), 1 again", () =>

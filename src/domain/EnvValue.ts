@@ -158,6 +158,12 @@ export const KeyId = Text({ maxLength: 64 }).pipe(
 )
 
 /**
+ * A key's text is a few KiB; RSA-16384 in PEM is about 12.5 KiB. Here rather than in
+ * MantaKey.ts, which loads the key parser, so the environment's table can name it.
+ */
+export const maxKeyBytes = 16 * 1024
+
+/**
  * A private key's text with newlines written as '#' (an `_env` line) or as real
  * newlines; decodes to the text with newlines. Whether it is a usable key is
  * MantaKey's question, asked with the rest of the environment.

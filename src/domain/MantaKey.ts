@@ -5,6 +5,7 @@
 // files. Reasons never quote the key.
 import sshpk from "sshpk"
 import { Result } from "effect"
+import { maxKeyBytes } from "./EnvValue.ts"
 
 export interface InspectedKey {
   readonly type: string
@@ -14,9 +15,6 @@ export interface InspectedKey {
   /** `SHA256:…` (base64, unpadded), as `ssh-keygen -l` prints it. */
   readonly fingerprintSha256: string
 }
-
-/** A key's text is a few KiB; RSA-16384 in PEM is about 12.5 KiB. */
-export const maxKeyBytes = 16 * 1024
 
 export const minRsaBits = 2048
 

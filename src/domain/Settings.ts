@@ -2,7 +2,8 @@
 // documentation table (the source of `manage config --docs`), the rules between
 // variables, and the pure decoding into the structured Settings the handlers use.
 // Invalid input yields every bad variable at once, the private key's checks
-// included; a value appears in a message only when it cannot be a secret.
+// included; a value appears in a message only when it cannot be a secret. Every
+// secret may also come from a file (`<NAME>_FILE`), read by the Settings layer.
 import { Duration, Effect, Option, Redacted, Result, Schema, type SchemaIssue } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
 import { AbsolutePath, BindableIPv4, HostList, HostPort, HttpUrl, isLoopback, isUsableAddress, UsableIPv4 } from "./EnvAddress.ts"
@@ -15,6 +16,7 @@ import {
   Literal,
   Login,
   MasterName,
+  maxKeyBytes,
   NodeName,
   Password,
   Port,
@@ -26,6 +28,7 @@ import {
 } from "./EnvValue.ts"
 // Type-only: sshpk is loaded when a key is present (Settings layer), not by every handler.
 import type { InspectedKey } from "./MantaKey.ts"
+import { type FileRead, type FileToRead, filesToRead, resolveSecretFiles, type SecretFile } from "./SecretFiles.ts"
 
 
 export type Group = "Consul" | "Node" | "Redis" | "Sentinel" | "Handlers" | "Backups" | "Manta"
@@ -39,12 +42,17 @@ export interface VariableDoc {
   readonly expects: string
   readonly doc: string
   readonly secret?: true
+  /**
+   * A secret's `<NAME>_FILE` (derived below): the most bytes the file may hold, when
+   * not `secretFileBytes`, and what an operator choosing the file must know besides.
+   */
+  readonly file?: { readonly maxBytes?: number; readonly note?: string }
 }
 
 const cleanPath = "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'"
 const login = "a Triton login: a letter, then 1-63 letters, digits, '_', '.' or '@'"
 
-export const variables = {
+const declared = {
   CONSUL: {
     group: "Consul",
     default: "consul",
@@ -55,7 +63,10 @@ export const variables = {
     group: "Consul",
     expects: "an ACL token: 1-256 visible ASCII characters, no spaces",
     doc: "Sent as X-Consul-Token on every Consul call.",
-    secret: true
+    secret: true,
+    file: {
+      note: "ContainerPilot 3.8 takes its own token only from CONSUL_HTTP_TOKEN: with the file alone, its registrations and checks go without one (fine where the agent's default token allows them)."
+    }
   },
   LOG_LEVEL: { group: "Handlers", default: "info", expects: "debug, info, warn or error (any case)", doc: "Handler log level." },
   LOG_FORMAT: { group: "Handlers", default: "text", expects: "text or json (any case)", doc: "Handler log format (logfmt or JSON lines on stderr), also for the last line of a failed run." },
@@ -260,7 +271,8 @@ export const variables = {
     group: "Manta",
     expects: "one unencrypted RSA (at least 2048 bits), ECDSA or ed25519 private key in PEM or OpenSSH format, at most 16 KiB, its newlines written as '#' (as setup-env writes it) or kept",
     doc: "Signs every Manta request. `manage setup-env --key` writes it.",
-    secret: true
+    secret: true,
+    file: { maxBytes: maxKeyBytes }
   },
   MANTA_BUCKET: {
     group: "Manta",
@@ -270,7 +282,64 @@ export const variables = {
   }
 } as const satisfies Record<string, VariableDoc>
 
+type Declared = typeof declared
+
+/** The variables marked `secret`; each may also come from a file. */
+export type SecretName = { [K in keyof Declared]: Declared[K] extends { readonly secret: true } ? K : never }[keyof Declared]
+export type SecretFileName = `${SecretName}_FILE`
+
+/** A secret's `<NAME>_FILE` entry. */
+export interface SecretFileDoc extends VariableDoc {
+  /** A larger file is refused unread. */
+  readonly maxBytes: number
+}
+
+/** Room for the longest password or token (1024 characters) in UTF-8, and no more. */
+const secretFileBytes = 4 * 1024
+
+const secretNames: ReadonlySet<string> = new Set(Object.entries(declared).flatMap(([name, doc]) => ("secret" in doc ? [name] : [])))
+const isSecretName = (name: string): name is SecretName => secretNames.has(name)
+
+const secretFileDoc = (name: SecretName, secret: VariableDoc): SecretFileDoc => {
+  const maxBytes = secret.file?.maxBytes ?? secretFileBytes
+  return {
+    group: secret.group,
+    expects: `the path of a regular file of at most ${maxBytes / 1024} KiB holding the value (trailing line breaks dropped), not together with ${name}`,
+    doc: [`The value of ${name} read from this file (Docker and Swarm secrets: /run/secrets/${name.toLowerCase()}).`, ...(secret.file?.note === undefined ? [] : [secret.file.note])].join(" "),
+    maxBytes
+  }
+}
+
+type SecretFiles = { readonly [K in SecretFileName]: SecretFileDoc }
+
+/** Each secret's `<NAME>_FILE` right after it, derived from the flag: a secret added later gets one. */
+const assembled: Readonly<Record<string, VariableDoc>> = Object.fromEntries(
+  Object.entries(declared).flatMap(([name, doc]): ReadonlyArray<readonly [string, VariableDoc]> =>
+    isSecretName(name) ? [[name, doc], [`${name}_FILE`, secretFileDoc(name, doc)]] : [[name, doc]]
+  )
+)
+
+/** What the table's type says, checked rather than asserted: every declared variable, and each secret's file. */
+const isWholeTable = (table: Readonly<Record<string, VariableDoc>>): table is Declared & SecretFiles =>
+  Object.entries(declared).every(([name, doc]) => table[name] === doc && (!isSecretName(name) || table[`${name}_FILE`] !== undefined))
+
+const wholeTable = (table: Readonly<Record<string, VariableDoc>>): Declared & SecretFiles => {
+  if (isWholeTable(table)) return table
+  // Unreachable (`assembled` is built from `declared` just above); a table that lied
+  // about its entries would misreport every environment.
+  throw new Error("the variables table lacks a declared variable or a secret's _FILE")
+}
+
+/** Every variable: the declared ones, each secret followed by its `<NAME>_FILE`. */
+export const variables: Declared & SecretFiles = wholeTable(assembled)
+
 export type VariableName = keyof typeof variables
+
+/** The secrets that may come from a file, in table order, with what the file must be. */
+export const secretFiles: ReadonlyArray<SecretFile> = [...secretNames].filter(isSecretName).map((secret) => {
+  const file: SecretFileName = `${secret}_FILE`
+  return { secret, file, maxBytes: variables[file].maxBytes, expects: variables[file].expects }
+})
 
 type DefaultedName = { [K in VariableName]: (typeof variables)[K] extends { readonly default: string } ? K : never }[VariableName]
 
@@ -421,8 +490,9 @@ const expectation = (name: string): string => (name in variables ? variables[nam
 const lineRules: TextRules = { maxLength: 1024 }
 const keyRules: TextRules = { maxLength: 16 * 1024 + 512, multiline: true }
 
-const invalid = (name: string, raw: string): Problem =>
-  invalidValue(name, raw, {
+/** `shownAs`: the variable the value was given in, `<NAME>_FILE` for a secret read from a file. */
+const invalid = (name: string, raw: string, shownAs: string = name): Problem =>
+  invalidValue(shownAs, raw, {
     secret: isSecret(name),
     flaws: textFlaws(raw, name === "MANTA_PRIVATE_KEY" ? keyRules : lineRules),
     expects: expectation(name)
@@ -539,11 +609,11 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
  * MANTA_PRIVATE_KEY must be a key Manta accepts and MANTA_KEY_ID, when set, its
  * fingerprint: checked here, with everything else, rather than at the first backup.
  */
-const keyChecks = (e: Environment, raw: Record<string, string>, inspectKey: KeyInspector): ReadonlyArray<CrossProblem> => {
+const keyChecks = (e: Environment, raw: Record<string, string>, inspectKey: KeyInspector, keyGivenAs: string): ReadonlyArray<CrossProblem> => {
   if (backupStoreOf(e) !== "manta" || e.MANTA_PRIVATE_KEY === undefined) return []
   const key = inspectKey(e.MANTA_PRIVATE_KEY)
   if (Result.isFailure(key)) {
-    return [{ variable: "MANTA_PRIVATE_KEY", involves: ["MANTA_PRIVATE_KEY"], message: `${subject("MANTA_PRIVATE_KEY", raw.MANTA_PRIVATE_KEY, true)}: ${key.failure}` }]
+    return [{ variable: keyGivenAs, involves: ["MANTA_PRIVATE_KEY"], message: `${subject(keyGivenAs, raw.MANTA_PRIVATE_KEY, true)}: ${key.failure}` }]
   }
   const { fingerprintMd5, fingerprintSha256 } = key.success
   if (e.MANTA_KEY_ID === undefined || e.MANTA_KEY_ID === fingerprintMd5 || e.MANTA_KEY_ID === fingerprintSha256) return []
@@ -633,33 +703,46 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
 
 const usableNodeName = (name: string): boolean => Result.isSuccess(Schema.decodeUnknownResult(NodeName)(name))
 
+/** The `<NAME>_FILE`s the environment names, to be read before decoding (by the Settings layer). */
+export const secretFilesToRead = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<FileToRead> =>
+  filesToRead(present(env), secretFiles)
+
+const nothingRead: ReadonlyMap<string, FileRead> = new Map()
+
 /**
  * Decodes the environment into Settings, or lists every problem (one per variable,
  * in table order, then the rules between variables and the key's checks). A value
- * appears only when it cannot be a secret (EnvProblems.ts).
+ * appears only when it cannot be a secret (EnvProblems.ts). `reads` holds what
+ * reading each file of `secretFilesToRead` gave; a secret's value from its file is
+ * checked as the variable's own, its problems named after the file variable.
  */
 export const decodeSettings = (
   env: Readonly<Record<string, string | undefined>>,
   host: HostFacts,
-  inspectKey: KeyInspector
+  inspectKey: KeyInspector,
+  reads: ReadonlyMap<string, FileRead> = nothingRead
 ): Result.Result<Settings, ReadonlyArray<Problem>> => {
-  const raw = present(env)
+  const secrets = resolveSecretFiles(present(env), secretFiles, reads)
+  const raw = secrets.env
+  const shownAs = (name: string): string => secrets.fromFile.get(name) ?? name
   const decode = Schema.decodeUnknownResult(Environment)
   const first = decode(raw, { errors: "all" })
   const bad = Result.isFailure(first) ? failedVariables(first.failure.issue, new Set()) : new Set<string>()
   // Cross-variable rules still run when some values are bad: against a decode where
-  // the bad ones are dropped, skipping rules that read a bad one.
+  // the bad ones are dropped, skipping rules that read a bad one or an unusable secret.
   const valid = Object.fromEntries(Object.entries(raw).filter(([name]) => !bad.has(name)))
   const e = Result.isSuccess(first) ? Result.succeed(first.success) : decode(valid)
-  const problems: Array<Problem> = Object.keys(variables)
-    .filter((name) => bad.has(name))
-    .map((name) => invalid(name, raw[name] ?? ""))
+  // A secret's file follows it in the table, so its problems follow the secret's.
+  const problems: Array<Problem> = Object.keys(variables).flatMap((name) => [
+    ...(bad.has(name) ? [invalid(name, raw[name] ?? "", shownAs(name))] : []),
+    ...secrets.problems.filter((p) => p.variable === name)
+  ])
   if (Result.isFailure(e)) {
     return Result.fail(problems.length > 0 ? problems : [{ variable: "environment", message: "could not be decoded" }])
   }
   const address = announceIpOf(e.success, env, host)
-  for (const p of [...crossChecks(e.success, raw, address), ...keyChecks(e.success, raw, inspectKey)]) {
-    if (!p.involves.some((name) => bad.has(name))) problems.push({ variable: p.variable, message: p.message })
+  for (const p of [...crossChecks(e.success, raw, address), ...keyChecks(e.success, raw, inspectKey, shownAs("MANTA_PRIVATE_KEY"))]) {
+    if (!p.involves.some((name) => bad.has(name) || secrets.unusable.has(name))) problems.push({ variable: p.variable, message: p.message })
   }
   if (Option.isNone(address) && !bad.has("ANNOUNCE_IP")) {
     problems.push({ variable: "ANNOUNCE_IP", message: "ANNOUNCE_IP is not set and this host has no usable non-loopback IPv4 address to default to" })

@@ -6,9 +6,11 @@
 // Other lines of an existing file are kept; the file is 0600 because it holds a secret,
 // and the key itself is never printed.
 import { Console, Duration, Effect, FileSystem, Option, Result, Runtime, Schema } from "effect"
-import { inspectPrivateKey, maxKeyBytes, setEnvVariable, toEnvLine } from "../domain/MantaKey.ts"
+import { maxKeyBytes } from "../domain/EnvValue.ts"
+import { inspectPrivateKey, setEnvVariable, toEnvLine } from "../domain/MantaKey.ts"
 import { Timings } from "../domain/Timings.ts"
-import { describeFileType, readSmallFile, writeAtomic } from "./files.ts"
+import { describeFileType, readSmallFile } from "../layers/SmallFile.ts"
+import { writeAtomic } from "./files.ts"
 
 /** The key file is not a key setup-env will write: invalid input, exit 2. */
 export class KeyRejected extends Schema.TaggedError<KeyRejected>()("KeyRejected", { path: Schema.String, reason: Schema.String }) {

@@ -30,9 +30,9 @@ const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin
 
 /** The environment contract: every variable and its literal default (undefined: none, or derived). Checked against src/domain/Settings.ts below. */
 const contractDefaults: Readonly<Record<string, string | undefined>> = {
-  CONSUL: "consul", CONSUL_HTTP_TOKEN: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
+  CONSUL: "consul", CONSUL_HTTP_TOKEN: undefined, CONSUL_HTTP_TOKEN_FILE: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
   SERVICE_NAME: "redis", MASTER_NAME: "mymaster", HOSTNAME: undefined,
-  REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
+  REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, REDIS_PASSWORD_FILE: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
   PEERS: undefined, FOUNDING_GRACE: "20s",
   SENTINEL_QUORUM: "2", SENTINEL_DOWN_AFTER: "5s", SENTINEL_FAILOVER_TIMEOUT: "30s", SENTINEL_PARALLEL_SYNCS: "1",
   REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", FENCE_AFTER: undefined, REPLICA_PRIORITY: "100", MASTER_WAIT_TIMEOUT: "60s",
@@ -41,10 +41,13 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
   BACKUP_STORE: undefined, BACKUP_INTERVAL: "24h", BACKUP_CHECK_INTERVAL: "5m", BACKUP_TIMEOUT: "30m", BACKUP_STALL_TIMEOUT: "60s", BACKUP_KEEP: "7",
   BACKUP_DIR: "/backups",
   MANTA_URL: "https://us-central.manta.mnx.io", MANTA_USER: undefined, MANTA_SUBUSER: undefined, MANTA_ROLE: undefined,
-  MANTA_KEY_ID: undefined, MANTA_PRIVATE_KEY: undefined, MANTA_BUCKET: undefined
+  MANTA_KEY_ID: undefined, MANTA_PRIVATE_KEY: undefined, MANTA_PRIVATE_KEY_FILE: undefined, MANTA_BUCKET: undefined
 }
 
-/** A full `_env`: every variable set, none to its default. */
+/**
+ * A full `_env`: every variable set, none to its default. (`manage` refuses a secret
+ * beside its `_FILE`; the template reads neither `_FILE`, so both are set here.)
+ */
 const fullEnv: Readonly<Record<string, string>> = {
   CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "json",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1",
@@ -59,7 +62,9 @@ const fullEnv: Readonly<Record<string, string>> = {
   MANTA_URL: "https://manta.example.com", MANTA_USER: "acme", MANTA_SUBUSER: "ops", MANTA_ROLE: "backup",
   MANTA_KEY_ID: "SHA256:Xq0m7fS1lqvRZ3aR3lNKMQ1j1cFq6hPnZpB3cJ8bq0A",
   MANTA_PRIVATE_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----#b3BlbnNzaC1rZXktdjEAAAAA#-----END OPENSSH PRIVATE KEY-----",
-  MANTA_BUCKET: "/acme/stor/cache-backups"
+  MANTA_BUCKET: "/acme/stor/cache-backups",
+  CONSUL_HTTP_TOKEN_FILE: "/run/secrets/consul_http_token", REDIS_PASSWORD_FILE: "/run/secrets/redis_password",
+  MANTA_PRIVATE_KEY_FILE: "/run/secrets/manta_private_key"
 }
 
 const topLevelKeys = ["consul", "logging", "stopTimeout", "jobs", "watches", "control", "telemetry"]

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import { inspectPrivateKey } from "../../src/domain/MantaKey.ts"
-import { decodeSettings, type VariableName, variables } from "../../src/domain/Settings.ts"
+import { decodeSettings, type SecretFileName, secretFiles, type VariableName, variables } from "../../src/domain/Settings.ts"
 import { loadContainerPilotConfig } from "../support/containerpilot/template.ts"
 import { closedPort } from "../support/fakeServers.ts"
 import { generateTestKey } from "../support/manta/keys.ts"
@@ -79,8 +79,16 @@ const otherKeyBody = otherKey.privateKey.split("\n")[1] ?? ""
 const envLine = (pem: string) => pem.trim().replaceAll("\n", "#")
 const sha256Of = (k: typeof key) => Result.getOrThrow(inspectPrivateKey(k.privateKey)).fingerprintSha256
 
+/**
+ * A variable given by value; a secret's `<NAME>_FILE` is left out of the tables below:
+ * it cannot be valid beside its variable (both set is refused) and holds a path, not
+ * a value to break. Its rules are test/unit/layers/secretFiles.test.ts's.
+ */
+type ByValue = Exclude<VariableName, SecretFileName>
+const fileNames: ReadonlySet<string> = new Set(secretFiles.map((s) => s.file))
+
 /** One value every variable accepts: the classes below break it in one way each. */
-const valid: Readonly<Record<VariableName, string>> = {
+const valid: Readonly<Record<ByValue, string>> = {
   CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "text",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008",
   PEERS: "cache.internal,10.1.2.4", FOUNDING_GRACE: "45s",
@@ -93,9 +101,9 @@ const valid: Readonly<Record<VariableName, string>> = {
   MANTA_ROLE: "backup,ops", MANTA_KEY_ID: key.fingerprintMd5, MANTA_PRIVATE_KEY: envLine(key.privateKey),
   MANTA_BUCKET: "/acme/stor/cache"
 }
-const names = Object.keys(variables).filter((n): n is VariableName => n in variables)
-const except = (...skip: ReadonlyArray<VariableName>) => names.filter((n) => !skip.includes(n))
-const each = (f: (name: VariableName, value: string, i: number) => string, only: ReadonlyArray<VariableName> = names) =>
+const names = Object.keys(variables).filter((n): n is ByValue => n in variables && !fileNames.has(n))
+const except = (...skip: ReadonlyArray<ByValue>) => names.filter((n) => !skip.includes(n))
+const each = (f: (name: ByValue, value: string, i: number) => string, only: ReadonlyArray<ByValue> = names) =>
   Object.fromEntries(only.map((n, i) => [n, f(n, valid[n], i)]))
 
 /** The problems of an invalid-environment line, by variable. */

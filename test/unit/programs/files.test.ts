@@ -7,7 +7,8 @@ import { execFileSync } from "node:child_process"
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Exit, Option } from "effect"
-import { readOptional, readSmallFile, removeIfPresent, writeAtomic } from "../../../src/programs/files.ts"
+import { readSmallFile } from "../../../src/layers/SmallFile.ts"
+import { readOptional, removeIfPresent, writeAtomic } from "../../../src/programs/files.ts"
 import { platform, testNode } from "../../support/harness.ts"
 
 const inDir = Effect.map(testNode(1), (n) => n.dir)

@@ -38,6 +38,9 @@ export const BindableIPv4 = IPv4.check(Schema.makeFilter((text: string) => text 
 
 const hostname = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 const isHost = (text: string): boolean => isIPv4(text) ? isUsableAddress(text) : hostname.test(text) && !/^[0-9.]+$/.test(text)
+/** A DNS name (not an address): what a certificate is checked against. */
+export const DnsName = Text({ maxLength: 253 }).check(Schema.makeFilter((text: string) => hostname.test(text) && !/^[0-9.]+$/.test(text)))
+
 const port = /^[1-9][0-9]{0,4}$/
 const isPort = (text: string): boolean => port.test(text) && Number(text) <= 65_535
 

@@ -17,12 +17,31 @@ const lines = (...entries: ReadonlyArray<string | false>): string =>
 
 export type RenderRole = { readonly _tag: "Master" } | { readonly _tag: "Replica"; readonly master: Endpoint }
 
+/**
+ * The listening port, plaintext or TLS only, and with TLS the files and the rule for
+ * clients; `tls-replication yes` makes a replica's link to its master TLS, and a
+ * sentinel's every outgoing link (to Redis and to the other sentinels).
+ */
+const listenLines = (s: Settings, port: number): ReadonlyArray<string> =>
+  Option.match(s.tls, {
+    onNone: () => [`port ${port}`],
+    onSome: (tls) => [
+      "port 0",
+      `tls-port ${port}`,
+      `tls-cert-file ${quote(tls.certFile)}`,
+      `tls-key-file ${quote(tls.keyFile)}`,
+      `tls-ca-cert-file ${quote(tls.caFile)}`,
+      `tls-auth-clients ${tls.authClients}`,
+      "tls-replication yes"
+    ]
+  })
+
 export const renderRedisConf = (s: Settings, role: RenderRole): string => {
   const password = Option.map(s.redis.password, Redacted.value)
   return lines(
     "# Rendered by `manage pre-start` at every start; Sentinel may rewrite replicaof at run time.",
     `bind ${s.node.bindAddress}`,
-    `port ${s.redis.port}`,
+    ...listenLines(s, s.redis.port),
     // Containers reach each other over their own network; REDIS_PASSWORD is the guard.
     "protected-mode no",
     "daemonize no",
@@ -73,7 +92,7 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
   return lines(
     "# Rendered by `manage pre-start` at every start; Sentinel rewrites it at run time.",
     `bind ${s.node.bindAddress}`,
-    `port ${s.sentinel.port}`,
+    ...listenLines(s, s.sentinel.port),
     // REDIS_PASSWORD guards Sentinel too: anyone who reaches it unauthenticated could
     // SENTINEL FAILOVER, SET or REMOVE the cluster.
     "protected-mode no",

@@ -6,7 +6,7 @@
 // secret may also come from a file (`<NAME>_FILE`), read by the Settings layer.
 import { Duration, Effect, Option, Redacted, Result, Schema, type SchemaIssue } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
-import { AbsolutePath, BindableIPv4, HostList, HostPort, HttpUrl, isLoopback, isUsableAddress, UsableIPv4 } from "./EnvAddress.ts"
+import { AbsolutePath, BindableIPv4, DnsName, HostList, HostPort, HttpUrl, isLoopback, isUsableAddress, UsableIPv4 } from "./EnvAddress.ts"
 import { invalidValue, type Problem, subject } from "./EnvProblems.ts"
 import {
   AclToken,
@@ -31,7 +31,7 @@ import type { InspectedKey } from "./MantaKey.ts"
 import { type FileRead, type FileToRead, filesToRead, resolveSecretFiles, type SecretFile } from "./SecretFiles.ts"
 
 
-export type Group = "Consul" | "Node" | "Redis" | "Sentinel" | "Handlers" | "Backups" | "Manta"
+export type Group = "Consul" | "Node" | "Redis" | "Sentinel" | "TLS" | "Handlers" | "Backups" | "Manta"
 
 export interface VariableDoc {
   readonly group: Group
@@ -67,6 +67,22 @@ const declared = {
     file: {
       note: "ContainerPilot 3.8 takes its own token only from CONSUL_HTTP_TOKEN: with the file alone, its registrations and checks go without one (fine where the agent's default token allows them)."
     }
+  },
+  CONSUL_HTTP_SSL: {
+    group: "Consul",
+    default: "false",
+    expects: "true or false",
+    doc: "Talk to Consul over HTTPS (`manage` and ContainerPilot alike), verifying its certificate against CONSUL_CACERT or the system's CAs. Give CONSUL its HTTPS port (8501 by convention)."
+  },
+  CONSUL_CACERT: {
+    group: "Consul",
+    expects: "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'",
+    doc: "The PEM file of the CA that signed Consul's certificate, when CONSUL_HTTP_SSL is true (the consul CLI's variable, which ContainerPilot reads too)."
+  },
+  CONSUL_TLS_SERVER_NAME: {
+    group: "Consul",
+    expects: "a DNS name of at most 253 characters",
+    doc: "The name Consul's certificate is checked against instead of CONSUL's host, when CONSUL_HTTP_SSL is true: `server.dc1.consul` for the certificates `consul tls cert create -server` makes."
   },
   LOG_LEVEL: { group: "Handlers", default: "info", expects: "debug, info, warn or error (any case)", doc: "Handler log level." },
   LOG_FORMAT: { group: "Handlers", default: "text", expects: "text or json (any case)", doc: "Handler log format (logfmt or JSON lines on stderr), also for the last line of a failed run." },
@@ -166,6 +182,27 @@ const declared = {
     default: "1",
     expects: "an integer from 1 to 100",
     doc: "`parallel-syncs`: replicas re-syncing with a new master at once."
+  },
+  TLS_CERT_FILE: {
+    group: "TLS",
+    expects: "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'",
+    doc: "This node's certificate (PEM). With TLS_KEY_FILE and TLS_CA_FILE it turns TLS on for every link: Redis and Sentinel serve TLS only (no plaintext port), replication and Sentinel speak TLS to Redis and to each other, and every `manage` program connects with TLS, presenting this certificate. Redis reads the files at start: renew them in place and restart the node (see Security)."
+  },
+  TLS_KEY_FILE: {
+    group: "TLS",
+    expects: "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'",
+    doc: "The private key of TLS_CERT_FILE (PEM), readable by the redis user."
+  },
+  TLS_CA_FILE: {
+    group: "TLS",
+    expects: "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'",
+    doc: "The CA certificates (PEM) every node's certificate is checked against, by Redis, Sentinel and `manage`; clients need it too."
+  },
+  TLS_AUTH_CLIENTS: {
+    group: "TLS",
+    default: "no",
+    expects: "no, optional or yes",
+    doc: "Whether a client must present a certificate the CA signed (`tls-auth-clients`): `no` (TLS with a password, as most clients connect), `optional`, `yes`. Nodes always present theirs."
   },
   MASTER_WAIT_TIMEOUT: {
     group: "Handlers",
@@ -354,6 +391,9 @@ const LogFormat = Literal("text", "json")
 export const Environment = Schema.Struct({
   CONSUL: defaulted("CONSUL", HostPort(8500)),
   CONSUL_HTTP_TOKEN: optional(AclToken),
+  CONSUL_HTTP_SSL: defaulted("CONSUL_HTTP_SSL", Literal("true", "false")),
+  CONSUL_CACERT: optional(AbsolutePath),
+  CONSUL_TLS_SERVER_NAME: optional(DnsName),
   LOG_LEVEL: defaulted("LOG_LEVEL", Literal("debug", "info", "warn", "error")),
   LOG_FORMAT: defaulted("LOG_FORMAT", LogFormat),
   SERVICE_NAME: defaulted("SERVICE_NAME", ServiceName),
@@ -383,6 +423,10 @@ export const Environment = Schema.Struct({
   SENTINEL_DOWN_AFTER: defaulted("SENTINEL_DOWN_AFTER", GoDuration({ min: Duration.millis(100), max: Duration.minutes(10) })),
   SENTINEL_FAILOVER_TIMEOUT: defaulted("SENTINEL_FAILOVER_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
   SENTINEL_PARALLEL_SYNCS: defaulted("SENTINEL_PARALLEL_SYNCS", IntegerBetween(1, 100)),
+  TLS_CERT_FILE: optional(AbsolutePath),
+  TLS_KEY_FILE: optional(AbsolutePath),
+  TLS_CA_FILE: optional(AbsolutePath),
+  TLS_AUTH_CLIENTS: defaulted("TLS_AUTH_CLIENTS", Literal("no", "optional", "yes")),
   MASTER_WAIT_TIMEOUT: defaulted("MASTER_WAIT_TIMEOUT", GoDuration({ min: Duration.seconds(1), max: Duration.hours(1) })),
   FOUNDING_GRACE: defaulted("FOUNDING_GRACE", GoDuration({ min: Duration.zero, max: Duration.minutes(30) })),
   DATA_DIR: defaulted("DATA_DIR", AbsolutePath),
@@ -427,7 +471,15 @@ export type BackupTarget =
 
 export interface Settings {
   readonly node: { readonly name: string; readonly address: string; readonly bindAddress: string; readonly apiPort: number }
-  readonly consul: { readonly host: string; readonly port: number; readonly token: Option.Option<Redacted.Redacted<string>> }
+  readonly consul: {
+    readonly host: string
+    readonly port: number
+    readonly token: Option.Option<Redacted.Redacted<string>>
+    /** HTTPS, with the CA to verify Consul's certificate against (None: the system's CAs) and the name it must bear (None: the host's). */
+    readonly https: Option.Option<{ readonly caFile: Option.Option<string>; readonly ca: Option.Option<string>; readonly serverName: Option.Option<string> }>
+  }
+  /** TLS on every Redis and Sentinel link (TLS_*_FILE); None: plaintext. */
+  readonly tls: Option.Option<Tls>
   readonly log: { readonly level: LogLevel; readonly format: "text" | "json" }
   readonly serviceName: string
   readonly masterName: string
@@ -464,6 +516,21 @@ export interface Settings {
     /** A transfer fails after this long without a byte moving (the Manta store's watchdog). */
     readonly stallTimeout: Duration.Duration
   }
+}
+
+/**
+ * The files Redis and Sentinel are told to read, and what they held when this run
+ * read them, for `manage`'s own connections (a handler reads them at each run, the
+ * agent at its start: a renewed certificate is picked up as Redis picks it up).
+ */
+export interface Tls {
+  readonly certFile: string
+  readonly keyFile: string
+  readonly caFile: string
+  readonly authClients: "no" | "optional" | "yes"
+  readonly cert: string
+  readonly key: Redacted.Redacted<string>
+  readonly ca: string
 }
 
 /** What decoding needs from the host besides the environment. */
@@ -574,6 +641,17 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
   if (raw["FOUNDING_GRACE"] !== undefined && Duration.toMillis(e.FOUNDING_GRACE) * 2 > Duration.toMillis(e.MASTER_WAIT_TIMEOUT)) {
     bad("FOUNDING_GRACE", ["FOUNDING_GRACE", "MASTER_WAIT_TIMEOUT"], `at most half of MASTER_WAIT_TIMEOUT (${raw["MASTER_WAIT_TIMEOUT"] ?? variables.MASTER_WAIT_TIMEOUT.default})`)
   }
+  // Half a TLS setup would leave some links in plaintext or some nodes unable to talk.
+  const tlsFiles = ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"] as const
+  const tlsGiven = tlsFiles.filter((v) => e[v] !== undefined)
+  if (tlsGiven.length > 0 && tlsGiven.length < tlsFiles.length) {
+    for (const v of tlsFiles.filter((x) => e[x] === undefined)) {
+      problems.push({ variable: v, involves: [...tlsFiles], message: `${v} is not set: TLS needs TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE together (${tlsGiven.join(", ")} set)` })
+    }
+  }
+  for (const variable of ["CONSUL_CACERT", "CONSUL_TLS_SERVER_NAME"] as const) {
+    if (e[variable] !== undefined && e.CONSUL_HTTP_SSL !== "true") bad(variable, [variable, "CONSUL_HTTP_SSL"], "to be set only with CONSUL_HTTP_SSL=true")
+  }
   // A fence that closes only after Sentinel may have promoted another node would let
   // the old master acknowledge writes the new one never sees.
   if (e.FENCE_AFTER !== undefined && !Duration.isZero(e.FENCE_AFTER) && Duration.isGreaterThanOrEqualTo(e.FENCE_AFTER, e.SENTINEL_DOWN_AFTER)) {
@@ -649,7 +727,7 @@ const fenceAfterOf = (e: Environment): Option.Option<Duration.Duration> => {
   return Option.some(Duration.min(Duration.seconds(2), Duration.millis(Math.floor(Duration.toMillis(e.SENTINEL_DOWN_AFTER) / 2))))
 }
 
-const toSettings = (e: Environment, raw: Record<string, string>, address: string, hostname: string): Settings => {
+const toSettings = (e: Environment, raw: Record<string, string>, address: string, hostname: string, pems: ReadonlyMap<PemVariable, string>): Settings => {
   const store = backupStoreOf(e)
   const target: BackupTarget = store === "none"
     ? { _tag: "none" }
@@ -667,7 +745,29 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
     }
   return {
     node: { name: hostname, address, bindAddress: e.BIND_ADDRESS, apiPort: e.API_PORT },
-    consul: { host: e.CONSUL.host, port: e.CONSUL.port, token: redacted(e.CONSUL_HTTP_TOKEN) },
+    consul: {
+      host: e.CONSUL.host,
+      port: e.CONSUL.port,
+      token: redacted(e.CONSUL_HTTP_TOKEN),
+      https: e.CONSUL_HTTP_SSL === "true"
+        ? Option.some({
+          caFile: Option.fromUndefinedOr(e.CONSUL_CACERT),
+          ca: Option.fromUndefinedOr(pems.get("CONSUL_CACERT")),
+          serverName: Option.fromUndefinedOr(e.CONSUL_TLS_SERVER_NAME)
+        })
+        : Option.none()
+    },
+    tls: e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined && e.TLS_CA_FILE !== undefined
+      ? Option.some({
+        certFile: e.TLS_CERT_FILE,
+        keyFile: e.TLS_KEY_FILE,
+        caFile: e.TLS_CA_FILE,
+        authClients: e.TLS_AUTH_CLIENTS,
+        cert: pems.get("TLS_CERT_FILE") ?? "",
+        key: Redacted.make(pems.get("TLS_KEY_FILE") ?? ""),
+        ca: pems.get("TLS_CA_FILE") ?? ""
+      })
+      : Option.none(),
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     serviceName: e.SERVICE_NAME,
     masterName: e.MASTER_NAME,
@@ -703,9 +803,51 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
 
 const usableNodeName = (name: string): boolean => Result.isSuccess(Schema.decodeUnknownResult(NodeName)(name))
 
-/** The `<NAME>_FILE`s the environment names, to be read before decoding (by the Settings layer). */
-export const secretFilesToRead = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<FileToRead> =>
-  filesToRead(present(env), secretFiles)
+/**
+ * PEM files `manage` reads for its own connections besides naming them to Redis or
+ * ContainerPilot: checked at start like any variable, so a missing or wrong file is
+ * exit 2 from pre-start, not a node whose every connection fails.
+ */
+const pemFiles = {
+  TLS_CERT_FILE: { holds: "a certificate", marker: /-----BEGIN CERTIFICATE-----/ },
+  TLS_KEY_FILE: { holds: "a private key", marker: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/ },
+  TLS_CA_FILE: { holds: "a certificate", marker: /-----BEGIN CERTIFICATE-----/ },
+  CONSUL_CACERT: { holds: "a certificate", marker: /-----BEGIN CERTIFICATE-----/ }
+} as const
+type PemVariable = keyof typeof pemFiles
+const pemVariables = Object.keys(pemFiles) as ReadonlyArray<PemVariable>
+
+/** A CA bundle can hold a few hundred certificates (the system's is ~200 KiB). */
+const maxPemBytes = 1024 * 1024
+
+/** The `<NAME>_FILE`s and PEM files the environment names, to be read before decoding (by the Settings layer). */
+export const secretFilesToRead = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<FileToRead> => {
+  const given = present(env)
+  return [
+    ...filesToRead(given, secretFiles),
+    ...pemVariables.flatMap((file) => given[file] === undefined ? [] : [{ file, path: given[file], maxBytes: maxPemBytes }])
+  ]
+}
+
+/** What each PEM variable's file holds, or why it is not usable (a problem naming the variable and the path, never the content). */
+const readPems = (
+  e: Environment,
+  reads: ReadonlyMap<string, FileRead>
+): { readonly pems: ReadonlyMap<PemVariable, string>; readonly problems: ReadonlyArray<CrossProblem> } => {
+  const pems = new Map<PemVariable, string>()
+  const problems: Array<CrossProblem> = []
+  for (const variable of pemVariables) {
+    const path = e[variable]
+    if (path === undefined) continue
+    const { holds, marker } = pemFiles[variable]
+    const read = reads.get(variable) ?? Result.fail("was not read")
+    const refuse = (why: string) => problems.push({ variable, involves: [variable], message: `${variable}=${JSON.stringify(path)}: ${why}, expected a PEM file holding ${holds}` })
+    if (Result.isFailure(read)) refuse(read.failure)
+    else if (!marker.test(read.success)) refuse(`holds no PEM ${holds.replace(/^an? /, "")}`)
+    else pems.set(variable, read.success)
+  }
+  return { pems, problems }
+}
 
 const nothingRead: ReadonlyMap<string, FileRead> = new Map()
 
@@ -741,7 +883,8 @@ export const decodeSettings = (
     return Result.fail(problems.length > 0 ? problems : [{ variable: "environment", message: "could not be decoded" }])
   }
   const address = announceIpOf(e.success, env, host)
-  for (const p of [...crossChecks(e.success, raw, address), ...keyChecks(e.success, raw, inspectKey, shownAs("MANTA_PRIVATE_KEY"))]) {
+  const { pems, problems: pemProblems } = readPems(e.success, reads)
+  for (const p of [...crossChecks(e.success, raw, address), ...keyChecks(e.success, raw, inspectKey, shownAs("MANTA_PRIVATE_KEY")), ...pemProblems]) {
     if (!p.involves.some((name) => bad.has(name) || secrets.unusable.has(name))) problems.push({ variable: p.variable, message: p.message })
   }
   if (Option.isNone(address) && !bad.has("ANNOUNCE_IP")) {
@@ -752,7 +895,7 @@ export const decodeSettings = (
     problems.push({ variable: "HOSTNAME", message: `HOSTNAME is not set and this host's name is not usable: expected ${expectation("HOSTNAME")}` })
   }
   if (problems.length > 0 || Option.isNone(address)) return Result.fail(problems)
-  return Result.succeed(toSettings(e.success, raw, address.value, name))
+  return Result.succeed(toSettings(e.success, raw, address.value, name, pems))
 }
 
 /** LOG_FORMAT by itself, `text` when unset or invalid (the rest of the environment may be invalid too). */

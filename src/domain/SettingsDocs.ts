@@ -2,7 +2,7 @@
 // the Schema decodes with, so the README cannot drift from the code.
 import { type Group, type VariableDoc, variables } from "./Settings.ts"
 
-const groups: ReadonlyArray<Group> = ["Node", "Consul", "Redis", "Sentinel", "Handlers", "Backups", "Manta"]
+const groups: ReadonlyArray<Group> = ["Node", "Consul", "Redis", "Sentinel", "TLS", "Handlers", "Backups", "Manta"]
 
 const cell = (text: string): string => text.replaceAll("|", "\\|")
 

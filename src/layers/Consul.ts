@@ -7,6 +7,7 @@
 // liveness over safety, so a holder that stops renewing loses the lock between TTL
 // and 2×TTL later, and the key then refuses every acquire for the lock-delay.
 import type ConsulClient from "consul"
+import { Agent as HttpsAgent } from "node:https"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { type CheckStatus } from "../domain/ConsulNames.ts"
 import { type Endpoint } from "../domain/Endpoint.ts"
@@ -111,7 +112,19 @@ export class Consul extends Context.Service<Consul, {
       created = new ConsulClient({
         host: settings.consul.host,
         port: settings.consul.port,
-        defaults: Option.isSome(token) ? { token: token.value } : {}
+        defaults: Option.isSome(token) ? { token: token.value } : {},
+        ...Option.match(settings.consul.https, {
+          onNone: () => ({}),
+          // Verified always (the CA given, else the system's); ContainerPilot is told to verify too.
+          onSome: (https) => ({
+            secure: true,
+            agent: new HttpsAgent({
+              keepAlive: true,
+              ...Option.match(https.ca, { onNone: () => ({}), onSome: (ca) => ({ ca }) }),
+              ...Option.match(https.serverName, { onNone: () => ({}), onSome: (servername) => ({ servername }) })
+            })
+          })
+        })
       })
       return created
     }))
@@ -138,6 +151,20 @@ const TransportFailure = Schema.Struct({
   message: Schema.optionalKey(Schema.String)
 })
 
+/** OpenSSL's verification failures as Node reports them (the rest are ERR_TLS_* and ERR_SSL_*). */
+const tlsRefusals = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "EPROTO"
+])
+
 const unreachableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ETIMEDOUT"])
 
 const classify = (operation: string) => (cause: unknown): ConsulError => {
@@ -145,6 +172,10 @@ const classify = (operation: string) => (cause: unknown): ConsulError => {
   const detail = failure.message ?? String(cause)
   if (failure.isTimeout === true) return new ConsulError({ operation, reason: "timeout", detail })
   if (failure.code !== undefined && unreachableCodes.has(failure.code)) return new ConsulError({ operation, reason: "unreachable", detail })
+  // Its certificate not trusted, or no TLS where HTTPS was asked for: a retry meets the same.
+  if (failure.code !== undefined && (tlsRefusals.has(failure.code) || failure.code.startsWith("ERR_TLS_") || failure.code.startsWith("ERR_SSL_"))) {
+    return new ConsulError({ operation, reason: "rejected", detail: `${detail} (${failure.code}): check CONSUL_CACERT, CONSUL_TLS_SERVER_NAME and CONSUL_HTTP_SSL` })
+  }
   if (failure.statusCode !== undefined) {
     // A 5xx other than Consul's own refusals means the server is in trouble: worth a retry.
     const reason = failure.statusCode >= 500 && !/invalid session|does not have associated TTL/.test(detail) ? "unreachable" : "rejected"

@@ -17,7 +17,7 @@ import {
   ServerInfo
 } from "../domain/RedisReplies.ts"
 import { Timings } from "../domain/Timings.ts"
-import { type Connections, makeConnections, RedisError } from "./RedisConnections.ts"
+import { type Connections, makeConnections, tlsMaterialOf, RedisError } from "./RedisConnections.ts"
 import { makeMemoryRedis, type RedisWorld } from "./RedisMemory.ts"
 import { Settings } from "./Settings.ts"
 
@@ -70,7 +70,8 @@ export class Redis extends Context.Service<Redis, {
     const connections = yield* makeConnections({
       server: "Redis",
       password: Option.map(settings.redis.password, Redacted.value),
-      timeout: timings.redisCommand
+      timeout: timings.redisCommand,
+      tls: tlsMaterialOf(settings.tls)
     })
     return makeRedis(connections, redisRetry(timings.retryBase, timings.redisRetries))
   }))

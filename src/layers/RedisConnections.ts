@@ -8,8 +8,9 @@
 // the scope. Pub/Sub gets a connection of its own per subscription. ioredis itself is
 // loaded on first use, so handlers that never talk to Redis do not pay for it.
 import type { Redis } from "ioredis"
-import { Cause, Duration, Effect, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { Cause, Duration, Effect, Option, Queue, Redacted, Schema, type Scope, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
+import { type Tls } from "../domain/Settings.ts"
 import { measured } from "./CallMetrics.ts"
 
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
@@ -50,10 +51,28 @@ const describe = (cause: unknown): { readonly name: string; readonly message: st
   return { name: f?.name ?? "", message: f?.message ?? String(cause) }
 }
 
+/**
+ * What a TLS connection presents and trusts: this node's certificate and key (a
+ * replica presents the same to its master), and the cluster's CA. Only the chain is
+ * verified, not the host name: nodes are reached by address, and Redis itself checks
+ * no more on its replication and Sentinel links.
+ */
+export interface TlsMaterial {
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
+
+/** Settings' TLS as connections use it. */
+export const tlsMaterialOf = (tls: Option.Option<Tls>): Option.Option<TlsMaterial> =>
+  Option.map(tls, (t) => ({ ca: t.ca, cert: t.cert, key: Redacted.value(t.key) }))
+
 export const makeConnections = (options: {
   readonly server: "Redis" | "Sentinel"
   readonly password: Option.Option<string>
   readonly timeout: Duration.Duration
+  /** TLS on every connection; None: plaintext. */
+  readonly tls?: Option.Option<TlsMaterial>
 }): Effect.Effect<Connections, never, Scope.Scope> =>
   Effect.gen(function*() {
     // One connection per endpoint, shared by concurrent commands while it is set up.
@@ -76,10 +95,12 @@ export const makeConnections = (options: {
 
     const usable = new Set(["wait", "connecting", "connect", "ready"])
 
+    const tls = options.tls ?? Option.none()
     const clientOptions = (endpoint: Endpoint) => ({
       host: endpoint.host,
       port: endpoint.port,
       ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
+      ...(Option.isSome(tls) ? { tls: { ca: tls.value.ca, cert: tls.value.cert, key: tls.value.key, checkServerIdentity: () => undefined } } : {}),
       lazyConnect: true,
       connectTimeout: timeoutMs,
       commandTimeout: timeoutMs,

@@ -14,7 +14,7 @@ import {
 } from "../domain/RedisReplies.ts"
 import { Timings } from "../domain/Timings.ts"
 import { redisRetry } from "./Redis.ts"
-import { type Connections, makeConnections, type PubSubMessage, RedisError } from "./RedisConnections.ts"
+import { type Connections, makeConnections, tlsMaterialOf, type PubSubMessage, RedisError } from "./RedisConnections.ts"
 import { makeMemorySentinel, type RedisWorld } from "./RedisMemory.ts"
 import { Settings } from "./Settings.ts"
 
@@ -45,7 +45,8 @@ export class Sentinel extends Context.Service<Sentinel, {
     const connections = yield* makeConnections({
       server: "Sentinel",
       password: Option.map(settings.redis.password, Redacted.value),
-      timeout: timings.redisCommand
+      timeout: timings.redisCommand,
+      tls: tlsMaterialOf(settings.tls)
     })
     return makeSentinel(connections, redisRetry(timings.retryBase, timings.redisRetries))
   }))

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { Redis } from "ioredis"
 import { agentCheckScript, type Cluster, type ClusterOptions, clusterMode, startCluster } from "./cluster/Cluster.ts"
 import { readTopology, type Topology } from "./cluster/Topology.ts"
+import { clientTlsOf } from "./tls.ts"
 
 /**
  * Short timings so scenarios take seconds: checks every 2 s (a check run costs
@@ -45,7 +46,7 @@ export const scratchDir = (name: string): string => {
 export const scenario = async (
   nodes: number,
   env: Readonly<Record<string, string>> = {},
-  options: Pick<ClusterOptions, "perNodeEnv"> = {}
+  options: Pick<ClusterOptions, "perNodeEnv" | "consulHttps"> = {}
 ): Promise<Scenario> => {
   const root = scratchDir("scenario")
   const cluster = await startCluster({ nodes, root, consulPort: 0, env: { ...scenarioEnv, ...env }, ...options })
@@ -104,14 +105,16 @@ export const passwordOf = (c: Cluster, i: number): string | undefined => {
 }
 
 /** A plain client to one node's Redis, authenticated as the node is configured; fails fast instead of queueing. */
-export const redisOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => plainClient(c.node(i).address, c.node(i).redisPort, password)
+export const redisOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis =>
+  plainClient(c.node(i).address, c.node(i).redisPort, password, clientTlsOf(c.node(i).env))
 
-/** One server, no reconnects, every command bounded: a test sees a failure instead of a queue. */
-const plainClient = (host: string, port: number, password: string | undefined): Redis => {
+/** One server, no reconnects, every command bounded: a test sees a failure instead of a queue. With TLS as the node has it. */
+const plainClient = (host: string, port: number, password: string | undefined, tls: ReturnType<typeof clientTlsOf>): Redis => {
   const client = new Redis({
     host,
     port,
     ...(password !== undefined ? { password } : {}),
+    ...(tls !== undefined ? { tls } : {}),
     lazyConnect: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
@@ -139,10 +142,13 @@ export const roleOf = async (c: Cluster, i: number): Promise<string> => {
 export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly address: string; readonly port: number }>): Redis => {
   const [first] = c.nodes()
   const password = first === undefined ? undefined : passwordOf(c, first)
+  const tls = first === undefined ? undefined : clientTlsOf(c.node(first).env)
   const client = new Redis({
     sentinels: sentinels.map((s) => ({ host: s.address, port: s.port })),
     name: "mymaster",
     ...(password !== undefined ? { password, sentinelPassword: password } : {}),
+    // TLS to the sentinels and to the master they name (README, "Connecting clients").
+    ...(tls !== undefined ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
     failoverDetector: true,
     reconnectOnError: (e) => (e.message.startsWith("READONLY") ? 2 : false),
     sentinelRetryStrategy: (n) => (n > 100 ? null : 100),
@@ -154,7 +160,8 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
 }
 
 /** A plain client to node i's Sentinel, authenticated as the node is configured; fails fast. */
-export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis => plainClient(c.node(i).address, c.node(i).sentinelPort, password)
+export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis =>
+  plainClient(c.node(i).address, c.node(i).sentinelPort, password, clientTlsOf(c.node(i).env))
 
 /** The last lines of every log of node i, for failure messages. */
 export const logsOf = (c: Cluster, i: number): string => {
@@ -186,6 +193,27 @@ export const waitForSentinelsToKnowReplicas = (c: Cluster, nodes: ReadonlyArray<
     }))
     return counts
   }, (counts) => counts.every((n) => n === replicas))
+
+/**
+ * Every running node's Sentinel names the same master and has no failover in progress:
+ * a switchover's last phase (reconfiguring the replicas) can outlast its `manage`
+ * command by a second, and a master lost inside it waits out failover-timeout.
+ */
+export const waitForSentinelsSettled = (c: Cluster, nodes: ReadonlyArray<number>, ms: number) =>
+  waitFor("every sentinel naming one master, no failover in progress", ms, async () =>
+    Promise.all(nodes.map(async (i) => {
+      const client = sentinelOf(c, i)
+      try {
+        const row = await client.call("SENTINEL", "master", "mymaster")
+        const fields = Array.isArray(row) ? row.map(String) : []
+        const field = (name: string) => fields[fields.indexOf(name) + 1] ?? ""
+        return `${field("ip")} ${field("flags")}`
+      } catch {
+        return "down"
+      } finally {
+        client.disconnect()
+      }
+    })), (rows) => rows.every((r) => r === rows[0] && r.endsWith(" master")))
 
 /**
  * Runs ContainerPilot's health check for `path` (`/master`, `/replica`, `/sentinel`)

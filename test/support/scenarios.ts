@@ -9,6 +9,7 @@ import { type Candidate, type History } from "../../src/domain/Founding.ts"
 import { type LockState, type ProbedRole, type RoleObservation } from "../../src/domain/RoleDecision.ts"
 import { inspectPrivateKey } from "../../src/domain/MantaKey.ts"
 import { formatProblems } from "../../src/domain/EnvProblems.ts"
+import { type FileRead } from "../../src/domain/SecretFiles.ts"
 import { decodeSettings, type HostFacts, type Settings } from "../../src/domain/Settings.ts"
 
 export const REDIS_PORT = 6379
@@ -123,8 +124,18 @@ export const lastMasterWas = (n: number): Tweak => (o) => ({
 export const hostFacts: HostFacts = { hostname: "node-1", ipv4: [SELF] }
 
 /** Settings decoded from `env` (empty: every default), or a thrown error listing the problems. */
+/** PEM texts as the Settings layer reads them, for TLS_*_FILE and CONSUL_CACERT set to any path. */
+export const pemCertificate = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
+export const pemKey = "-----BEGIN PRIVATE KEY-----\nMIIEtestkeybody\n-----END PRIVATE KEY-----\n"
+export const pemReads: ReadonlyMap<string, FileRead> = new Map([
+  ["TLS_CERT_FILE", Result.succeed(pemCertificate)],
+  ["TLS_KEY_FILE", Result.succeed(pemKey)],
+  ["TLS_CA_FILE", Result.succeed(pemCertificate)],
+  ["CONSUL_CACERT", Result.succeed(pemCertificate)]
+])
+
 export const settingsFrom = (env: Readonly<Record<string, string>> = {}, host: HostFacts = hostFacts): Settings => {
-  const decoded = decodeSettings(env, host, inspectPrivateKey)
+  const decoded = decodeSettings(env, host, inspectPrivateKey, pemReads)
   if (Result.isFailure(decoded)) throw new Error(formatProblems(decoded.failure))
   return decoded.success
 }

@@ -31,6 +31,8 @@ const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin
 /** The environment contract: every variable and its literal default (undefined: none, or derived). Checked against src/domain/Settings.ts below. */
 const contractDefaults: Readonly<Record<string, string | undefined>> = {
   CONSUL: "consul", CONSUL_HTTP_TOKEN: undefined, CONSUL_HTTP_TOKEN_FILE: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
+  CONSUL_HTTP_SSL: "false", CONSUL_CACERT: undefined, CONSUL_TLS_SERVER_NAME: undefined,
+  TLS_CERT_FILE: undefined, TLS_KEY_FILE: undefined, TLS_CA_FILE: undefined, TLS_AUTH_CLIENTS: "no",
   SERVICE_NAME: "redis", MASTER_NAME: "mymaster", HOSTNAME: undefined,
   REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, REDIS_PASSWORD_FILE: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
   PEERS: undefined, FOUNDING_GRACE: "20s",
@@ -49,7 +51,8 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
  * beside its `_FILE`; the template reads neither `_FILE`, so both are set here.)
  */
 const fullEnv: Readonly<Record<string, string>> = {
-  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "json",
+  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem", CONSUL_TLS_SERVER_NAME: "server.dc1.consul", LOG_LEVEL: "debug", LOG_FORMAT: "json",
+  TLS_CERT_FILE: "/srv/tls/node.pem", TLS_KEY_FILE: "/srv/tls/node-key.pem", TLS_CA_FILE: "/srv/tls/ca.pem", TLS_AUTH_CLIENTS: "optional",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1",
   REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "8018",
   PEERS: "cache", FOUNDING_GRACE: "40s",
@@ -98,7 +101,7 @@ const expectAllowedCommand = (where: string, exec: Job["exec"]): void => {
 
 /** The rendered values that depend on the environment, per scenario. */
 interface Expected {
-  readonly consul: string
+  readonly consul: { readonly address: string; readonly scheme: "http" | "https"; readonly verify: boolean }
   readonly service: string
   readonly redisPort: number
   readonly sentinelPort: number
@@ -118,12 +121,12 @@ interface Expected {
 
 const scenarios: ReadonlyArray<readonly [string, Readonly<Record<string, string | undefined>>, Expected]> = [
   ["the defaults (empty environment)", {}, {
-    consul: "consul:8500", service: "redis", redisPort: 6379, sentinelPort: 26379, interfaces: ["eth0:inet", "inet"], api: ["127.0.0.1", "8008"],
+    consul: { address: "consul:8500", scheme: "http", verify: false }, service: "redis", redisPort: 6379, sentinelPort: 26379, interfaces: ["eth0:inet", "inet"], api: ["127.0.0.1", "8008"],
     interval: 5, ttl: 15, checkTimeout: "4s", configDir: "/etc/redis", prestart: "10m", prestop: "15s",
     backupEvery: "5m", backupTimeout: "30m", logging: { level: "info", format: "text" }
   }],
   ["a full _env", fullEnv, {
-    consul: "consul.internal:8600", service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"], api: ["10.1.2.3", "8018"],
+    consul: { address: "consul.internal:8600", scheme: "https", verify: true }, service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"], api: ["10.1.2.3", "8018"],
     interval: 3, ttl: 10, checkTimeout: "2500ms", configDir: "/srv/redis/conf", prestart: "20m", prestop: "25s",
     backupEvery: "10m", backupTimeout: "45m", logging: { level: "debug", format: "json" }
   }]
@@ -137,8 +140,8 @@ describe("containerpilot.json5", () => {
       for (const key of Object.keys(rawConfig(env))) expect(topLevelKeys).toContain(key)
     })
 
-    it("points at Consul as host:port and logs as asked", () => {
-      expect(config.consul).toBe(x.consul)
+    it("points at Consul as host:port, over HTTPS verifying its certificate when asked, and logs as asked", () => {
+      expect(config.consul).toEqual(x.consul)
       expect(config.logging).toEqual({ ...x.logging, output: "stdout" })
     })
 
@@ -262,7 +265,8 @@ describe("containerpilot.json5", () => {
     ["a name with a port", "consul.service:9500", "consul.service:9500"],
     ["an empty value (as compose writes CONSUL=)", "", "consul:8500"]
   ])("turns CONSUL given as %s into host:port", (_, consul, expected) => {
-    expect(load({ CONSUL: consul }).consul).toBe(expected)
+    expect(load({ CONSUL: consul }).consul.address).toBe(expected)
+    expect(load({ CONSUL: consul, CONSUL_HTTP_SSL: "true" }).consul).toEqual({ address: expected, scheme: "https", verify: true })
   })
 
   it("interfaces fall back to eth0 when ANNOUNCE_IP is empty", () => {

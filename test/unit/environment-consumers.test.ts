@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Result } from "effect"
+import { Duration, Option, Result } from "effect"
 import fc from "fast-check"
 import { inspectPrivateKey } from "../../src/domain/MantaKey.ts"
 import { decodeSettings, variables } from "../../src/domain/Settings.ts"
@@ -31,7 +31,7 @@ const loads = (env: Readonly<Record<string, string>>): Result.Result<ContainerPi
 
 /** A value that decodes, for each variable the template reads. */
 const valid: Readonly<Record<string, string>> = {
-  CONSUL: "consul.internal:8600", LOG_LEVEL: "Debug", LOG_FORMAT: "JSON", SERVICE_NAME: "cache", SENTINEL_PORT: "27000",
+  CONSUL: "consul.internal:8600", CONSUL_HTTP_SSL: "true", LOG_LEVEL: "Debug", LOG_FORMAT: "JSON", SERVICE_NAME: "cache", SENTINEL_PORT: "27000",
   REDIS_PORT: "7000", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008", HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms",
   CONFIG_DIR: "/srv/redis conf", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m"
 }
@@ -72,6 +72,8 @@ describe("manage and ContainerPilot read the same environment", () => {
           assert.strictEqual(c.jobs.find((j) => j.name === `${s.serviceName}-sentinel`)?.port, s.sentinel.port)
           assert.strictEqual(role?.health?.interval, Duration.toSeconds(s.health.interval))
           assert.strictEqual(role?.health?.ttl, Duration.toSeconds(s.health.ttl))
+          assert.strictEqual(c.consul.address, `${s.consul.host}:${s.consul.port}`)
+          assert.deepStrictEqual([c.consul.scheme, c.consul.verify], Option.isSome(s.consul.https) ? ["https", true] : ["http", false])
           assert.strictEqual(c.logging?.level?.toLowerCase(), s.log.level)
           assert.strictEqual(c.logging?.format?.toLowerCase(), s.log.format)
           assert.deepStrictEqual(c.jobs.find((j) => j.name === "redis-server")?.exec, ["redis-server", `${s.configDir}/redis.conf`])

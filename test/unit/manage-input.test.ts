@@ -89,7 +89,9 @@ const fileNames: ReadonlySet<string> = new Set(secretFiles.map((s) => s.file))
 
 /** One value every variable accepts: the classes below break it in one way each. */
 const valid: Readonly<Record<ByValue, string>> = {
-  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", LOG_LEVEL: "debug", LOG_FORMAT: "text",
+  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem",
+  CONSUL_TLS_SERVER_NAME: "server.dc1.consul", LOG_LEVEL: "debug", LOG_FORMAT: "text",
+  TLS_CERT_FILE: "/srv/tls/node.pem", TLS_KEY_FILE: "/srv/tls/node-key.pem", TLS_CA_FILE: "/srv/tls/ca.pem", TLS_AUTH_CLIENTS: "optional",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008",
   PEERS: "cache.internal,10.1.2.4", FOUNDING_GRACE: "45s",
   REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret#pw", REDIS_MIN_REPLICAS_TO_WRITE: "1", REPLICA_PRIORITY: "10",
@@ -140,7 +142,15 @@ afterAll(() => {
 describe("every variable, every class of bad value, through the built manage", () => {
   it("the table covers every variable, and its values are a valid environment", () => {
     assert.sameMembers(Object.keys(valid), [...names])
-    const decoded = decodeSettings(valid, { hostname: "node-1", ipv4: ["10.1.2.3"] }, inspectPrivateKey)
+    // The PEM files the table names, as the Settings layer would have read them.
+    const certificate = Result.succeed("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    const pems = new Map([
+      ["TLS_CERT_FILE", certificate],
+      ["TLS_CA_FILE", certificate],
+      ["CONSUL_CACERT", certificate],
+      ["TLS_KEY_FILE", Result.succeed("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")]
+    ])
+    const decoded = decodeSettings(valid, { hostname: "node-1", ipv4: ["10.1.2.3"] }, inspectPrivateKey, pems)
     assert.isTrue(Result.isSuccess(decoded), Result.isFailure(decoded) ? JSON.stringify(decoded.failure) : "")
   })
 

@@ -19,6 +19,7 @@ import { type RealConsul, startRealConsul } from "../consul/RealConsul.ts"
 import { ClusterNode, type NodeLayout } from "./ClusterNode.ts"
 import { ContainerPilot } from "./ContainerPilot.ts"
 import { type CutDirection, type Network, networkSupport, type NodeHost, startNetwork, testHostName } from "./Network.ts"
+import { type TestPki } from "../tls.ts"
 import { RealContainerPilot } from "./RealContainerPilot.ts"
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -60,6 +61,8 @@ const realBinaries = (): { readonly containerpilot: string; readonly consul: str
   return { containerpilot: resolve(containerpilot), consul: resolve(consul) }
 }
 
+const consulHttpsPort = 8501
+
 export interface ClusterOptions {
   readonly nodes: number
   /** Added to every node's environment (and seen by containerpilot.json5's template). */
@@ -76,6 +79,11 @@ export interface ClusterOptions {
   readonly addressPrefix?: string
   /** Default clusterMode(). */
   readonly mode?: ClusterMode
+  /**
+   * Real mode only: the nodes reach Consul over HTTPS (port 8501, a certificate this
+   * CA signed, CONSUL_HTTP_SSL and CONSUL_CACERT set); plain HTTP stays on 8500 for the test's reads.
+   */
+  readonly consulHttps?: TestPki
 }
 
 export interface NodeInfo {
@@ -183,6 +191,7 @@ const needsReal = (what: string, mode: ClusterMode): void => {
 export const startCluster = async (options: ClusterOptions): Promise<Cluster> => {
   if (!existsSync(manageScript)) throw new Error(`${manageScript} is missing: run \`npm run build\` first`)
   const mode = options.mode ?? clusterMode()
+  if (options.consulHttps !== undefined && mode !== "real") throw new Error("consulHttps needs the real mode (a real Consul)")
   const root = resolve(options.root ?? ".cluster")
   if (mode === "real" && (root === "/tmp" || root.startsWith("/tmp/"))) {
     throw new Error(`root ${root}: each node has a /tmp of its own in real mode, so the cluster's files cannot live under /tmp (use scratchDir())`)
@@ -201,7 +210,10 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
   let realConsul: RealConsul | undefined
   try {
     if (external === undefined && network !== undefined && bins !== undefined) {
-      realConsul = await startRealConsul({ bin: bins.consul, bind: network.gateway, logFile: join(root, "consul.log") })
+      const https = options.consulHttps === undefined
+        ? undefined
+        : { port: consulHttpsPort, ...options.consulHttps.issue("consul", network.gateway) }
+      realConsul = await startRealConsul({ bin: bins.consul, bind: network.gateway, logFile: join(root, "consul.log"), ...(https !== undefined ? { https } : {}) })
     } else if (external === undefined) {
       emulator = await startEmulator(options.consulPort ?? 8500)
     }
@@ -230,6 +242,9 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
       CONFIG_DIR: join(dir, "etc"),
       BACKUP_DIR: join(root, "backups"),
       CONSUL: consulAddress,
+      ...(options.consulHttps !== undefined && network !== undefined
+        ? { CONSUL: `${network.gateway}:${consulHttpsPort}`, CONSUL_HTTP_SSL: "true", CONSUL_CACERT: options.consulHttps.caFile }
+        : {}),
       ...(token !== undefined && token !== "" ? { CONSUL_HTTP_TOKEN: token } : {}),
       ...given
     }

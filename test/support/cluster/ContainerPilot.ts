@@ -97,7 +97,10 @@ export class ContainerPilot implements Pilot {
       this.childEnv[`CONTAINERPILOT_${envName(job.name)}_IP`] = address
       const id = `${job.name}-${this.options.env["HOSTNAME"] ?? "localhost"}`
       return new ServiceRegistration(
-        { address: this.config.consul, ...(this.options.env["CONSUL_HTTP_TOKEN"] ? { token: this.options.env["CONSUL_HTTP_TOKEN"] } : {}) },
+        {
+          address: `${this.config.consul.scheme}://${this.config.consul.address}`,
+          ...(this.options.env["CONSUL_HTTP_TOKEN"] ? { token: this.options.env["CONSUL_HTTP_TOKEN"] } : {})
+        },
         {
           id,
           name: job.name,
@@ -133,7 +136,7 @@ export class ContainerPilot implements Pilot {
       if (exit.signal === "SIGTERM" || exit.signal === "SIGINT") void this.shutdown("terminated")
       else void this.crashAll("crashed")
     })
-    this.log(`started: pid 1 stand-in ${pid1.pid}, jobs ${this.jobs.map((j) => j.name).join(", ")}, consul ${this.config.consul}`)
+    this.log(`started: pid 1 stand-in ${pid1.pid}, jobs ${this.jobs.map((j) => j.name).join(", ")}, consul ${this.config.consul.scheme}://${this.config.consul.address}`)
     for (const job of this.jobs) job.run()
     this.publish({ code: "startup", source: GLOBAL })
   }

@@ -37,16 +37,39 @@ const leaderUp = async (address: string, ms: number): Promise<void> => {
 
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === "object" && v !== null
 
-export const startRealConsul = async (options: { readonly bin: string; readonly bind: string; readonly logFile: string; readonly port?: number }): Promise<RealConsul> => {
+export interface ConsulHttps {
+  readonly port: number
+  readonly certFile: string
+  readonly keyFile: string
+  readonly caFile: string
+}
+
+/**
+ * `https`: the API on that port too, over TLS with that certificate (plain HTTP stays
+ * on `port` for the test's own reads, as an operator's local agent would keep it).
+ */
+export const startRealConsul = async (options: {
+  readonly bin: string
+  readonly bind: string
+  readonly logFile: string
+  readonly port?: number
+  readonly https?: ConsulHttps
+}): Promise<RealConsul> => {
   const port = options.port ?? 8500
   const address = `${options.bind}:${port}`
+  const https = options.https === undefined ? [] : [
+    "-hcl", `ports { https = ${options.https.port} }`,
+    "-hcl", `cert_file = ${JSON.stringify(options.https.certFile)}`,
+    "-hcl", `key_file = ${JSON.stringify(options.https.keyFile)}`,
+    "-hcl", `ca_file = ${JSON.stringify(options.https.caFile)}`
+  ]
   const log = createWriteStream(options.logFile, { flags: "a" })
   log.on("error", () => {})
   let child: ChildProcess | undefined
   const launch = async (): Promise<void> => {
     const started = spawn(options.bin, [
       "agent", "-dev", "-node", "consul", "-bind", options.bind, "-client", options.bind, "-http-port", String(port),
-      "-dns-port", "-1", "-grpc-port", "-1", "-log-level", "warn"
+      "-dns-port", "-1", "-grpc-port", "-1", "-log-level", "warn", ...https
     ], { stdio: ["ignore", "pipe", "pipe"] })
     started.stdout?.pipe(log, { end: false })
     started.stderr?.pipe(log, { end: false })

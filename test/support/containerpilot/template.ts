@@ -333,9 +333,18 @@ export interface Watch {
   readonly dc?: string
 }
 
+/** The `consul` block as ContainerPilot decodes either form (discovery/config.go). */
+export interface ConsulConfig {
+  /** host:port, as ContainerPilot hands it to Consul's client. */
+  readonly address: string
+  readonly scheme: "http" | "https"
+  /** Whether Consul's certificate is verified (ContainerPilot skips it unless `tls.verify` or CONSUL_HTTP_SSL_VERIFY says so). */
+  readonly verify: boolean
+  readonly token?: string
+}
+
 export interface ContainerPilotConfig {
-  /** Consul address as ContainerPilot hands it to Consul's client (host:port). */
-  readonly consul: string
+  readonly consul: ConsulConfig
   readonly logging?: { readonly level?: string; readonly format?: string; readonly output?: string }
   /** Seconds between the last job stopping and SIGKILL of everything left (ContainerPilot's default: 5). */
   readonly stopTimeout: number
@@ -513,13 +522,37 @@ const decodeLogging = (p: string, l: unknown) => {
   return { ...level, ...format, ...optional(x, "output", p, string) }
 }
 
+/** A string is a URI (scheme optional, http by default); a block names address, scheme, token and tls. */
+const decodeConsul = (path: string, v: unknown): ConsulConfig => {
+  if (typeof v === "string") {
+    const scheme = v.startsWith("https://") ? "https" : "http"
+    return { address: v.replace(/^https?:\/\//, ""), scheme, verify: false }
+  }
+  const o = object(path, v, ["address", "scheme", "token", "tls"])
+  const scheme = o["scheme"] === undefined ? "" : string(`${path}.scheme`, o["scheme"])
+  if (scheme !== "http" && scheme !== "https") fail(`${path}.scheme`, `expected http or https, got ${JSON.stringify(scheme)}`)
+  const tls = o["tls"] === undefined
+    ? {}
+    : object(`${path}.tls`, o["tls"], ["cafile", "capath", "clientcert", "clientkey", "servername", "verify"])
+  for (const key of ["cafile", "capath", "clientcert", "clientkey", "servername"]) {
+    if (tls[key] !== undefined) string(`${path}.tls.${key}`, tls[key])
+  }
+  const verify = tls["verify"] === undefined ? false : tls["verify"] === true || tls["verify"] === false ? tls["verify"] : fail(`${path}.tls.verify`, "expected a boolean")
+  return {
+    address: string(`${path}.address`, o["address"]),
+    scheme: scheme === "https" ? "https" : "http",
+    verify,
+    ...(o["token"] !== undefined ? { token: string(`${path}.token`, o["token"]) } : {})
+  }
+}
+
 /** Decodes a parsed (rendered) configuration with ContainerPilot's validation rules. */
 export const decodeContainerPilotConfig = (raw: unknown): ContainerPilotConfig => {
   const o = object("config", raw, ["consul", "logging", "stopTimeout", "jobs", "watches", "control", "telemetry"])
   if (o["telemetry"] !== undefined) fail("config.telemetry", "not supported by this loader")
   const jobs = Array.isArray(o["jobs"]) ? o["jobs"].map((j, i) => decodeJob(`config.jobs[${i}]`, j)) : fail("config.jobs", "expected a list")
   return {
-    consul: string("config.consul", o["consul"]),
+    consul: decodeConsul("config.consul", o["consul"]),
     stopTimeout: o["stopTimeout"] === undefined ? 5 : integer("config.stopTimeout", o["stopTimeout"]),
     jobs,
     ...optional(o, "logging", "config", decodeLogging),

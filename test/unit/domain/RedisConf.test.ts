@@ -173,6 +173,42 @@ describe("renderRedisConf", () => {
   })
 })
 
+describe("TLS in redis.conf and sentinel.conf", () => {
+  const tls = settingsFrom({
+    ANNOUNCE_IP: "10.0.0.7",
+    TLS_CERT_FILE: "/run/secrets/node cert.pem",
+    TLS_KEY_FILE: "/run/secrets/node-key.pem",
+    TLS_CA_FILE: "/run/secrets/ca.pem",
+    TLS_AUTH_CLIENTS: "yes"
+  })
+  const confs = [
+    ["redis.conf", renderRedisConf(tls, { _tag: "Replica", master: at("10.0.0.5") }), "6379"],
+    ["sentinel.conf", renderSentinelConf(tls, at("10.0.0.5"), tuning), "26379"]
+  ] as const
+
+  it.each(confs)("%s serves TLS only, on the usual port, and speaks TLS on every outgoing link", (_, conf, port) => {
+    assert.deepStrictEqual(only(conf, "port"), ["port", "0"])
+    assert.deepStrictEqual(only(conf, "tls-port"), ["tls-port", port])
+    assert.deepStrictEqual(only(conf, "tls-cert-file"), ["tls-cert-file", "/run/secrets/node cert.pem"])
+    assert.deepStrictEqual(only(conf, "tls-key-file"), ["tls-key-file", "/run/secrets/node-key.pem"])
+    assert.deepStrictEqual(only(conf, "tls-ca-cert-file"), ["tls-ca-cert-file", "/run/secrets/ca.pem"])
+    assert.deepStrictEqual(only(conf, "tls-auth-clients"), ["tls-auth-clients", "yes"])
+    assert.deepStrictEqual(only(conf, "tls-replication"), ["tls-replication", "yes"])
+  })
+
+  it.each(confs)("%s holds paths, never the key itself", (_, conf) => {
+    assert.notInclude(conf, "PRIVATE KEY")
+    assert.notInclude(conf, "MIIE")
+  })
+
+  it("without the files: plaintext on the usual port and no TLS line", () => {
+    for (const conf of [renderRedisConf(settingsFrom(), { _tag: "Master" }), renderSentinelConf(settingsFrom(), at("10.0.0.5"), tuning)]) {
+      assert.notMatch(conf, /^tls-/m)
+    }
+    assert.deepStrictEqual(only(renderRedisConf(settingsFrom(), { _tag: "Master" }), "port"), ["port", "6379"])
+  })
+})
+
 describe("renderSentinelConf", () => {
   const s = settingsFrom({ ANNOUNCE_IP: "10.0.0.7", HOSTNAME: "node-7", MASTER_NAME: "cachemaster", CONFIG_DIR: "/etc/redis" })
   const conf = renderSentinelConf(s, at("10.0.0.5"), { quorum: 3, downAfter: Duration.millis(1500), failoverTimeout: Duration.minutes(1) })

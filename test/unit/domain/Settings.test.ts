@@ -235,6 +235,61 @@ describe("cross-variable rules", () => {
   })
 })
 
+describe("TLS and Consul over HTTPS", () => {
+  const tlsEnv = { TLS_CERT_FILE: "/tls/node.pem", TLS_KEY_FILE: "/tls/node-key.pem", TLS_CA_FILE: "/tls/ca.pem" }
+  const certificate = Result.succeed("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+  const key = Result.succeed("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIsecretbody\n-----END EC PRIVATE KEY-----\n")
+  const reads = (overrides: Readonly<Record<string, Result.Result<string, string>>> = {}) =>
+    new Map(Object.entries({ TLS_CERT_FILE: certificate, TLS_KEY_FILE: key, TLS_CA_FILE: certificate, CONSUL_CACERT: certificate, ...overrides }))
+  const decoded = (env: Env, r = reads()) => decodeSettings(env, hostFacts, inspectPrivateKey, r)
+  const problems = (env: Env, r = reads()): ReadonlyArray<Problem> => {
+    const d = decoded(env, r)
+    return Result.isFailure(d) ? d.failure : assert.fail("expected a refusal")
+  }
+
+  it("off unless all three files are given; the files and what they hold are kept, the key redacted", () => {
+    assert.isTrue(Option.isNone(settingsFrom({}).tls))
+    const d = decoded(tlsEnv)
+    if (Result.isFailure(d)) return assert.fail(formatProblems(d.failure))
+    const tls = Option.getOrThrow(d.success.tls)
+    assert.deepStrictEqual([tls.certFile, tls.keyFile, tls.caFile, tls.authClients], ["/tls/node.pem", "/tls/node-key.pem", "/tls/ca.pem", "no"])
+    assert.include(Redacted.value(tls.key), "secretbody")
+    assert.notInclude(inspect(d.success, { depth: 10 }), "secretbody")
+  })
+
+  it("half a TLS setup names each missing file", () => {
+    assert.deepStrictEqual(problems({ TLS_CERT_FILE: "/tls/node.pem" }).map((p) => p.variable), ["TLS_KEY_FILE", "TLS_CA_FILE"])
+  })
+
+  it("a file that cannot be read, or holds no PEM of its kind, is named with its path and never its content", () => {
+    const unreadable = problems(tlsEnv, reads({ TLS_CA_FILE: Result.fail("is a FIFO (named pipe), not a regular file") }))
+    assert.deepStrictEqual(unreadable.map((p) => p.variable), ["TLS_CA_FILE"])
+    assert.include(formatProblems(unreadable), `TLS_CA_FILE="/tls/ca.pem": is a FIFO (named pipe), not a regular file, expected a PEM file holding a certificate`)
+    const swapped = problems(tlsEnv, reads({ TLS_CERT_FILE: key, TLS_KEY_FILE: certificate }))
+    assert.deepStrictEqual(swapped.map((p) => p.variable), ["TLS_CERT_FILE", "TLS_KEY_FILE"])
+    assert.notInclude(formatProblems(swapped), "secretbody")
+    assert.include(formatProblems(swapped), "holds no PEM private key")
+  })
+
+  it("TLS_AUTH_CLIENTS is no, optional or yes", () => {
+    assert.deepStrictEqual(problems({ ...tlsEnv, TLS_AUTH_CLIENTS: "required" }).map((p) => p.variable), ["TLS_AUTH_CLIENTS"])
+  })
+
+  it("Consul over HTTPS with a CA and the name its certificate bears; both only with CONSUL_HTTP_SSL=true", () => {
+    assert.isTrue(Option.isNone(settingsFrom({}).consul.https))
+    const d = decoded({ CONSUL_HTTP_SSL: "true", CONSUL: "consul:8501", CONSUL_CACERT: "/tls/consul-ca.pem", CONSUL_TLS_SERVER_NAME: "server.dc1.consul" })
+    if (Result.isFailure(d)) return assert.fail(formatProblems(d.failure))
+    const https = Option.getOrThrow(d.success.consul.https)
+    assert.deepStrictEqual([Option.getOrUndefined(https.caFile), Option.getOrUndefined(https.serverName)], ["/tls/consul-ca.pem", "server.dc1.consul"])
+    assert.include(Option.getOrThrow(https.ca), "BEGIN CERTIFICATE")
+    assert.deepStrictEqual(
+      problems({ CONSUL_CACERT: "/tls/consul-ca.pem", CONSUL_TLS_SERVER_NAME: "server.dc1.consul" }).map((p) => p.variable),
+      ["CONSUL_CACERT", "CONSUL_TLS_SERVER_NAME"]
+    )
+    assert.deepStrictEqual(problems({ CONSUL_HTTP_SSL: "true", CONSUL_TLS_SERVER_NAME: "10.0.0.1" }).map((p) => p.variable), ["CONSUL_TLS_SERVER_NAME"])
+  })
+})
+
 describe("secrets", () => {
   const secrets = { REDIS_PASSWORD: "hunter2-pw", CONSUL_HTTP_TOKEN: "tok-0c1d-secret", MANTA_PRIVATE_KEY: mantaKey }
   const leaks = (text: string) => ["hunter2", "tok-0c1d", keyBody, "b3BlbnNzaC1rZXktdjEAAAAA", "PRIVATE KEY-----"].filter((s) => text.includes(s))

@@ -161,3 +161,31 @@ describe("refused, each naming the variable, never the content or the path", () 
       assert.match(e.message, /^invalid environment: REDIS_PORT .*; REDIS_PASSWORD_FILE \(value not shown\): no such file.*; SENTINEL_QUORUM="0"/)
     }))
 })
+
+describe("the TLS files and CONSUL_CACERT, read once at start as the secrets are", () => {
+  const certificate = "-----BEGIN CERTIFICATE-----\nMIIBcertbody\n-----END CERTIFICATE-----\n"
+  const key = `-----BEGIN PRIVATE KEY-----\n${marker}\n-----END PRIVATE KEY-----\n`
+
+  it.live("what they hold reaches Settings (the key redacted); a FIFO, a directory or a key where the certificate belongs: refused at once, naming the variable, never the key", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* write(join(dir, "cert.pem"), certificate)
+      yield* write(join(dir, "key.pem"), key)
+      execFileSync("mkfifo", [join(dir, "a-fifo")])
+      const files = { TLS_CERT_FILE: join(dir, "cert.pem"), TLS_KEY_FILE: join(dir, "key.pem"), TLS_CA_FILE: join(dir, "cert.pem") }
+      const s = yield* settingsFrom({ ...files, CONSUL_HTTP_SSL: "true", CONSUL_CACERT: join(dir, "cert.pem") })
+      const tls = Option.getOrThrow(s.tls)
+      assert.strictEqual(tls.cert, certificate)
+      assert.strictEqual(Redacted.value(tls.key), key)
+      assert.strictEqual(Option.getOrUndefined(Option.flatMap(s.consul.https, (h) => h.ca)), certificate)
+
+      const fifo = yield* refusal({ ...files, TLS_KEY_FILE: join(dir, "a-fifo") })
+      assert.deepStrictEqual(named(fifo), ["TLS_KEY_FILE"])
+      assert.include(fifo.message, "is a FIFO (named pipe), not a regular file, expected a PEM file holding a private key")
+      const directory = yield* refusal({ ...files, TLS_CA_FILE: dir })
+      assert.deepStrictEqual(named(directory), ["TLS_CA_FILE"])
+      const swapped = yield* refusal({ ...files, TLS_CERT_FILE: join(dir, "key.pem") })
+      assert.deepStrictEqual(named(swapped), ["TLS_CERT_FILE"])
+      for (const e of [fifo, directory, swapped]) assert.notInclude(e.message, marker)
+    }))
+})

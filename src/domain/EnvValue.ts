@@ -136,6 +136,12 @@ export const AclToken = matching(/^[\x21-\x7e]+$/, 256)
  */
 export const Password = matching(/^[^ "']+$/, 1024)
 
+/** The users the ACL setup defines itself (RedisAcl.ts). */
+export const reservedAclUsers: ReadonlySet<string> = new Set(["default", "manage", "replication", "sentinel"])
+
+/** A Redis ACL user name other than ours: a bare word in `user` lines and AUTH. */
+export const AclUserName = matching(/^[A-Za-z0-9_-]{1,64}$/, 64).check(Schema.makeFilter((name: string) => !reservedAclUsers.has(name.toLowerCase())))
+
 // ---------------------------------------------------------------- Manta keys
 
 const md5KeyId = /^(?:MD5:)?((?:[0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2})$/

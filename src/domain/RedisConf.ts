@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto"
 import { Duration, Option, Redacted } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
+import { aclSetup } from "./RedisAcl.ts"
 import { formatGoDuration, parseGoDuration } from "./EnvValue.ts"
 import { type Settings } from "./Settings.ts"
 
@@ -56,8 +57,13 @@ export const renderRedisConf = (s: Settings, role: RenderRole): string => {
     `replica-announce-ip ${s.node.address}`,
     `replica-announce-port ${s.redis.port}`,
     role._tag === "Replica" && `replicaof ${role.master.host} ${role.master.port}`,
-    Option.isSome(password) && `requirepass ${quote(password.value)}`,
-    Option.isSome(password) && `masterauth ${quote(password.value)}`,
+    ...Option.match(aclSetup(s), {
+      onNone: () => [
+        Option.isSome(password) && `requirepass ${quote(password.value)}`,
+        Option.isSome(password) && `masterauth ${quote(password.value)}`
+      ],
+      onSome: (acl) => [...acl.redisUsers, `masteruser ${acl.replication.user}`, `masterauth ${Redacted.value(acl.replication.password)}`]
+    }),
     `min-replicas-to-write ${s.redis.minReplicasToWrite}`,
     `min-replicas-max-lag ${Duration.toSeconds(s.redis.minReplicasMaxLag)}`,
     // The configured value; while the cluster is paused the agent holds it at 0 at run time.
@@ -89,6 +95,7 @@ export interface KnownPeers {
 export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: SentinelTuning, peers: KnownPeers = { sentinels: [], replicas: [] }): string => {
   const name = s.masterName
   const password = Option.map(s.redis.password, Redacted.value)
+  const acl = aclSetup(s)
   return lines(
     "# Rendered by `manage pre-start` at every start; Sentinel rewrites it at run time.",
     `bind ${s.node.bindAddress}`,
@@ -96,10 +103,15 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     // REDIS_PASSWORD guards Sentinel too: anyone who reaches it unauthenticated could
     // SENTINEL FAILOVER, SET or REMOVE the cluster.
     "protected-mode no",
-    Option.isSome(password) && `requirepass ${quote(password.value)}`,
-    // What this sentinel sends to its peers (every node has the same REDIS_PASSWORD).
-    // Sentinel would fall back to requirepass; written out so nothing rests on that.
-    Option.isSome(password) && `sentinel sentinel-pass ${quote(password.value)}`,
+    ...Option.match(acl, {
+      onNone: () => [
+        Option.isSome(password) && `requirepass ${quote(password.value)}`,
+        // What this sentinel sends to its peers (every node has the same REDIS_PASSWORD).
+        // Sentinel would fall back to requirepass; written out so nothing rests on that.
+        Option.isSome(password) && `sentinel sentinel-pass ${quote(password.value)}`
+      ],
+      onSome: (a) => [...a.sentinelUsers, `sentinel sentinel-user ${a.sentinel.user}`, `sentinel sentinel-pass ${Redacted.value(a.sentinel.password)}`]
+    }),
     "daemonize no",
     "dir /tmp",
     `sentinel myid ${sentinelMyId(s.serviceName, s.node.name)}`,
@@ -110,7 +122,10 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     `sentinel down-after-milliseconds ${name} ${Duration.toMillis(tuning.downAfter)}`,
     `sentinel failover-timeout ${name} ${Duration.toMillis(tuning.failoverTimeout)}`,
     `sentinel parallel-syncs ${name} ${s.sentinel.parallelSyncs}`,
-    Option.isSome(password) && `sentinel auth-pass ${name} ${quote(password.value)}`,
+    ...Option.match(acl, {
+      onNone: () => [Option.isSome(password) && `sentinel auth-pass ${name} ${quote(password.value)}`],
+      onSome: (a) => [`sentinel auth-user ${name} ${a.sentinel.user}`, `sentinel auth-pass ${name} ${Redacted.value(a.sentinel.password)}`]
+    }),
     ...peers.sentinels
       .filter((p) => p.node !== s.node.name)
       .map((p) => `sentinel known-sentinel ${name} ${p.endpoint.host} ${p.endpoint.port} ${sentinelMyId(s.serviceName, p.node)}`),

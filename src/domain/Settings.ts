@@ -10,6 +10,7 @@ import { AbsolutePath, BindableIPv4, DnsName, HostList, HostPort, HttpUrl, isLoo
 import { invalidValue, type Problem, subject } from "./EnvProblems.ts"
 import {
   AclToken,
+  AclUserName,
   GoDuration,
   IntegerBetween,
   KeyId,
@@ -134,6 +135,18 @@ const declared = {
     expects: "1-1024 printable characters, no spaces, quotes or control characters (Sentinel writes it back into sentinel.conf unquoted)",
     doc: "Protects Redis and Sentinel alike: `requirepass` and `masterauth` in redis.conf, `requirepass`, `sentinel sentinel-pass` and `auth-pass` in sentinel.conf, so clients must also give it to Sentinel (ioredis `sentinelPassword`). Strongly recommended: without it anyone on the network can read and write Redis and tell Sentinel to fail over.",
     secret: true
+  },
+  REDIS_APP_PASSWORD: {
+    group: "Redis",
+    expects: "1-1024 printable characters, no spaces, quotes or control characters",
+    doc: "Turns on least-privilege Redis users (README, Security): applications log in as REDIS_APP_USER with this password, to Redis and to Sentinel, and can read and write but run no admin or dangerous command; REDIS_PASSWORD becomes the password of the `manage` user (everything, for `manage` and the operator); replication and Sentinel get users of their own (`replication`, `sentinel`) with passwords derived from REDIS_PASSWORD; the default user is off. Needs REDIS_PASSWORD.",
+    secret: true
+  },
+  REDIS_APP_USER: {
+    group: "Redis",
+    default: "app",
+    expects: "1-64 letters, digits, '_' or '-', not default, manage, replication or sentinel",
+    doc: "The applications' Redis and Sentinel user; used only with REDIS_APP_PASSWORD."
   },
   REDIS_MIN_REPLICAS_TO_WRITE: {
     group: "Redis",
@@ -406,6 +419,8 @@ export const Environment = Schema.Struct({
   REDIS_PORT: defaulted("REDIS_PORT", Port),
   SENTINEL_PORT: defaulted("SENTINEL_PORT", Port),
   REDIS_PASSWORD: optional(Password),
+  REDIS_APP_PASSWORD: optional(Password),
+  REDIS_APP_USER: defaulted("REDIS_APP_USER", AclUserName),
   REDIS_MIN_REPLICAS_TO_WRITE: defaulted("REDIS_MIN_REPLICAS_TO_WRITE", IntegerBetween(0, 100)),
   REDIS_MIN_REPLICAS_MAX_LAG: defaulted(
     "REDIS_MIN_REPLICAS_MAX_LAG",
@@ -486,6 +501,8 @@ export interface Settings {
   readonly redis: {
     readonly port: number
     readonly password: Option.Option<Redacted.Redacted<string>>
+    /** Least-privilege users on (REDIS_APP_PASSWORD): the applications' user; REDIS_PASSWORD is then `manage`'s. */
+    readonly app: Option.Option<{ readonly user: string; readonly password: Redacted.Redacted<string> }>
     readonly minReplicasToWrite: number
     readonly minReplicasMaxLag: Duration.Duration
     /** FENCE_AFTER: a master unconfirmed this long refuses writes; None: never fenced. */
@@ -649,6 +666,10 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
       problems.push({ variable: v, involves: [...tlsFiles], message: `${v} is not set: TLS needs TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE together (${tlsGiven.join(", ")} set)` })
     }
   }
+  // The ACL users' passwords derive from REDIS_PASSWORD, and `manage` logs in with it.
+  if (e.REDIS_APP_PASSWORD !== undefined && e.REDIS_PASSWORD === undefined) {
+    problems.push({ variable: "REDIS_PASSWORD", involves: ["REDIS_PASSWORD", "REDIS_APP_PASSWORD"], message: "REDIS_PASSWORD is not set: required when REDIS_APP_PASSWORD is (it becomes the manage user's password)" })
+  }
   for (const variable of ["CONSUL_CACERT", "CONSUL_TLS_SERVER_NAME"] as const) {
     if (e[variable] !== undefined && e.CONSUL_HTTP_SSL !== "true") bad(variable, [variable, "CONSUL_HTTP_SSL"], "to be set only with CONSUL_HTTP_SSL=true")
   }
@@ -774,6 +795,7 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
     redis: {
       port: e.REDIS_PORT,
       password: redacted(e.REDIS_PASSWORD),
+      app: e.REDIS_APP_PASSWORD === undefined ? Option.none() : Option.some({ user: e.REDIS_APP_USER, password: Redacted.make(e.REDIS_APP_PASSWORD) }),
       minReplicasToWrite: e.REDIS_MIN_REPLICAS_TO_WRITE,
       minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG,
       fenceAfter: fenceAfterOf(e),

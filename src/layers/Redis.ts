@@ -16,6 +16,7 @@ import {
   replicaLinks,
   ServerInfo
 } from "../domain/RedisReplies.ts"
+import { loginUser } from "../domain/RedisAcl.ts"
 import { Timings } from "../domain/Timings.ts"
 import { type Connections, makeConnections, tlsMaterialOf, RedisError } from "./RedisConnections.ts"
 import { makeMemoryRedis, type RedisWorld } from "./RedisMemory.ts"
@@ -70,6 +71,7 @@ export class Redis extends Context.Service<Redis, {
     const connections = yield* makeConnections({
       server: "Redis",
       password: Option.map(settings.redis.password, Redacted.value),
+      username: loginUser(settings),
       timeout: timings.redisCommand,
       tls: tlsMaterialOf(settings.tls)
     })

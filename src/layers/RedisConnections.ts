@@ -70,6 +70,8 @@ export const tlsMaterialOf = (tls: Option.Option<Tls>): Option.Option<TlsMateria
 export const makeConnections = (options: {
   readonly server: "Redis" | "Sentinel"
   readonly password: Option.Option<string>
+  /** The ACL user to log in as; None: the default user. */
+  readonly username?: Option.Option<string>
   readonly timeout: Duration.Duration
   /** TLS on every connection; None: plaintext. */
   readonly tls?: Option.Option<TlsMaterial>
@@ -100,6 +102,7 @@ export const makeConnections = (options: {
       host: endpoint.host,
       port: endpoint.port,
       ...(Option.isSome(options.password) ? { password: options.password.value } : {}),
+      ...Option.match(options.username ?? Option.none(), { onNone: () => ({}), onSome: (username) => ({ username }) }),
       ...(Option.isSome(tls) ? { tls: { ca: tls.value.ca, cert: tls.value.cert, key: tls.value.key, checkServerIdentity: () => undefined } } : {}),
       lazyConnect: true,
       connectTimeout: timeoutMs,

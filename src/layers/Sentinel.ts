@@ -12,6 +12,7 @@ import {
   type SentinelMasterState,
   type SentinelPeer
 } from "../domain/RedisReplies.ts"
+import { loginUser } from "../domain/RedisAcl.ts"
 import { Timings } from "../domain/Timings.ts"
 import { redisRetry } from "./Redis.ts"
 import { type Connections, makeConnections, tlsMaterialOf, type PubSubMessage, RedisError } from "./RedisConnections.ts"
@@ -45,6 +46,7 @@ export class Sentinel extends Context.Service<Sentinel, {
     const connections = yield* makeConnections({
       server: "Sentinel",
       password: Option.map(settings.redis.password, Redacted.value),
+      username: loginUser(settings),
       timeout: timings.redisCommand,
       tls: tlsMaterialOf(settings.tls)
     })

@@ -98,22 +98,37 @@ export const indexOf = (c: Cluster, address: string): number => {
   return i
 }
 
-/** REDIS_PASSWORD of node i, which guards its Redis and its Sentinel alike. */
-export const passwordOf = (c: Cluster, i: number): string | undefined => {
-  const password = c.node(i).env["REDIS_PASSWORD"]
-  return password === "" ? undefined : password
+/** A secret of node i's environment, given directly or as `<NAME>_FILE`. */
+const secretOf = (c: Cluster, i: number, name: string): string | undefined => {
+  const env = c.node(i).env
+  const file = env[`${name}_FILE`]
+  const value = file !== undefined && file !== "" ? readFileSync(file, "utf8").replace(/(?:\r?\n)+$/, "") : env[name]
+  return value === "" ? undefined : value
+}
+
+/** REDIS_PASSWORD of node i, which guards its Redis and its Sentinel alike (the `manage` user's, with ACL users). */
+export const passwordOf = (c: Cluster, i: number): string | undefined => secretOf(c, i, "REDIS_PASSWORD")
+
+/** The user `manage` logs in as on node i: `manage` with ACL users (REDIS_APP_PASSWORD), else the default user. */
+const adminUserOf = (c: Cluster, i: number): string | undefined => (secretOf(c, i, "REDIS_APP_PASSWORD") !== undefined ? "manage" : undefined)
+
+/** The application's user and password with ACL users on node i. */
+export const appCredentialsOf = (c: Cluster, i: number): { readonly username: string; readonly password: string } | undefined => {
+  const password = secretOf(c, i, "REDIS_APP_PASSWORD")
+  return password === undefined ? undefined : { username: c.node(i).env["REDIS_APP_USER"] ?? "app", password }
 }
 
 /** A plain client to one node's Redis, authenticated as the node is configured; fails fast instead of queueing. */
 export const redisOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis =>
-  plainClient(c.node(i).address, c.node(i).redisPort, password, clientTlsOf(c.node(i).env))
+  plainClient(c.node(i).address, c.node(i).redisPort, password, clientTlsOf(c.node(i).env), adminUserOf(c, i))
 
-/** One server, no reconnects, every command bounded: a test sees a failure instead of a queue. With TLS as the node has it. */
-const plainClient = (host: string, port: number, password: string | undefined, tls: ReturnType<typeof clientTlsOf>): Redis => {
+/** One server, no reconnects, every command bounded: a test sees a failure instead of a queue. With TLS and the user as the node has them. */
+const plainClient = (host: string, port: number, password: string | undefined, tls: ReturnType<typeof clientTlsOf>, username?: string): Redis => {
   const client = new Redis({
     host,
     port,
     ...(password !== undefined ? { password } : {}),
+    ...(username !== undefined && password !== undefined ? { username } : {}),
     ...(tls !== undefined ? { tls } : {}),
     lazyConnect: false,
     maxRetriesPerRequest: 1,
@@ -142,11 +157,17 @@ export const roleOf = async (c: Cluster, i: number): Promise<string> => {
 export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly address: string; readonly port: number }>): Redis => {
   const [first] = c.nodes()
   const password = first === undefined ? undefined : passwordOf(c, first)
+  const app = first === undefined ? undefined : appCredentialsOf(c, first)
   const tls = first === undefined ? undefined : clientTlsOf(c.node(first).env)
   const client = new Redis({
     sentinels: sentinels.map((s) => ({ host: s.address, port: s.port })),
     name: "mymaster",
-    ...(password !== undefined ? { password, sentinelPassword: password } : {}),
+    // With ACL users the application's own user, on Redis and on Sentinel alike.
+    ...(app !== undefined
+      ? { username: app.username, password: app.password, sentinelUsername: app.username, sentinelPassword: app.password }
+      : password !== undefined
+      ? { password, sentinelPassword: password }
+      : {}),
     // TLS to the sentinels and to the master they name (README, "Connecting clients").
     ...(tls !== undefined ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
     failoverDetector: true,
@@ -161,7 +182,7 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
 
 /** A plain client to node i's Sentinel, authenticated as the node is configured; fails fast. */
 export const sentinelOf = (c: Cluster, i: number, password = passwordOf(c, i)): Redis =>
-  plainClient(c.node(i).address, c.node(i).sentinelPort, password, clientTlsOf(c.node(i).env))
+  plainClient(c.node(i).address, c.node(i).sentinelPort, password, clientTlsOf(c.node(i).env), adminUserOf(c, i))
 
 /** The last lines of every log of node i, for failure messages. */
 export const logsOf = (c: Cluster, i: number): string => {

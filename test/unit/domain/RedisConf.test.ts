@@ -173,6 +173,60 @@ describe("renderRedisConf", () => {
   })
 })
 
+describe("least-privilege users in redis.conf and sentinel.conf (REDIS_APP_PASSWORD)", () => {
+  const env = { ANNOUNCE_IP: "10.0.0.7", REDIS_PASSWORD: "admin-Secret-1", REDIS_APP_PASSWORD: "app-Secret-2", REDIS_APP_USER: "web" }
+  const s = settingsFrom(env)
+  const redisConf = renderRedisConf(s, { _tag: "Replica", master: at("10.0.0.5") })
+  const sentinelConf = renderSentinelConf(s, at("10.0.0.5"), tuning)
+  const users = (conf: string) => directive(conf, "user").map((d) => d[1])
+
+  it("the default user is off; manage, replication, sentinel and the application's user are defined, each password only as its SHA-256", () => {
+    assert.deepStrictEqual(users(redisConf), ["default", "manage", "replication", "sentinel", "web"])
+    assert.deepStrictEqual(users(sentinelConf), ["default", "manage", "sentinel", "web"])
+    assert.deepStrictEqual(directive(redisConf, "user", "default")[0], ["user", "default", "reset", "off"])
+    for (const conf of [redisConf, sentinelConf]) {
+      assert.notInclude(conf, "admin-Secret-1")
+      assert.notInclude(conf, "app-Secret-2")
+      assert.lengthOf(directive(conf, "requirepass"), 0)
+    }
+  })
+
+  it("replication logs in as its user, Sentinel as its own, to Redis and to its peers, with a password derived from REDIS_PASSWORD", () => {
+    const masterauth = only(redisConf, "masterauth")[1] ?? ""
+    assert.deepStrictEqual(only(redisConf, "masteruser"), ["masteruser", "replication"])
+    assert.match(masterauth, /^[0-9a-f]{64}$/)
+    const authPass = only(sentinelConf, "sentinel", "auth-pass")[3] ?? ""
+    assert.deepStrictEqual(only(sentinelConf, "sentinel", "auth-user"), ["sentinel", "auth-user", "mymaster", "sentinel"])
+    assert.deepStrictEqual(only(sentinelConf, "sentinel", "sentinel-user"), ["sentinel", "sentinel-user", "sentinel"])
+    assert.deepStrictEqual(only(sentinelConf, "sentinel", "sentinel-pass"), ["sentinel", "sentinel-pass", authPass])
+    assert.notStrictEqual(authPass, masterauth)
+    // Every node derives the same; another REDIS_PASSWORD derives others.
+    const other = settingsFrom({ ...env, ANNOUNCE_IP: "10.0.0.8", HOSTNAME: "node-8" })
+    assert.strictEqual(only(renderRedisConf(other, { _tag: "Master" }), "masterauth")[1], masterauth)
+    const rotated = settingsFrom({ ...env, REDIS_PASSWORD: "admin-Secret-9" })
+    assert.notStrictEqual(only(renderRedisConf(rotated, { _tag: "Master" }), "masterauth")[1], masterauth)
+  })
+
+  it("replication may only replicate; Sentinel has its documented ACL (no key, no CONFIG SET, no FLUSHALL); the application no admin or dangerous command", () => {
+    const rules = (conf: string, user: string) => (directive(conf, "user", user)[0] ?? []).slice(5)
+    assert.deepStrictEqual(rules(redisConf, "replication"), ["resetchannels", "-@all", "+psync", "+sync", "+replconf", "+ping"])
+    const sentinel = rules(redisConf, "sentinel")
+    assert.notInclude(sentinel.join(" "), "~")
+    assert.notInclude(sentinel, "+config|set")
+    assert.notInclude(sentinel, "+flushall")
+    assert.includeMembers(sentinel, ["+slaveof", "+config|rewrite", "+info", "+role", "+publish", "+subscribe", "+client|kill"])
+    assert.includeMembers(rules(redisConf, "web"), ["~*", "+@all", "-@admin", "-@dangerous"])
+    assert.notInclude(rules(sentinelConf, "web"), "+@all")
+    assert.include(rules(sentinelConf, "web"), "+sentinel|get-master-addr-by-name")
+  })
+
+  it("without REDIS_APP_PASSWORD: REDIS_PASSWORD on the default user, as before, and no user line", () => {
+    const plain = settingsFrom({ REDIS_PASSWORD: "admin-Secret-1", REDIS_APP_USER: "web" })
+    assert.lengthOf(directive(renderRedisConf(plain, { _tag: "Master" }), "user"), 0)
+    assert.deepStrictEqual(only(renderRedisConf(plain, { _tag: "Master" }), "requirepass"), ["requirepass", "admin-Secret-1"])
+  })
+})
+
 describe("TLS in redis.conf and sentinel.conf", () => {
   const tls = settingsFrom({
     ANNOUNCE_IP: "10.0.0.7",

@@ -235,6 +235,23 @@ describe("cross-variable rules", () => {
   })
 })
 
+describe("least-privilege users", () => {
+  it("REDIS_APP_PASSWORD turns them on, with REDIS_APP_USER (app by default); REDIS_PASSWORD is required with it", () => {
+    const app = Option.getOrThrow(settingsFrom({ REDIS_PASSWORD: "admin-pw", REDIS_APP_PASSWORD: "app-pw" }).redis.app)
+    assert.strictEqual(app.user, "app")
+    assert.strictEqual(Redacted.value(app.password), "app-pw")
+    assert.isTrue(Option.isNone(settingsFrom({ REDIS_PASSWORD: "admin-pw", REDIS_APP_USER: "web" }).redis.app))
+    assert.deepStrictEqual(named({ REDIS_APP_PASSWORD: "app-pw" }), ["REDIS_PASSWORD"])
+    assert.notInclude(messageOf({ REDIS_APP_PASSWORD: "app-pw" }), "app-pw")
+  })
+
+  it("REDIS_APP_USER is a plain word and not one of the users the setup defines itself", () => {
+    for (const user of ["default", "manage", "Replication", "sentinel", "web app", "a".repeat(65), "web>x"]) {
+      assert.deepStrictEqual(named({ REDIS_PASSWORD: "admin-pw", REDIS_APP_PASSWORD: "app-pw", REDIS_APP_USER: user }), ["REDIS_APP_USER"], user)
+    }
+  })
+})
+
 describe("TLS and Consul over HTTPS", () => {
   const tlsEnv = { TLS_CERT_FILE: "/tls/node.pem", TLS_KEY_FILE: "/tls/node-key.pem", TLS_CA_FILE: "/tls/ca.pem" }
   const certificate = Result.succeed("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")

@@ -58,34 +58,53 @@ export interface AclSetup {
   readonly sentinel: { readonly user: string; readonly password: Redacted.Redacted<string> }
 }
 
+/** A user that logs in with any of `passwords` (each written as its SHA-256). */
+const user = (name: string, passwords: ReadonlyArray<string>, rules: string): string =>
+  `user ${name} reset on ${[...new Set(passwords)].map((p) => `#${sha256(p)}`).join(" ")} ${rules}`
+
+/** REDIS_PASSWORD, then REDIS_PASSWORD_ACCEPTED (a rotation's other half) when set. */
+const adminPasswords = (s: Settings): ReadonlyArray<string> =>
+  [...Option.toArray(s.redis.password), ...Option.toArray(s.redis.accepted)].map(Redacted.value)
+
 /** The users, when REDIS_APP_PASSWORD (with REDIS_PASSWORD) turns them on. */
 export const aclSetup = (s: Settings): Option.Option<AclSetup> => {
   if (Option.isNone(s.redis.app) || Option.isNone(s.redis.password)) return Option.none()
-  const admin = Redacted.value(s.redis.password.value)
+  const admin = adminPasswords(s)
   const app = s.redis.app.value
-  const replicationPassword = derived(admin, replicationUser)
-  const sentinelPassword = derived(admin, sentinelUser)
-  const user = (name: string, password: string, rules: string) => `user ${name} reset on #${sha256(password)} ${rules}`
+  const appPasswords = [app.password, ...Option.toArray(app.accepted)].map(Redacted.value)
+  // Accepted: derived from either password; sent: derived from REDIS_PASSWORD alone.
+  const sent = Redacted.value(s.redis.password.value)
+  const replicationPasswords = admin.map((p) => derived(p, replicationUser))
+  const sentinelPasswords = admin.map((p) => derived(p, sentinelUser))
   const manage = user(manageUser, admin, "~* &* +@all")
   return Option.some({
     redisUsers: [
       "user default reset off",
       manage,
-      user(replicationUser, replicationPassword, replicationRules),
-      user(sentinelUser, sentinelPassword, sentinelOnRedisRules),
-      user(app.user, Redacted.value(app.password), appOnRedisRules)
+      user(replicationUser, replicationPasswords, replicationRules),
+      user(sentinelUser, sentinelPasswords, sentinelOnRedisRules),
+      user(app.user, appPasswords, appOnRedisRules)
     ],
     sentinelUsers: [
       "user default reset off",
       manage,
       // Peers exchange hellos, votes and state: Sentinel's own protocol, nothing more to withhold.
-      user(sentinelUser, sentinelPassword, "~* &* +@all"),
-      user(app.user, Redacted.value(app.password), appOnSentinelRules)
+      user(sentinelUser, sentinelPasswords, "~* &* +@all"),
+      user(app.user, appPasswords, appOnSentinelRules)
     ],
-    replication: { user: replicationUser, password: Redacted.make(replicationPassword) },
-    sentinel: { user: sentinelUser, password: Redacted.make(sentinelPassword) }
+    replication: { user: replicationUser, password: Redacted.make(derived(sent, replicationUser)) },
+    sentinel: { user: sentinelUser, password: Redacted.make(derived(sent, sentinelUser)) }
   })
 }
+
+/**
+ * Without ACL users, a second accepted password needs the default user's own line
+ * (`requirepass` holds one): None when there is none to accept.
+ */
+export const defaultUserAccepting = (s: Settings): Option.Option<string> =>
+  Option.isSome(s.redis.accepted) && Option.isSome(s.redis.password) && Option.isNone(s.redis.app)
+    ? Option.some(user("default", adminPasswords(s), "~* &* +@all"))
+    : Option.none()
 
 /** The user `manage` logs in as: `manage` with ACL users, else the default user (None). */
 export const loginUser = (s: Settings): Option.Option<string> => Option.map(s.redis.app, () => manageUser)

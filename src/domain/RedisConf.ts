@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto"
 import { Duration, Option, Redacted } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
-import { aclSetup } from "./RedisAcl.ts"
+import { aclSetup, defaultUserAccepting } from "./RedisAcl.ts"
 import { formatGoDuration, parseGoDuration } from "./EnvValue.ts"
 import { type Settings } from "./Settings.ts"
 
@@ -59,7 +59,7 @@ export const renderRedisConf = (s: Settings, role: RenderRole): string => {
     role._tag === "Replica" && `replicaof ${role.master.host} ${role.master.port}`,
     ...Option.match(aclSetup(s), {
       onNone: () => [
-        Option.isSome(password) && `requirepass ${quote(password.value)}`,
+        Option.getOrElse(defaultUserAccepting(s), () => Option.isSome(password) && `requirepass ${quote(password.value)}`),
         Option.isSome(password) && `masterauth ${quote(password.value)}`
       ],
       onSome: (acl) => [...acl.redisUsers, `masteruser ${acl.replication.user}`, `masterauth ${Redacted.value(acl.replication.password)}`]
@@ -105,7 +105,7 @@ export const renderSentinelConf = (s: Settings, master: Endpoint, tuning: Sentin
     "protected-mode no",
     ...Option.match(acl, {
       onNone: () => [
-        Option.isSome(password) && `requirepass ${quote(password.value)}`,
+        Option.getOrElse(defaultUserAccepting(s), () => Option.isSome(password) && `requirepass ${quote(password.value)}`),
         // What this sentinel sends to its peers (every node has the same REDIS_PASSWORD).
         // Sentinel would fall back to requirepass; written out so nothing rests on that.
         Option.isSome(password) && `sentinel sentinel-pass ${quote(password.value)}`

@@ -136,10 +136,22 @@ const declared = {
     doc: "Protects Redis and Sentinel alike: `requirepass` and `masterauth` in redis.conf, `requirepass`, `sentinel sentinel-pass` and `auth-pass` in sentinel.conf, so clients must also give it to Sentinel (ioredis `sentinelPassword`). Strongly recommended: without it anyone on the network can read and write Redis and tell Sentinel to fail over.",
     secret: true
   },
+  REDIS_PASSWORD_ACCEPTED: {
+    group: "Redis",
+    expects: "1-1024 printable characters, no spaces, quotes or control characters",
+    doc: "A second password Redis and Sentinel accept besides REDIS_PASSWORD (and, with REDIS_APP_PASSWORD, the replication and Sentinel passwords derived from it), while `manage`, replication and Sentinel keep using REDIS_PASSWORD: for changing REDIS_PASSWORD without downtime (README, Security). Needs REDIS_PASSWORD.",
+    secret: true
+  },
   REDIS_APP_PASSWORD: {
     group: "Redis",
     expects: "1-1024 printable characters, no spaces, quotes or control characters",
     doc: "Turns on least-privilege Redis users (README, Security): applications log in as REDIS_APP_USER with this password, to Redis and to Sentinel, and can read and write but run no admin or dangerous command; REDIS_PASSWORD becomes the password of the `manage` user (everything, for `manage` and the operator); replication and Sentinel get users of their own (`replication`, `sentinel`) with passwords derived from REDIS_PASSWORD; the default user is off. Needs REDIS_PASSWORD.",
+    secret: true
+  },
+  REDIS_APP_PASSWORD_ACCEPTED: {
+    group: "Redis",
+    expects: "1-1024 printable characters, no spaces, quotes or control characters",
+    doc: "A second password of REDIS_APP_USER, accepted beside REDIS_APP_PASSWORD: for moving applications to a new one without downtime (README, Security). Needs REDIS_APP_PASSWORD.",
     secret: true
   },
   REDIS_APP_USER: {
@@ -419,7 +431,9 @@ export const Environment = Schema.Struct({
   REDIS_PORT: defaulted("REDIS_PORT", Port),
   SENTINEL_PORT: defaulted("SENTINEL_PORT", Port),
   REDIS_PASSWORD: optional(Password),
+  REDIS_PASSWORD_ACCEPTED: optional(Password),
   REDIS_APP_PASSWORD: optional(Password),
+  REDIS_APP_PASSWORD_ACCEPTED: optional(Password),
   REDIS_APP_USER: defaulted("REDIS_APP_USER", AclUserName),
   REDIS_MIN_REPLICAS_TO_WRITE: defaulted("REDIS_MIN_REPLICAS_TO_WRITE", IntegerBetween(0, 100)),
   REDIS_MIN_REPLICAS_MAX_LAG: defaulted(
@@ -501,8 +515,14 @@ export interface Settings {
   readonly redis: {
     readonly port: number
     readonly password: Option.Option<Redacted.Redacted<string>>
+    /** Also accepted, never sent (REDIS_PASSWORD_ACCEPTED): rotation. */
+    readonly accepted: Option.Option<Redacted.Redacted<string>>
     /** Least-privilege users on (REDIS_APP_PASSWORD): the applications' user; REDIS_PASSWORD is then `manage`'s. */
-    readonly app: Option.Option<{ readonly user: string; readonly password: Redacted.Redacted<string> }>
+    readonly app: Option.Option<{
+      readonly user: string
+      readonly password: Redacted.Redacted<string>
+      readonly accepted: Option.Option<Redacted.Redacted<string>>
+    }>
     readonly minReplicasToWrite: number
     readonly minReplicasMaxLag: Duration.Duration
     /** FENCE_AFTER: a master unconfirmed this long refuses writes; None: never fenced. */
@@ -670,6 +690,12 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
   if (e.REDIS_APP_PASSWORD !== undefined && e.REDIS_PASSWORD === undefined) {
     problems.push({ variable: "REDIS_PASSWORD", involves: ["REDIS_PASSWORD", "REDIS_APP_PASSWORD"], message: "REDIS_PASSWORD is not set: required when REDIS_APP_PASSWORD is (it becomes the manage user's password)" })
   }
+  // A second accepted password is a step of a rotation: without the first there is nothing to rotate.
+  for (const [accepted, main] of [["REDIS_PASSWORD_ACCEPTED", "REDIS_PASSWORD"], ["REDIS_APP_PASSWORD_ACCEPTED", "REDIS_APP_PASSWORD"]] as const) {
+    if (e[accepted] !== undefined && e[main] === undefined) {
+      problems.push({ variable: accepted, involves: [accepted, main], message: `${accepted} needs ${main}: it is accepted beside it` })
+    }
+  }
   for (const variable of ["CONSUL_CACERT", "CONSUL_TLS_SERVER_NAME"] as const) {
     if (e[variable] !== undefined && e.CONSUL_HTTP_SSL !== "true") bad(variable, [variable, "CONSUL_HTTP_SSL"], "to be set only with CONSUL_HTTP_SSL=true")
   }
@@ -795,7 +821,10 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
     redis: {
       port: e.REDIS_PORT,
       password: redacted(e.REDIS_PASSWORD),
-      app: e.REDIS_APP_PASSWORD === undefined ? Option.none() : Option.some({ user: e.REDIS_APP_USER, password: Redacted.make(e.REDIS_APP_PASSWORD) }),
+      accepted: redacted(e.REDIS_PASSWORD_ACCEPTED),
+      app: e.REDIS_APP_PASSWORD === undefined
+        ? Option.none()
+        : Option.some({ user: e.REDIS_APP_USER, password: Redacted.make(e.REDIS_APP_PASSWORD), accepted: redacted(e.REDIS_APP_PASSWORD_ACCEPTED) }),
       minReplicasToWrite: e.REDIS_MIN_REPLICAS_TO_WRITE,
       minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG,
       fenceAfter: fenceAfterOf(e),

@@ -35,7 +35,8 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
   TLS_CERT_FILE: undefined, TLS_KEY_FILE: undefined, TLS_CA_FILE: undefined, TLS_AUTH_CLIENTS: "no",
   SERVICE_NAME: "redis", MASTER_NAME: "mymaster", HOSTNAME: undefined,
   REDIS_PORT: "6379", SENTINEL_PORT: "26379", REDIS_PASSWORD: undefined, REDIS_PASSWORD_FILE: undefined,
-  REDIS_APP_PASSWORD: undefined, REDIS_APP_PASSWORD_FILE: undefined, REDIS_APP_USER: "app", ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
+  REDIS_APP_PASSWORD: undefined, REDIS_APP_PASSWORD_FILE: undefined, REDIS_APP_USER: "app",
+  REDIS_PASSWORD_ACCEPTED: undefined, REDIS_PASSWORD_ACCEPTED_FILE: undefined, REDIS_APP_PASSWORD_ACCEPTED: undefined, REDIS_APP_PASSWORD_ACCEPTED_FILE: undefined, ANNOUNCE_IP: undefined, BIND_ADDRESS: "0.0.0.0", API_PORT: "8008",
   PEERS: undefined, FOUNDING_GRACE: "20s",
   SENTINEL_QUORUM: "2", SENTINEL_DOWN_AFTER: "5s", SENTINEL_FAILOVER_TIMEOUT: "30s", SENTINEL_PARALLEL_SYNCS: "1",
   REDIS_MIN_REPLICAS_TO_WRITE: "0", REDIS_MIN_REPLICAS_MAX_LAG: "5s", FENCE_AFTER: undefined, REPLICA_PRIORITY: "100", MASTER_WAIT_TIMEOUT: "60s",
@@ -55,7 +56,8 @@ const fullEnv: Readonly<Record<string, string>> = {
   CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem", CONSUL_TLS_SERVER_NAME: "server.dc1.consul", LOG_LEVEL: "debug", LOG_FORMAT: "json",
   TLS_CERT_FILE: "/srv/tls/node.pem", TLS_KEY_FILE: "/srv/tls/node-key.pem", TLS_CA_FILE: "/srv/tls/ca.pem", TLS_AUTH_CLIENTS: "optional",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1",
-  REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", REDIS_APP_PASSWORD: "app-s3cret", REDIS_APP_USER: "web", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "8018",
+  REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", REDIS_APP_PASSWORD: "app-s3cret", REDIS_APP_USER: "web",
+  REDIS_PASSWORD_ACCEPTED: "next-s3cret", REDIS_APP_PASSWORD_ACCEPTED: "app-next-s3cret", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "8018",
   PEERS: "cache", FOUNDING_GRACE: "40s",
   SENTINEL_QUORUM: "3", SENTINEL_DOWN_AFTER: "3s", SENTINEL_FAILOVER_TIMEOUT: "1m", SENTINEL_PARALLEL_SYNCS: "2",
   REDIS_MIN_REPLICAS_TO_WRITE: "1", REDIS_MIN_REPLICAS_MAX_LAG: "10s", FENCE_AFTER: "1s", REPLICA_PRIORITY: "50", MASTER_WAIT_TIMEOUT: "2m",
@@ -68,6 +70,7 @@ const fullEnv: Readonly<Record<string, string>> = {
   MANTA_PRIVATE_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----#b3BlbnNzaC1rZXktdjEAAAAA#-----END OPENSSH PRIVATE KEY-----",
   MANTA_BUCKET: "/acme/stor/cache-backups",
   CONSUL_HTTP_TOKEN_FILE: "/run/secrets/consul_http_token", REDIS_PASSWORD_FILE: "/run/secrets/redis_password", REDIS_APP_PASSWORD_FILE: "/run/secrets/redis_app_password",
+  REDIS_PASSWORD_ACCEPTED_FILE: "/run/secrets/redis_password_accepted", REDIS_APP_PASSWORD_ACCEPTED_FILE: "/run/secrets/redis_app_password_accepted",
   MANTA_PRIVATE_KEY_FILE: "/run/secrets/manta_private_key"
 }
 

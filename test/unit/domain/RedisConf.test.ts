@@ -3,6 +3,7 @@
 // their config files), so quoting is checked the way Redis would read it, not by
 // string matching.
 import { assert, describe, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
 import { Duration } from "effect"
 import fc from "fast-check"
 import {
@@ -224,6 +225,47 @@ describe("least-privilege users in redis.conf and sentinel.conf (REDIS_APP_PASSW
     const plain = settingsFrom({ REDIS_PASSWORD: "admin-Secret-1", REDIS_APP_USER: "web" })
     assert.lengthOf(directive(renderRedisConf(plain, { _tag: "Master" }), "user"), 0)
     assert.deepStrictEqual(only(renderRedisConf(plain, { _tag: "Master" }), "requirepass"), ["requirepass", "admin-Secret-1"])
+  })
+})
+
+describe("a password rotation's second accepted password", () => {
+  const hashes = (conf: string, user: string) => (directive(conf, "user", user)[0] ?? []).filter((a) => a.startsWith("#"))
+  const sha = (p: string) => `#${createHash("sha256").update(p).digest("hex")}`
+
+  it("without ACL users: the default user accepts both passwords (as SHA-256), replication and Sentinel still send REDIS_PASSWORD", () => {
+    const s = settingsFrom({ REDIS_PASSWORD: "old-Secret-1", REDIS_PASSWORD_ACCEPTED: "new-Secret-2" })
+    const redis = renderRedisConf(s, { _tag: "Replica", master: at("10.0.0.5") })
+    const sentinel = renderSentinelConf(s, at("10.0.0.5"), tuning)
+    for (const conf of [redis, sentinel]) {
+      assert.deepStrictEqual(hashes(conf, "default"), [sha("old-Secret-1"), sha("new-Secret-2")])
+      assert.includeMembers([...(directive(conf, "user", "default")[0] ?? [])], ["on", "~*", "&*", "+@all"])
+      assert.lengthOf(directive(conf, "requirepass"), 0)
+      assert.notInclude(conf, "new-Secret-2")
+    }
+    assert.deepStrictEqual(only(redis, "masterauth"), ["masterauth", "old-Secret-1"])
+    assert.deepStrictEqual(only(sentinel, "sentinel", "sentinel-pass"), ["sentinel", "sentinel-pass", "old-Secret-1"])
+  })
+
+  it("with ACL users: every user REDIS_PASSWORD derives accepts what either password derives; what a node sends is REDIS_PASSWORD's", () => {
+    const base = { REDIS_PASSWORD: "old-Secret-1", REDIS_APP_PASSWORD: "app-Secret-2", REDIS_APP_USER: "web" }
+    const before = renderRedisConf(settingsFrom(base), { _tag: "Master" })
+    const after = renderRedisConf(settingsFrom({ ...base, REDIS_PASSWORD: "new-Secret-3" }), { _tag: "Master" })
+    const during = settingsFrom({ ...base, REDIS_PASSWORD_ACCEPTED: "new-Secret-3", REDIS_APP_PASSWORD_ACCEPTED: "app-Secret-4" })
+    const redis = renderRedisConf(during, { _tag: "Master" })
+    const sentinel = renderSentinelConf(during, at("10.0.0.5"), tuning)
+    for (const user of ["manage", "replication", "sentinel"]) {
+      assert.deepStrictEqual(hashes(redis, user), [...hashes(before, user), ...hashes(after, user)], user)
+    }
+    assert.deepStrictEqual(hashes(sentinel, "sentinel"), [...hashes(before, "sentinel"), ...hashes(after, "sentinel")])
+    assert.deepStrictEqual(hashes(redis, "web"), [sha("app-Secret-2"), sha("app-Secret-4")])
+    assert.deepStrictEqual(hashes(sentinel, "web"), [sha("app-Secret-2"), sha("app-Secret-4")])
+    assert.deepStrictEqual(only(redis, "masterauth"), only(before, "masterauth"))
+    assert.deepStrictEqual(directive(redis, "user", "default")[0], ["user", "default", "reset", "off"])
+  })
+
+  it("each needs the password it is accepted beside", () => {
+    assert.throws(() => settingsFrom({ REDIS_PASSWORD_ACCEPTED: "new-Secret-2" }), /REDIS_PASSWORD_ACCEPTED needs REDIS_PASSWORD/)
+    assert.throws(() => settingsFrom({ REDIS_PASSWORD: "a-Secret-1", REDIS_APP_PASSWORD_ACCEPTED: "app-Secret-2" }), /REDIS_APP_PASSWORD_ACCEPTED needs REDIS_APP_PASSWORD/)
   })
 })
 

@@ -43,7 +43,9 @@ describe("the variables table", () => {
     assert.deepStrictEqual(secretFiles.map((s) => [s.secret, s.file, s.maxBytes]), [
       ["CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE", 4096],
       ["REDIS_PASSWORD", "REDIS_PASSWORD_FILE", 4096],
+      ["REDIS_PASSWORD_ACCEPTED", "REDIS_PASSWORD_ACCEPTED_FILE", 4096],
       ["REDIS_APP_PASSWORD", "REDIS_APP_PASSWORD_FILE", 4096],
+      ["REDIS_APP_PASSWORD_ACCEPTED", "REDIS_APP_PASSWORD_ACCEPTED_FILE", 4096],
       ["MANTA_PRIVATE_KEY", "MANTA_PRIVATE_KEY_FILE", 16_384]
     ])
   })

@@ -15,7 +15,7 @@ describe("renderSettingsDocs", () => {
 
   it("marks exactly the secrets as secret", () => {
     const marked = docs.split("\n").filter((l) => l.includes("(secret)")).map((l) => /^\| `([A-Z_]+)`/.exec(l)?.[1])
-    assert.sameMembers(marked, ["REDIS_PASSWORD", "REDIS_APP_PASSWORD", "MANTA_PRIVATE_KEY", "CONSUL_HTTP_TOKEN"])
+    assert.sameMembers(marked, ["REDIS_PASSWORD", "REDIS_PASSWORD_ACCEPTED", "REDIS_APP_PASSWORD", "REDIS_APP_PASSWORD_ACCEPTED", "MANTA_PRIVATE_KEY", "CONSUL_HTTP_TOKEN"])
   })
 
   it("shows literal defaults, derived defaults, and 'unset'", () => {

@@ -46,17 +46,31 @@ const testKey = generateTestKey("ed25519")
 const direct: Readonly<Record<string, string>> = {
   REDIS_PASSWORD: "s3cret-pw",
   REDIS_APP_PASSWORD: "app-s3cret-pw",
+  REDIS_PASSWORD_ACCEPTED: "next-s3cret-pw",
+  REDIS_APP_PASSWORD_ACCEPTED: "app-next-s3cret-pw",
   CONSUL_HTTP_TOKEN: "tok-0c1d-secret",
   MANTA_PRIVATE_KEY: testKey.privateKey.trim().replaceAll("\n", "#")
 }
 
 /** The key is needed only for Manta; with it, a key file that cannot be used must not also read as "not set". */
 const needing = (file: string): Readonly<Record<string, string>> =>
-  file === "MANTA_PRIVATE_KEY_FILE" ? { MANTA_USER: "acme" } : file === "REDIS_APP_PASSWORD_FILE" ? { REDIS_PASSWORD: "s3cret-pw" } : {}
+  ({
+    MANTA_PRIVATE_KEY_FILE: { MANTA_USER: "acme" },
+    REDIS_PASSWORD_ACCEPTED_FILE: { REDIS_PASSWORD: "s3cret-pw" },
+    REDIS_APP_PASSWORD_FILE: { REDIS_PASSWORD: "s3cret-pw" },
+    REDIS_APP_PASSWORD_ACCEPTED_FILE: { REDIS_PASSWORD: "s3cret-pw", REDIS_APP_PASSWORD: "app-pw" }
+  })[file] ?? {}
 
 describe("a secret read from its <NAME>_FILE", () => {
   it("the table has one for every secret, so each is tested below", () => {
-    assert.sameMembers(secretFiles.map((s) => s.file), ["CONSUL_HTTP_TOKEN_FILE", "REDIS_PASSWORD_FILE", "REDIS_APP_PASSWORD_FILE", "MANTA_PRIVATE_KEY_FILE"])
+    assert.sameMembers(secretFiles.map((s) => s.file), [
+      "CONSUL_HTTP_TOKEN_FILE",
+      "REDIS_PASSWORD_FILE",
+      "REDIS_PASSWORD_ACCEPTED_FILE",
+      "REDIS_APP_PASSWORD_FILE",
+      "REDIS_APP_PASSWORD_ACCEPTED_FILE",
+      "MANTA_PRIVATE_KEY_FILE"
+    ])
   })
 
   it.live("every secret through its file: the value reaches Settings, the trailing line break dropped", () =>
@@ -64,11 +78,15 @@ describe("a secret read from its <NAME>_FILE", () => {
       const dir = yield* tempDir
       yield* write(join(dir, "redis_password"), "hunter2-pw\n")
       yield* write(join(dir, "redis_app_password"), "app-pw\n")
+      yield* write(join(dir, "redis_password_accepted"), "next-pw\n")
+      yield* write(join(dir, "redis_app_password_accepted"), "app-next-pw\n")
       yield* write(join(dir, "consul_http_token"), "tok-0c1d-secret\r\n")
       yield* write(join(dir, "manta_private_key"), testKey.privateKey)
       const s = yield* settingsFrom({
         REDIS_PASSWORD_FILE: join(dir, "redis_password"),
         REDIS_APP_PASSWORD_FILE: join(dir, "redis_app_password"),
+        REDIS_PASSWORD_ACCEPTED_FILE: join(dir, "redis_password_accepted"),
+        REDIS_APP_PASSWORD_ACCEPTED_FILE: join(dir, "redis_app_password_accepted"),
         CONSUL_HTTP_TOKEN_FILE: join(dir, "consul_http_token"),
         MANTA_PRIVATE_KEY_FILE: join(dir, "manta_private_key"),
         MANTA_USER: "acme",
@@ -76,6 +94,8 @@ describe("a secret read from its <NAME>_FILE", () => {
       })
       assert.strictEqual(Option.map(s.redis.password, Redacted.value).pipe(Option.getOrNull), "hunter2-pw")
       assert.strictEqual(Option.map(s.redis.app, (a) => Redacted.value(a.password)).pipe(Option.getOrNull), "app-pw")
+      assert.strictEqual(Option.map(s.redis.accepted, Redacted.value).pipe(Option.getOrNull), "next-pw")
+      assert.strictEqual(Option.flatMap(s.redis.app, (a) => a.accepted).pipe(Option.map(Redacted.value), Option.getOrNull), "app-next-pw")
       assert.strictEqual(Option.map(s.consul.token, Redacted.value).pipe(Option.getOrNull), "tok-0c1d-secret")
       const target = s.backup.target
       if (target._tag !== "manta") return assert.fail(`target ${target._tag}`)

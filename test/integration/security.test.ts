@@ -27,7 +27,7 @@ import {
   waitForTopology
 } from "../support/scenario.ts"
 import { clusterMode } from "../support/cluster/Cluster.ts"
-import { makeTestPki, type TestPki } from "../support/tls.ts"
+import { clientTlsOf, makeTestPki, type TestPki } from "../support/tls.ts"
 
 const password = "Adm1n-tls-test-password"
 const appPassword = "App-tls-test-password-2"
@@ -80,6 +80,9 @@ describe("a secured cluster: TLS on every link, least-privilege users, secrets f
   const secured = () => ({
     REDIS_PASSWORD_FILE: `${pkiDir}/redis_password`,
     REDIS_APP_PASSWORD_FILE: `${pkiDir}/redis_app_password`,
+    // The same as the passwords at first (harmless); a rotation changes what they hold.
+    REDIS_PASSWORD_ACCEPTED_FILE: `${pkiDir}/redis_password_accepted`,
+    REDIS_APP_PASSWORD_ACCEPTED_FILE: `${pkiDir}/redis_app_password_accepted`,
     REDIS_APP_USER: "web",
     BACKUP_STORE: "local",
     BACKUP_DIR: backups
@@ -91,6 +94,8 @@ describe("a secured cluster: TLS on every link, least-privilege users, secrets f
     pki = makeTestPki(pkiDir)
     writeFileSync(`${pkiDir}/redis_password`, `${password}\n`, { mode: 0o600 })
     writeFileSync(`${pkiDir}/redis_app_password`, `${appPassword}\n`, { mode: 0o600 })
+    writeFileSync(`${pkiDir}/redis_password_accepted`, `${password}\n`, { mode: 0o600 })
+    writeFileSync(`${pkiDir}/redis_app_password_accepted`, `${appPassword}\n`, { mode: 0o600 })
     s = await scenario(3, secured(), {
       perNodeEnv: (i, addressOf) => pki.envFor(`node-${i}`, addressOf(i)),
       // With the real Consul and ContainerPilot, Consul over HTTPS too.
@@ -269,6 +274,103 @@ describe("a secured cluster: TLS on every link, least-privilege users, secrets f
     const found = places.flatMap(([where, text]) => secrets.filter((x) => text.includes(x)).map((x) => `${where} holds ${x.slice(0, 4)}…`))
     expect(found).toEqual([])
   })
+
+  it("rotates REDIS_PASSWORD and REDIS_APP_PASSWORD in three rolling restarts (README, Security) while an application keeps writing: every acknowledged write kept, the old passwords refused at the end", async () => {
+    const c = cluster()
+    const [newPassword, newAppPassword] = ["Adm1n-rotated-password-3", "App-rotated-password-4"]
+    const restarts: Array<number> = []
+    const put = (file: string, value: string) => writeFileSync(`${pkiDir}/${file}`, `${value}\n`, { mode: 0o600 })
+    const rollingRestart = async () => {
+      for (const i of c.nodes()) {
+        await waitForSentinelsToKnowReplicas(c, [1, 2, 3], 2, 30_000)
+        await waitForSentinelsSettled(c, [1, 2, 3], 30_000)
+        const started = Date.now()
+        await c.stopNode(i)
+        await c.startNode(i)
+        await waitForTopology(c, [1, 2, 3], 60_000).catch((e) => {
+          throw new Error(`${String(e)}\n${logsOf(c, i)}`)
+        })
+        restarts.push(Date.now() - started)
+      }
+    }
+    // The graceful stop above left its node down.
+    for (const i of c.nodes().filter((x) => !c.node(x).running())) await c.startNode(i)
+    await waitForTopology(c, [1, 2, 3], 60_000)
+    // The application writes through the sentinels; it moves to the new password between
+    // the second and the third roll, as an operator would move applications.
+    let app = sentinelClient(c, (await topology(c)).sentinels)
+    const acked: Array<number> = []
+    let refused = 0
+    let writing = true
+    const writer = (async () => {
+      for (let n = 0; writing; n++) {
+        try {
+          await app.set(`rot:${n}`, String(n))
+          acked.push(n)
+          // A steady application, not a flood: the check below reads every write back.
+          await new Promise((r) => setTimeout(r, 5))
+        } catch {
+          refused++
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+    })()
+    try {
+      await waitFor("the application writing", 10_000, async () => acked.length, (n) => n > 50)
+      // 1: every node also accepts the new passwords.
+      put("redis_password_accepted", newPassword)
+      put("redis_app_password_accepted", newAppPassword)
+      await rollingRestart()
+      // 2: every node logs in (replication, Sentinel, manage) with the new one, still accepting the old.
+      put("redis_password", newPassword)
+      put("redis_password_accepted", password)
+      put("redis_app_password", newAppPassword)
+      put("redis_app_password_accepted", appPassword)
+      await rollingRestart()
+      const moved = sentinelClient(c, (await topology(c)).sentinels)
+      const old = app
+      app = moved
+      old.disconnect()
+      // 3: the old ones are no longer accepted.
+      put("redis_password_accepted", newPassword)
+      put("redis_app_password_accepted", newAppPassword)
+      await rollingRestart()
+      const before = acked.length
+      await waitFor("the application writing after the last roll", 20_000, async () => acked.length, (n) => n > before + 50)
+    } finally {
+      writing = false
+      await writer
+    }
+    const t = await topology(c)
+    const master = indexOf(c, t.masters[0]?.address ?? "")
+    const missing: Array<number> = []
+    const reader = redisOf(c, master)
+    try {
+      for (let from = 0; from < acked.length; from += 1_000) {
+        const chunk = acked.slice(from, from + 1_000)
+        const values = await reader.mget(chunk.map((n) => `rot:${n}`))
+        chunk.forEach((n, k) => values[k] !== String(n) && missing.push(n))
+      }
+      console.log(`password rotation: 9 restarts (each to whole again: ${restarts.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s), ${acked.length} writes acknowledged, ${refused} refused or timed out (handovers), ${missing.length} lost`)
+      expect(missing).toEqual([])
+      // Leaves the dataset the backup holds, for the restore below.
+      for (let from = 0; from < acked.length; from += 1_000) await reader.del(...acked.slice(from, from + 1_000).map((n) => `rot:${n}`))
+    } finally {
+      reader.disconnect()
+      app.disconnect()
+    }
+    // Replication and every sentinel log in with the new passwords: all in sync, all known.
+    await waitForSentinelsToKnowReplicas(c, [1, 2, 3], 2, 30_000)
+    const n = c.node(master)
+    const tls = clientTlsOf(n.env) ?? expect.fail("no TLS")
+    const as = (user: string | undefined, pw: string) => userClient(n.address, n.redisPort, tls, user, pw)
+    expect(await as("manage", newPassword)(["PING"])).toBe("PONG")
+    expect(await as("web", newAppPassword)(["PING"])).toBe("PONG")
+    expect(await as("manage", password)(["PING"])).toMatch(/WRONGPASS/)
+    expect(await as("web", appPassword)(["PING"])).toMatch(/WRONGPASS/)
+    const info = await as("manage", newPassword)(["INFO", "replication"])
+    expect(info).toMatch(/connected_slaves:2/)
+  }, 600_000)
 
   it("a brand-new TLS cluster restores the backup", async () => {
     await s?.close()

@@ -10,6 +10,9 @@
 //   retry, 2 × SENTINEL_FAILOVER_TIMEOUT later — see README);
 // - registry lag: from the first `+switch-master` any surviving sentinel publishes to
 //   the same registry turnover (budget 0.2 s): the part the node agents own.
+// - TLS: the same with TLS on every link (a CA and node certificates made with
+//   openssl), runs alternating with the plaintext ones: the failover's registry
+//   turnover with TLS ÷ without, budget 1.10 (issue 20).
 // Medians of BENCH_RUNS (default 5) fresh clusters each; exits 1 when a median is over
 // its budget.
 import { rmSync } from "node:fs"
@@ -17,10 +20,13 @@ import { exitIfOver, verdict } from "./budget.ts"
 import { startCluster } from "../test/support/cluster/Cluster.ts"
 import { readTopology } from "../test/support/cluster/Topology.ts"
 import { scratchDir, sentinelOf, waitForSentinelsToKnowReplicas } from "../test/support/scenario.ts"
+import { makeTestPki } from "../test/support/tls.ts"
 
 const runs = Number(process.env.BENCH_RUNS ?? 5)
 const downAfterMs = 5_000
-const budgets = { bootstrap: 15_000, failover: downAfterMs + 2_000, registryLag: 200 }
+const budgets = { bootstrap: 15_000, failover: downAfterMs + 2_000, registryLag: 200, tlsFailoverRatio: 1.1 }
+const pkiDir = scratchDir("bench-cluster-pki")
+const pki = makeTestPki(pkiDir)
 
 const until = async (ms: number, what: string, done: () => Promise<boolean>, everyMs = 50): Promise<void> => {
   const deadline = Date.now() + ms
@@ -42,10 +48,16 @@ interface Run {
   readonly registryLag: number
 }
 
-const once = async (): Promise<Run> => {
+const once = async (tls: boolean): Promise<Run> => {
   const root = scratchDir("bench-cluster")
   const started = Date.now()
-  const cluster = await startCluster({ nodes: 3, root, consulPort: 0, env: { SENTINEL_DOWN_AFTER: `${downAfterMs}ms`, BACKUP_CHECK_INTERVAL: "24h" } })
+  const cluster = await startCluster({
+    nodes: 3,
+    root,
+    consulPort: 0,
+    env: { SENTINEL_DOWN_AFTER: `${downAfterMs}ms`, BACKUP_CHECK_INTERVAL: "24h" },
+    ...(tls ? { perNodeEnv: (i: number, addressOf: (j: number) => string) => pki.envFor(`node-${i}`, addressOf(i)) } : {})
+  })
   try {
     const fullyUp = async () => {
       const t = await readTopology(cluster.consulAddress)
@@ -86,19 +98,30 @@ const once = async (): Promise<Run> => {
   }
 }
 
-const results: Array<Run> = []
-for (let i = 1; i <= runs; i++) {
-  const r = await once()
-  results.push(r)
-  console.log(`run ${i}: bootstrap ${(r.bootstrap / 1000).toFixed(2)} s, failover to registry ${(r.failover / 1000).toFixed(2)} s, registry lag after +switch-master ${r.registryLag} ms`)
+const plain: Array<Run> = []
+const withTls: Array<Run> = []
+try {
+  for (let i = 1; i <= runs; i++) {
+    for (const tls of [false, true]) {
+      const r = await once(tls)
+      ;(tls ? withTls : plain).push(r)
+      console.log(`run ${i}${tls ? " TLS" : "    "}: bootstrap ${(r.bootstrap / 1000).toFixed(2)} s, failover to registry ${(r.failover / 1000).toFixed(2)} s, registry lag after +switch-master ${r.registryLag} ms`)
+    }
+  }
+} finally {
+  rmSync(pkiDir, { recursive: true, force: true })
 }
 const line = (label: string, values: ReadonlyArray<number>, budget: number) => {
   const m = median(values)
   const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`
-  return `${label.padEnd(36)} median ${s(m)}  (min ${s(Math.min(...values))}, max ${s(Math.max(...values))})  budget ${s(budget)}  ${verdict(`${label.trim()} median (ms)`, m, budget)}`
+  return `${label.padEnd(40)} median ${s(m)}  (min ${s(Math.min(...values))}, max ${s(Math.max(...values))})  budget ${s(budget)}  ${verdict(`${label.trim()} median (ms)`, m, budget)}`
 }
-console.log(`${runs} fresh 3-node clusters, Node ${process.version}`)
-console.log(line("bootstrap (3 nodes fully passing)", results.map((r) => r.bootstrap), budgets.bootstrap))
-console.log(line("failover (kill → registry)", results.map((r) => r.failover), budgets.failover))
-console.log(line("registry lag after +switch-master", results.map((r) => r.registryLag), budgets.registryLag))
+console.log(`${runs} fresh 3-node clusters each, plaintext and TLS alternating, Node ${process.version}`)
+for (const [name, results] of [["", plain], ["TLS: ", withTls]] as const) {
+  console.log(line(`${name}bootstrap (3 nodes fully passing)`, results.map((r) => r.bootstrap), budgets.bootstrap))
+  console.log(line(`${name}failover (kill → registry)`, results.map((r) => r.failover), budgets.failover))
+  console.log(line(`${name}registry lag after +switch-master`, results.map((r) => r.registryLag), budgets.registryLag))
+}
+const ratio = median(withTls.map((r) => r.failover)) / median(plain.map((r) => r.failover))
+console.log(`TLS ÷ plaintext, failover (kill → registry) medians: ${ratio.toFixed(3)}×  budget ${budgets.tlsFailoverRatio}×  ${verdict("TLS failover ratio", ratio, budgets.tlsFailoverRatio)}`)
 exitIfOver()

@@ -6,7 +6,24 @@
 import { Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseGoDuration } from "../../src/domain/EnvValue.ts"
-import { addresses, agentCheck, indexOf, redisOf, type Scenario, scenario, scenarioEnv, waitForTopology } from "../support/scenario.ts"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import {
+  addresses,
+  agentCheck,
+  indexOf,
+  logsOf,
+  redisOf,
+  roleOf,
+  type Scenario,
+  scenario,
+  scenarioEnv,
+  topology,
+  waitFor,
+  waitForSentinelsSettled,
+  waitForSentinelsToKnowReplicas,
+  waitForTopology
+} from "../support/scenario.ts"
 
 const healthTimeoutMs = Option.getOrThrow(parseGoDuration(scenarioEnv["HEALTH_TIMEOUT"] ?? ""))
 
@@ -57,5 +74,30 @@ describe("Consul unavailable for 20 s", () => {
     const after = await waitForTopology(c, [1, 2, 3], 30_000)
     expect(addresses(after.masters)).toEqual(addresses(before.masters))
     expect(addresses(after.replicas)).toEqual(addresses(before.replicas))
+  })
+
+  it("a master stopping while Consul is down still hands over: pre-stop asks the sentinels (Sentinel needs no Consul), a replica is master before the old one is gone", async () => {
+    const c = s.cluster
+    const consul = c.consul
+    if (consul === undefined) throw new Error("this scenario needs a Consul it controls")
+    await waitForTopology(c, [1, 2, 3], 60_000)
+    await waitForSentinelsToKnowReplicas(c, [1, 2, 3], 2, 30_000)
+    await waitForSentinelsSettled(c, [1, 2, 3], 30_000)
+    const master = indexOf(c, (await topology(c)).masters[0]?.address ?? "")
+    const others = c.nodes().filter((i) => i !== master)
+    await consul.setMode("down")
+    try {
+      await c.stopNode(master)
+      const logs = readdirSync(c.node(master).logDir).map((f) => readFileSync(join(c.node(master).logDir, f), "utf8")).join("\n")
+      expect(logs, logsOf(c, master)).toMatch(/pre-stop: handed over to /)
+      // Sentinel promoted on pre-stop's request, not after down-after: a replica was master when the stop returned.
+      expect((await Promise.all(others.map((i) => roleOf(c, i)))).filter((r) => r === "master")).toHaveLength(1)
+    } finally {
+      await consul.setMode("normal")
+    }
+    await c.startNode(master)
+    const after = await waitFor("the old master back as a replica, one master passing", 60_000, () => topology(c), (t) =>
+      t.masters.length === 1 && t.replicas.length === 2 && t.masters[0]?.address !== c.node(master).address)
+    expect(addresses(after.replicas)).toContain(c.node(master).address)
   })
 })

@@ -141,7 +141,9 @@ describe.skipIf(cliMissing !== undefined)("docker-stack.yml, as docker stack dep
   })
 
   it("keeps each node's data per task slot and Consul's state in a volume, Consul on one host", () => {
-    expect(at(config, "services", "redis", "volumes")).toContain("source: redis-data-{{.Task.Slot}}\ntarget: /data")
+    // Declared at the top level (deploy refuses an undeclared source), named per slot.
+    expect(at(config, "services", "redis", "volumes")).toContain("source: redis-data\ntarget: /data")
+    expect(at(config, "volumes", "redis-data", "name")).toBe("redis-data-{{.Task.Slot}}")
     expect(at(config, "services", "consul", "volumes")).toBe("- type: volume\nsource: consul-data\ntarget: /consul/data")
     expect(at(config, "services", "consul", "deploy", "replicas")).toBe("1")
     expect(at(config, "services", "consul", "deploy", "placement", "constraints")).toBe("- node.role == manager")

@@ -38,6 +38,7 @@ describe.skipIf(address === undefined)(`Consul contract on a real agent (${start
     host,
     port,
     ...(token !== undefined && token !== "" ? { token } : {}),
-    advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+    advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    realTime: true
   })
 })

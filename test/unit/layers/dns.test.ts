@@ -3,8 +3,10 @@
 // cannot exist fails as a value within the lookup's bound; the test layer answers
 // from its table.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { createSocket } from "node:dgram"
+import { Duration, Effect, Layer } from "effect"
 import { Dns } from "../../../src/layers/Dns.ts"
+import { Timings } from "../../../src/domain/Timings.ts"
 
 const resolve = (host: string) => Dns.use((d) => d.resolve(host)).pipe(Effect.result)
 
@@ -24,6 +26,25 @@ describe("Dns", () => {
       assert.isTrue(r._tag === "Failure" && r.failure._tag === "DnsError", JSON.stringify(r))
       if (r._tag === "Failure") assert.match(r.failure.message, /^DNS lookup of no-such-node\.invalid: (not-found|failed|timeout)/)
     }).pipe(Effect.provide(Dns.layer)))
+
+  it.live("live: a DNS server that takes the query and never answers fails the lookup as a timeout within its bound", () =>
+    Effect.gen(function*() {
+      const silent = createSocket("udp4")
+      let queries = 0
+      silent.on("message", () => queries++)
+      yield* Effect.promise(() => new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve)))
+      try {
+        const { dnsLookup } = yield* Timings
+        const layer = Layer.effect(Dns, Dns.make({ servers: [`127.0.0.1:${silent.address().port}`] }))
+        const started = Date.now()
+        const r = yield* resolve("tasks.redis").pipe(Effect.provide(layer))
+        assert.isTrue(r._tag === "Failure" && r.failure.reason === "timeout", JSON.stringify(r))
+        assert.isAtLeast(queries, 1)
+        assert.isBelow(Date.now() - started, Duration.toMillis(dnsLookup) + 2_000)
+      } finally {
+        silent.close()
+      }
+    }))
 
   it.effect("test layer: answers from its table, a missing name is not found", () =>
     Effect.gen(function*() {

@@ -193,6 +193,13 @@ describe.skipIf(skipReason !== undefined)("the image as a three-node cluster on 
   let second: Cluster | undefined
 
   beforeAll(async () => {
+    // Where the Dockerfile's downloads cannot be reached (docker-lab builds the image
+    // with them served locally), the image built beforehand.
+    const given = process.env["DOCKER_TEST_IMAGE"]
+    if (given !== undefined && given !== "") {
+      image = given
+      return
+    }
     const built = `autopilot-redis-test:${randomUUID().slice(0, 8)}`
     await GenericContainer.fromDockerfile(repoRoot).build(built, { deleteOnExit: true })
     image = built

@@ -3,12 +3,14 @@
 // shipped file under a stack name of its own, with `_env` holding defaults only and,
 // as the README says for fewer hosts than nodes, with `max_replicas_per_node: 3`; then
 // waits for one master and two replicas passing in the stack's Consul and asks a node
-// `manage status`. Reports itself skipped, with the reason, where no engine answers,
+// `manage status`, with REDIS_PASSWORD from the Swarm secret the stack names (made here
+// when missing, removed after). Reports itself skipped, with the reason, where no engine answers,
 // the engine is not a swarm manager, or the image is missing (SWARM_TEST_IMAGE, default
 // autopilot-redis:lab: `../shared/docker-lab/docker-lab image . autopilot-redis:lab`
 // here). It never touches what it did not create: volumes named redis-data-<slot>
 // that already exist make it skip.
 import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -91,6 +93,7 @@ const passing = async (service: string): Promise<ReadonlyArray<string>> => {
 describe.skipIf(skipReason !== undefined)("docker-stack.yml on a real swarm", () => {
   const dir = mkdtempSync(join(tmpdir(), "swarm-stack-"))
   let deployed = false
+  let secretMade = false
 
   beforeAll(() => {
     const shipped = readFileSync(fileURLToPath(new URL("../../docker-stack.yml", import.meta.url)), "utf8")
@@ -102,6 +105,16 @@ describe.skipIf(skipReason !== undefined)("docker-stack.yml on a real swarm", ()
     writeFileSync(join(dir, "_env"), readFileSync(fileURLToPath(new URL("../../_env.example", import.meta.url)), "utf8"))
   })
 
+  beforeAll(async () => {
+    // The stack takes REDIS_PASSWORD from this Swarm secret, as the file's header says to make it.
+    if ((await docker(["secret", "inspect", "redis_password"])).code === 0) return
+    const secret = join(dir, "redis_password")
+    writeFileSync(secret, randomBytes(24).toString("base64url"), { mode: 0o600 })
+    const made = await docker(["secret", "create", "redis_password", secret])
+    expect(made.code, made.stderr).toBe(0)
+    secretMade = true
+  })
+
   afterAll(async () => {
     if (deployed) {
       await docker(["stack", "rm", stack])
@@ -111,6 +124,7 @@ describe.skipIf(skipReason !== undefined)("docker-stack.yml on a real swarm", ()
         (await docker(["network", "ls", "-q", "--filter", `name=${stack}_`])).stdout.trim() === "" ? true : undefined).catch(() => undefined)
       await docker(["volume", "rm", ...slots, `${stack}_consul-data`, `${stack}_backups`])
     }
+    if (secretMade) await docker(["secret", "rm", "redis_password"])
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -144,6 +158,9 @@ describe.skipIf(skipReason !== undefined)("docker-stack.yml on a real swarm", ()
     const status = await docker(["exec", task, "manage", "status"], { timeoutMs: 30_000 })
     expect(status.code, status.stderr).toBe(0)
     expect(status.stdout).toMatch(/master/)
+    // The secret is in force: Redis refuses a client without it.
+    const anonymous = await docker(["exec", task, "redis-cli", "-p", "6379", "PING"], { timeoutMs: 10_000 })
+    expect(anonymous.stdout + anonymous.stderr).toMatch(/NOAUTH/)
     // Each task's data on the volume of its slot.
     const volumes = (await docker(["volume", "ls", "--format", "{{.Name}}"])).stdout.split("\n")
     expect(volumes).toEqual(expect.arrayContaining(slots))

@@ -137,6 +137,10 @@ describe.skipIf(cliMissing !== undefined)("docker-stack.yml, as docker stack dep
     expect(at(config, "networks", "cluster", "driver")).toBe("overlay")
     expect(at(config, "networks", "cluster", "attachable")).toBe("true")
     expect(at(config, "services", "redis", "environment", "PEERS")).toBe("tasks.redis")
+    // Across hosts the password is a Swarm secret, never an environment value.
+    expect(at(config, "services", "redis", "environment", "REDIS_PASSWORD_FILE")).toBe("/run/secrets/redis_password")
+    expect(at(config, "services", "redis", "secrets")).toContain("source: redis_password")
+    expect(at(config, "secrets", "redis_password", "external")).toBe("true")
     expect(at(config, "services", "redis", "ports")).toBeUndefined()
   })
 

@@ -131,9 +131,13 @@ describe("the node agent keeps Consul true", () => {
     const consul = c.consul
     if (consul === undefined) throw new Error("this scenario needs the emulator")
     const before = await waitForTopology(c, nodes, 60_000)
+    // Proof that the state is gone, which no node writes back (the agents re-register
+    // within moments, so an empty service list may already be gone when asked).
+    const marker = `http://${c.consulAddress}/v1/kv/test/state-marker`
+    expect((await fetch(marker, { method: "PUT", body: "before" })).ok).toBe(true)
     await consul.restartEmpty()
     const lostAt = Date.now()
-    expect(await consul.services(), "Consul forgot every registration").toEqual([])
+    expect((await fetch(marker)).status, "Consul forgot its state").toBe(404)
     const back = await waitFor("every registration back", 10_000, () => topology(c), (t) =>
       t.masters.length === 1 && t.replicas.length === 2 && t.sentinels.length === 3)
     console.log(`registrations back ${Date.now() - lostAt} ms after Consul lost its state`)

@@ -155,7 +155,7 @@ const startCluster = async (image: string, backupsVolume: string, label: string)
   // addresses refuses to start (testcontainers-node #808). The nodes get its address.
   const consul = await new GenericContainer(consulImage)
     .withNetwork(network)
-    .withCommand(["agent", "-server", "-bootstrap-expect=1", "-client=0.0.0.0"])
+    .withCommand(["agent", "-server", "-bootstrap-expect=1", "-client=0.0.0.0", "-hcl=performance { raft_multiplier = 1 }"])
     .withExposedPorts(8500)
     .withLogConsumer(collectLogs(`${label} consul`))
     // The leader endpoint answers "" until the single server has elected itself.

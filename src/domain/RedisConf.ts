@@ -54,6 +54,10 @@ export const renderRedisConf = (s: Settings, role: RenderRole): string => {
     // otherwise eat into the shutdown window.
     "save \"\"",
     "dbfilename dump.rdb",
+    // A replica's full sync waits this long for more replicas to share one transfer
+    // (Redis's default, 5 s, was a 5 s pause on every join): here replicas come one at
+    // a time (a restart, a rolling upgrade) or within moments of each other (founding).
+    "repl-diskless-sync-delay 1",
     `replica-announce-ip ${s.node.address}`,
     `replica-announce-port ${s.redis.port}`,
     role._tag === "Replica" && `replicaof ${role.master.host} ${role.master.port}`,

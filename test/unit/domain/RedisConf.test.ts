@@ -509,6 +509,7 @@ describe("redis.conf, whole", () => {
       "appendfsync everysec",
       "save \"\"",
       "dbfilename dump.rdb",
+      "repl-diskless-sync-delay 1",
       "replica-announce-ip 10.0.0.11",
       "replica-announce-port 6379",
       "replicaof 10.0.0.12 6379",

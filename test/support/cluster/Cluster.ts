@@ -196,6 +196,10 @@ export const startCluster = async (options: ClusterOptions): Promise<Cluster> =>
   if (mode === "real" && (root === "/tmp" || root.startsWith("/tmp/"))) {
     throw new Error(`root ${root}: each node has a /tmp of its own in real mode, so the cluster's files cannot live under /tmp (use scratchDir())`)
   }
+  if (mode === "real" && repoRoot.startsWith("/tmp/")) {
+    // Found the hard way: every node's ContainerPilot then exits "could not read config file".
+    throw new Error(`checkout ${repoRoot}: each node has a /tmp of its own in real mode and would not see this checkout's containerpilot.json5 and manage; clone it elsewhere or set CLUSTER_MODE=emulated`)
+  }
   const prefix = options.addressPrefix ?? "127.0.0"
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix)) throw new Error(`addressPrefix ${JSON.stringify(prefix)}: expected 127.<n>.<n>`)
   const binDir = join(root, "bin")

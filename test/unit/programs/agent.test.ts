@@ -156,7 +156,8 @@ describe("agent: the bootstrap lock and the node's place in the cluster", () => 
       yield* eventually("lock released", 5_000, () => w.consul.kv.get(names.masterLock)?.session === undefined)
       assert.strictEqual(statusOf(w, "redis-node-1"), "passing", "released only once passing in Consul")
       assert.include(w.consul.kv.get(names.masterLock)?.value ?? "", "node-1", "the founder stays on record")
-      assert.isFalse(existsSync(join(node.dir, "conf", "bootstrap-session")))
+      // Forgotten right after the release and the session's end (a loaded run saw the file a moment after the release).
+      yield* eventually("the session forgotten", 5_000, () => !existsSync(join(node.dir, "conf", "bootstrap-session")))
     }))
 
   it.live("moves a replica the failover left behind, after the grace; never while paused", () =>

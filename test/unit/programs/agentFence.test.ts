@@ -54,7 +54,9 @@ describe("agent: the write fence", () => {
       assert.isAbove(FENCE_AFTER_MS / 2, 2 * Duration.toMillis(fastTimings.observeEvery))
       assert.isFalse(writes(w, 1), "a write is refused (NOREPLICAS), not held")
       yield* eventually("the master check critical", 2_000, () => statusOf(w, "redis-node-1") === "critical")
-      assert.include(w.consul.services.get("redis-node-1")?.output ?? "", "FENCE_AFTER")
+      // Why, in whichever words the first failing verdict had: the lease run out, or a
+      // look that found the sentinels silent (which one lands first is a matter of timing).
+      assert.match(w.consul.services.get("redis-node-1")?.output ?? "", /FENCE_AFTER|not confirmed by the sentinels|sentinels answered/)
       passingSentinel(w, 2, redisAt(1))
       passingSentinel(w, 3, redisAt(1))
       yield* eventually("writes accepted again", 3_000, () => minReplicasOf(w, 1) === 1 && writes(w, 1))
@@ -91,13 +93,16 @@ describe("agent: the write fence", () => {
       const w = makeWorlds()
       cluster(w, [])
       // At rest the agent asks the local Sentinel for its peers every 5 s, as in production.
-      yield* startAgent(1, w, env, { ...fastTimings, registrySyncEvery: Duration.seconds(5) })
+      // FENCE_AFTER 2 s (still well under those 5 s): a 400 ms lease lapses in a stall of
+      // the test process, which also runs the agent, on a loaded machine.
+      const fenceAfterMs = 2_000
+      yield* startAgent(1, w, { FENCE_AFTER: `${fenceAfterMs}ms` }, { ...fastTimings, registrySyncEvery: Duration.seconds(5) })
       yield* eventually("passing", 5_000, () => statusOf(w, "redis-node-1") === "passing")
       w.redis.replica(redisAt(2), redisAt(1))
       const master = w.redis.servers.get(formatEndpoint(redisAt(1)))
       if (master?.role._tag === "Master") master.role = { ...master.role, replicas: [{ endpoint: redisAt(2), offset: master.role.offset }] }
       passingSentinel(w, 2, redisAt(1))
-      const seen = yield* sample(4 * FENCE_AFTER_MS, () => ({ status: statusOf(w, "redis-node-1"), fence: minReplicasOf(w, 1) }))
+      const seen = yield* sample(2 * fenceAfterMs, () => ({ status: statusOf(w, "redis-node-1"), fence: minReplicasOf(w, 1) }))
       assert.deepStrictEqual(seen.filter((x) => x.status !== "passing"), [], "Consul always showed the master passing")
       assert.deepStrictEqual(seen.filter((x) => x.fence === fencedMinReplicas), [], "never fenced")
       // The replicas' lag is read again every registrySyncEvery (5 s here).

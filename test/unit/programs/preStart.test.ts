@@ -186,8 +186,10 @@ describe("pre-start", () => {
       const n = yield* testNode(1)
       // The download takes four TTLs; Consul (the world) invalidates a session not renewed within one.
       const memory = makeMemoryStore(w.objects, "local")
-      const slow = Layer.succeed(BackupStore, { ...memory, get: (name) => Stream.fromEffect(Effect.sleep("1200 millis")).pipe(Stream.drain, Stream.concat(memory.get(name))) })
-      const timings = { ...fastTimings, lockSessionTtl: Duration.millis(300) }
+      // A 1 s TTL: the world is stricter than Consul (1× TTL, not up to 2×), and a shorter
+      // one lapsed in a stall of a loaded machine between two renewals.
+      const slow = Layer.succeed(BackupStore, { ...memory, get: (name) => Stream.fromEffect(Effect.sleep("4 seconds")).pipe(Stream.drain, Stream.concat(memory.get(name))) })
+      const timings = { ...fastTimings, lockSessionTtl: Duration.seconds(1) }
       const exit = yield* preStart.pipe(Effect.provide(memoryLayers(n, w, slow, timings)), Effect.exit)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const held = w.consul.kv.get(names.masterLock)?.session

@@ -125,13 +125,15 @@ describe("Sentinel with REDIS_PASSWORD set", () => {
     const oldMaster = indexOf(c, t.masters[0]?.address ?? "")
     const client = sentinelClient(c, t.sentinels)
     const acked: Array<number> = []
+    let lastError = ""
     let writing = true
     const writer = (async () => {
       for (let n = 0; writing; n++) {
         try {
           await client.set(`w:${n}`, String(n))
           acked.push(n)
-        } catch {
+        } catch (e) {
+          lastError = `${new Date().toISOString()} ${String(e)}`
           await new Promise((r) => setTimeout(r, 50))
         }
       }
@@ -144,7 +146,10 @@ describe("Sentinel with REDIS_PASSWORD set", () => {
         throw new Error(`${String(e)}\n${nodes.filter((i) => i !== oldMaster).map((i) => logsOf(c, i)).join("\n")}`)
       })
       const atSwitch = acked.length
-      await waitFor("the application writing to the new master", 20_000, async () => acked.length, (n) => n > atSwitch + 100)
+      // A loaded run once saw the writes stop here: say what the application got, and what the nodes did.
+      await waitFor("the application writing to the new master", 20_000, async () => acked.length, (n) => n > atSwitch + 100).catch((e) => {
+        throw new Error(`${String(e)}; the application's last error: ${lastError} (client ${client.status})\n${nodes.filter((i) => i !== oldMaster).map((i) => logsOf(c, i)).join("\n")}`)
+      })
       const newMaster = indexOf(c, after.masters[0]?.address ?? "")
       const reader = redisOf(c, newMaster)
       try {

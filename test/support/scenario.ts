@@ -172,8 +172,9 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
     ...(tls !== undefined ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
     failoverDetector: true,
     reconnectOnError: (e) => (e.message.startsWith("READONLY") ? 2 : false),
-    sentinelRetryStrategy: (n) => (n > 100 ? null : 100),
-    retryStrategy: (n) => (n > 100 ? null : 100),
+    // Never giving up, as an application does (ioredis's own default); each command is bounded by commandTimeout.
+    sentinelRetryStrategy: () => 100,
+    retryStrategy: () => 100,
     commandTimeout: 5000
   })
   client.on("error", () => {})

@@ -196,25 +196,33 @@ export const logsOf = (c: Cluster, i: number): string => {
 }
 
 /**
- * Steady state: every running node's Sentinel knows `replicas` replicas up. Sentinel
- * learns them from the master every 10 s; a master dying before that can only be
- * failed over on a later attempt (see README, "What happens when…").
+ * Steady state: every running node's Sentinel knows `replicas` replicas up and every
+ * other running node's Sentinel. Sentinel learns replicas from the master's INFO and
+ * peers from hellos every 2 s; until a master's agent knows its peers it counts itself
+ * alone, so a master cut off in those first seconds is not fenced (README, "A young
+ * cluster's first seconds"), and a master dying before the sentinels know the replicas
+ * can only be failed over on a later attempt.
  */
 export const waitForSentinelsToKnowReplicas = (c: Cluster, nodes: ReadonlyArray<number>, replicas: number, ms: number) =>
-  waitFor(`every sentinel knowing ${replicas} replicas`, ms, async () => {
+  waitFor(`every sentinel knowing ${replicas} replicas and ${nodes.length - 1} other sentinels`, ms, async () => {
     const counts = await Promise.all(nodes.map(async (i) => {
       const client = sentinelOf(c, i)
       try {
         const rows = await client.call("SENTINEL", "replicas", "mymaster")
-        return Array.isArray(rows) ? rows.filter((r) => Array.isArray(r) && !String(r[r.indexOf("flags") + 1]).includes("down")).length : 0
+        const master = await client.call("SENTINEL", "master", "mymaster")
+        const fields = Array.isArray(master) ? master.map(String) : []
+        return {
+          replicas: Array.isArray(rows) ? rows.filter((r) => Array.isArray(r) && !String(r[r.indexOf("flags") + 1]).includes("down")).length : 0,
+          sentinels: Number(fields[fields.indexOf("num-other-sentinels") + 1] ?? 0)
+        }
       } catch {
-        return 0
+        return { replicas: 0, sentinels: 0 }
       } finally {
         client.disconnect()
       }
     }))
     return counts
-  }, (counts) => counts.every((n) => n === replicas))
+  }, (counts) => counts.every((n) => n.replicas === replicas && n.sentinels >= nodes.length - 1))
 
 /**
  * Every running node's Sentinel names the same master and has no failover in progress:

@@ -49,6 +49,8 @@ export class RedisWorld {
    * TYPE normal): every command to one fails as on a connection closed under it.
    */
   readonly closingClients = new Map<string, number>()
+  /** Servers cut off without a reset (a partition, a frozen host): every command to one waits for good, as a client's would until its own bound. */
+  readonly hanging = new Set<string>()
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
@@ -175,6 +177,7 @@ const memoryCommand = <S>(world: RedisWorld, kind: "Redis" | "Sentinel", servers
       const call = `${formatEndpoint(at)} ${command}`
       world.calls.push(call)
       const server = servers.get(formatEndpoint(at))
+      if (world.hanging.has(formatEndpoint(at))) return Effect.never
       if (server === undefined) return Effect.fail(refused(kind, at, command))
       if (kind === "Redis" && Date.now() < (world.closingClients.get(formatEndpoint(at)) ?? 0)) {
         return Effect.fail(new RedisError({ server: kind, endpoint: formatEndpoint(at), command, reason: "unreachable", detail: "Connection is closed. (simulated: Sentinel reconfiguring it)" }))

@@ -2,7 +2,7 @@
 // the local Sentinel monitors, and the master every known sentinel names. A dependency
 // that does not answer becomes an "Unseen" observation, never a failure, and the whole
 // look is bounded so a hanging peer cannot stall the caller.
-import { Deferred, Duration, Effect, Option, Ref } from "effect"
+import { Clock, Deferred, Duration, Effect, Option, Ref } from "effect"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
 import { decidedEarly, type NodeObservation, type Observed } from "../domain/Health.ts"
 import { type RoleReply, type SentinelMasterState } from "../domain/RedisReplies.ts"
@@ -26,10 +26,11 @@ const knownOf = (asked: number, local: Observed<Option.Option<SentinelMasterStat
  * `peers`: the other sentinels to ask (the local one is always asked). Every sentinel
  * asked counts as known, and so does every one the local Sentinel counts, so one that
  * does not answer (or was not asked) weighs against a majority. The look ends as soon
- * as the answers decide the master whatever the others say (a silent peer then costs
- * nothing), else when every sentinel answered or the bound passed, with what came.
- * `silentBefore`: peers that did not answer the last look; each gets
- * `silentPeerAnswer` this time.
+ * as the answers decide the master whatever the others say and every peer not known
+ * silent has answered or had `silentPeerAnswer` (a silent peer then costs at most that,
+ * and is known silent from then on), else when every sentinel answered or the bound
+ * passed, with what came. `silentBefore`: peers that did not answer the last look;
+ * each gets `silentPeerAnswer` this time.
  */
 export const observeNode = (
   peers: ReadonlyArray<Endpoint>,
@@ -49,8 +50,9 @@ export const observeNode = (
     const answers = yield* Ref.make<ReadonlyArray<Option.Option<Endpoint>>>([])
     const answered = yield* Ref.make<ReadonlyArray<Endpoint>>([])
     const wasSilent = new Set(silentBefore.map(formatEndpoint))
+    const isFresh = (at: Endpoint) => sameEndpoint(at, local) || !wasSilent.has(formatEndpoint(at))
     const bounded = <A, E, R>(at: Endpoint, call: Effect.Effect<A, E, R>) =>
-      wasSilent.has(formatEndpoint(at)) && !sameEndpoint(at, local)
+      !isFresh(at)
         ? call.pipe(Effect.timeoutOrElse({ duration: silentPeerAnswer, orElse: () => Effect.fail({ message: `no answer within ${Duration.format(silentPeerAnswer)} (silent before)` }) }))
         : call
     const decided = yield* Deferred.make<void>()
@@ -59,19 +61,33 @@ export const observeNode = (
       if (l === undefined) return
       if (decidedEarly(yield* Ref.get(answers), knownOf(asked.length, l))) yield* Deferred.succeed(decided, undefined)
     })
+    const freshUnsettled = yield* Ref.make(asked.filter(isFresh).length)
+    const freshSettled = yield* Deferred.make<void>()
+    const settled = (at: Endpoint) =>
+      isFresh(at)
+        ? Ref.updateAndGet(freshUnsettled, (n) => n - 1).pipe(Effect.flatMap((n) => (n === 0 ? Deferred.succeed(freshSettled, undefined) : Effect.void)))
+        : Effect.void
     const askAll = Effect.forEach(asked, (at) =>
       seen(bounded(at, sentinel.masterAddress(at, settings.masterName))).pipe(
         Effect.flatMap((a) => (a._tag === "Seen" ? Effect.andThen(Ref.update(answers, (xs) => [...xs, a.value]), Ref.update(answered, (xs) => [...xs, at])) : Effect.void)),
-        Effect.andThen(wasSilent.size > 0 ? checkDecided : Effect.void)
+        Effect.andThen(settled(at)),
+        Effect.andThen(checkDecided)
       ), { concurrency: "unbounded", discard: true })
+    // Every look may end early, not only once a peer is known silent: the first look
+    // after a peer falls silent would otherwise wait for it a whole command bound, past
+    // the lease of the look before, and a healthy master would lapse and be fenced for a
+    // moment whenever one peer is cut off.
+    const started = yield* Clock.currentTimeMillis
+    const endEarly = Deferred.await(decided).pipe(
+      Effect.andThen(Clock.currentTimeMillis),
+      Effect.flatMap((now) => Effect.raceFirst(Deferred.await(freshSettled), Effect.sleep(Duration.millis(Math.max(0, started + Duration.toMillis(silentPeerAnswer) - now)))))
+    )
 
-    // Each call is bounded by its layer; the whole look once more, as a guard. Waiting
-    // for an early decision costs a little CPU every second: only while a peer is
-    // known to be silent, when it saves a second.
+    // Each call is bounded by its layer; the whole look once more, as a guard.
     yield* Effect.all([
       seen(redis.role(selfRedis(settings))).pipe(Effect.flatMap((r) => Ref.set(role, r))),
-      seen(sentinel.master(local, settings.masterName)).pipe(Effect.flatMap((l) => Ref.set(localSentinel, l)), Effect.andThen(wasSilent.size > 0 ? checkDecided : Effect.void)),
-      wasSilent.size > 0 ? Effect.raceFirst(askAll, Deferred.await(decided)) : askAll
+      seen(sentinel.master(local, settings.masterName)).pipe(Effect.flatMap((l) => Ref.set(localSentinel, l)), Effect.andThen(checkDecided)),
+      Effect.raceFirst(askAll, endEarly)
     ], { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOrElse({ duration: observation, orElse: () => Effect.void }))
 
     const l = (yield* Ref.get(localSentinel)) ?? silent("Sentinel")

@@ -76,6 +76,23 @@ describe("agent: the write fence", () => {
       assert.isFalse(writes(w, 1))
     }))
 
+  it.live("one peer sentinel falls silent (cut off, no reset) while the other names it: the master never lapses, is never fenced, stays passing", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      cluster(w, [2, 3])
+      // A look that waits for the silent peer may take the whole observation bound (3 s
+      // here, as in production) while the lease from the look before runs out at
+      // FENCE_AFTER. 1 s (production: 2 s) leaves the test process room to stall.
+      const fenceAfterMs = 1_000
+      yield* startAgent(1, w, { FENCE_AFTER: `${fenceAfterMs}ms` }, { ...fastTimings, observation: Duration.seconds(3) })
+      yield* eventually("passing, Redis's own line armed", 5_000, () => statusOf(w, "redis-node-1") === "passing" && minReplicasOf(w, 1) === 1)
+      w.redis.hanging.add(formatEndpoint(sentinelAt(3)))
+      const seen = yield* sample(3 * fenceAfterMs, () => ({ status: statusOf(w, "redis-node-1"), fence: minReplicasOf(w, 1) }))
+      assert.deepStrictEqual(seen.filter((x) => x.status !== "passing"), [], "Consul always showed the master passing")
+      assert.deepStrictEqual(seen.filter((x) => x.fence === fencedMinReplicas), [], "never fenced")
+      assert.isTrue(writes(w, 1))
+    }))
+
   it.live("a one-node cluster is never fenced, also with its own sentinel gone", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -51,6 +51,8 @@ export class RedisWorld {
   readonly closingClients = new Map<string, number>()
   /** Servers cut off without a reset (a partition, a frozen host): every command to one waits for good, as a client's would until its own bound. */
   readonly hanging = new Set<string>()
+  /** Servers that answer, but only after the given delay (a busy host, a long link). */
+  readonly slow = new Map<string, Duration.Duration>()
   /** What BGSAVE does besides bumping the save time, e.g. write a dump.rdb. */
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
@@ -183,9 +185,11 @@ const memoryCommand = <S>(world: RedisWorld, kind: "Redis" | "Sentinel", servers
         return Effect.fail(new RedisError({ server: kind, endpoint: formatEndpoint(at), command, reason: "unreachable", detail: "Connection is closed. (simulated: Sentinel reconfiguring it)" }))
       }
       const reason = world.failing.get(call)
-      return reason === undefined
+      const answer = reason === undefined
         ? Effect.sync(() => f(server))
         : Effect.fail(new RedisError({ server: kind, endpoint: formatEndpoint(at), command, reason, detail: "simulated" }))
+      const delay = world.slow.get(formatEndpoint(at))
+      return delay === undefined ? answer : Effect.delay(answer, delay)
     })
 
 export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {

@@ -116,8 +116,14 @@ export type FakeMode = "good" | "down" | "hang" | "garbage"
 export interface ControllableServer extends FakeServer {
   /** good: answers with the handler; down: refuses connections; hang: accepts, never answers; garbage: `+GARBAGE` to everything. */
   setMode(mode: FakeMode): Promise<void>
-  /** Sends a Pub/Sub message to every connection that subscribed. */
+  /** Sends a Pub/Sub message to every connection that subscribed to it (by PSUBSCRIBE, or SUBSCRIBE to that channel). */
   publish(channel: string, message: string): void
+  /** From now on every answer (not a subscription's) is sent this much later: a busy or distant server. */
+  delayAnswers(ms: number): void
+  /** Every command received so far, in order. */
+  received(): ReadonlyArray<ReadonlyArray<string>>
+  /** Connections subscribed to `channel` by SUBSCRIBE. */
+  subscribers(channel: string): number
 }
 
 /**
@@ -127,13 +133,17 @@ export interface ControllableServer extends FakeServer {
  */
 export const controllableServer = async (host: string, answer: (args: ReadonlyArray<string>) => Resp, port = 0): Promise<ControllableServer> => {
   let mode: FakeMode = "good"
+  let delay = 0
+  const log: Array<ReadonlyArray<string>> = []
   const sockets = new Set<Socket>()
   const subscribers = new Set<Socket>()
+  const channels = new Map<Socket, Set<string>>()
   const server: Server = createServer((socket) => {
     sockets.add(socket)
     socket.on("close", () => {
       sockets.delete(socket)
       subscribers.delete(socket)
+      channels.delete(socket)
     })
     socket.on("error", () => {})
     let buffer = ""
@@ -143,11 +153,21 @@ export const controllableServer = async (host: string, answer: (args: ReadonlyAr
       const parsed = parseCommands(buffer + chunk.toString("latin1"))
       buffer = parsed.rest
       for (const args of parsed.commands) {
+        log.push(args)
         if (args[0]?.toUpperCase() === "PSUBSCRIBE") {
           subscribers.add(socket)
           socket.write(encode(["psubscribe", args[1] ?? "*", 1]))
+        } else if (args[0]?.toUpperCase() === "SUBSCRIBE") {
+          const subscribed = channels.get(socket) ?? new Set<string>()
+          for (const channel of args.slice(1)) {
+            subscribed.add(channel)
+            socket.write(encode(["subscribe", channel, subscribed.size]))
+          }
+          channels.set(socket, subscribed)
         } else {
-          socket.write(encode(answer(args)))
+          const reply = encode(answer(args))
+          if (delay === 0) socket.write(reply)
+          else setTimeout(() => socket.writable && socket.write(reply), delay)
         }
       }
     })
@@ -184,7 +204,13 @@ export const controllableServer = async (host: string, answer: (args: ReadonlyAr
     publish: (channel, message) => {
       if (mode !== "good") return
       for (const s of subscribers) s.write(encode(["pmessage", "*", channel, message]))
+      for (const [s, subscribed] of channels) if (subscribed.has(channel)) s.write(encode(["message", channel, message]))
     },
+    delayAnswers: (ms) => {
+      delay = ms
+    },
+    received: () => log,
+    subscribers: (channel) => [...channels.values()].filter((c) => c.has(channel)).length,
     close: stop
   }
 }

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Redis } from "ioredis"
+import { ApplicationClient } from "./applicationClient.ts"
 import { agentCheckScript, type Cluster, type ClusterOptions, clusterMode, startCluster } from "./cluster/Cluster.ts"
 import { readTopology, type Topology } from "./cluster/Topology.ts"
 import { clientTlsOf } from "./tls.ts"
@@ -159,7 +160,7 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
   const password = first === undefined ? undefined : passwordOf(c, first)
   const app = first === undefined ? undefined : appCredentialsOf(c, first)
   const tls = first === undefined ? undefined : clientTlsOf(c.node(first).env)
-  const client = new Redis({
+  return new ApplicationClient({
     sentinels: sentinels.map((s) => ({ host: s.address, port: s.port })),
     name: "mymaster",
     // With ACL users the application's own user, on Redis and on Sentinel alike.
@@ -169,16 +170,8 @@ export const sentinelClient = (c: Cluster, sentinels: ReadonlyArray<{ readonly a
       ? { password, sentinelPassword: password }
       : {}),
     // TLS to the sentinels and to the master they name (README, "Connecting clients").
-    ...(tls !== undefined ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
-    failoverDetector: true,
-    reconnectOnError: (e) => (e.message.startsWith("READONLY") ? 2 : false),
-    // Never giving up, as an application does (ioredis's own default); each command is bounded by commandTimeout.
-    sentinelRetryStrategy: () => 100,
-    retryStrategy: () => 100,
-    commandTimeout: 5000
+    ...(tls !== undefined ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {})
   })
-  client.on("error", () => {})
-  return client
 }
 
 /** A plain client to node i's Sentinel, authenticated as the node is configured; fails fast. */

@@ -64,7 +64,7 @@ export const scenario = async (
 }
 
 /** Polls `probe` until `done` holds, or throws after `ms` naming what was last seen. */
-export const waitFor = async <A>(what: string, ms: number, probe: () => Promise<A>, done: (a: A) => boolean): Promise<A> => {
+export const waitFor = async <A>(what: string, ms: number, probe: () => Promise<A>, done: (a: A) => boolean, everyMs = 200): Promise<A> => {
   const deadline = Date.now() + ms
   let last: A | undefined
   let error: unknown
@@ -78,7 +78,7 @@ export const waitFor = async <A>(what: string, ms: number, probe: () => Promise<
     if (Date.now() > deadline) {
       throw new Error(`${what}: not within ${ms} ms; last seen ${JSON.stringify(last) ?? String(error)}`)
     }
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((r) => setTimeout(r, everyMs))
   }
 }
 

@@ -7,20 +7,11 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { ApplicationClient } from "../support/applicationClient.ts"
 import { type ControllableServer, controllableServer, redisMaster, sentinelOf } from "../support/fakeServers.ts"
+import { waitFor } from "../support/scenario.ts"
 
 const SENTINEL_ANSWERS_AFTER_MS = 1_500
 /** As Redis before 6 answers HELLO: ioredis then speaks RESP2. */
 const refuseHello = { error: "ERR unknown command 'HELLO'" }
-
-const waitUntil = async <A>(what: string, ms: number, probe: () => A | Promise<A>): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 const opened: Array<{ close(): unknown }> = []
 afterEach(async () => {
@@ -42,16 +33,16 @@ describe("the README's application client", () => {
     const client = new ApplicationClient({ sentinels: [{ host: "127.0.0.1", port: sentinel.port }], name: "mymaster" })
     opened.push({ close: () => client.disconnect() })
     expect(await client.set("before", "1")).toBe("OK")
-    await waitUntil("the failover detector subscribed", 5_000, () => sentinel.subscribers("+switch-master") > 0)
+    await waitFor("the failover detector subscribed", 5_000, async () => sentinel.subscribers("+switch-master"), (n) => n > 0, 10)
 
     const asked = () => sentinel.received().filter((c) => c[1]?.toLowerCase() === "get-master-addr-by-name").length
     const askedBefore = asked()
     sentinel.delayAnswers(SENTINEL_ANSWERS_AFTER_MS)
     master.dropConnections()
-    await waitUntil("the client asking the sentinel again", 5_000, () => asked() > askedBefore)
+    await waitFor("the client asking the sentinel again", 5_000, async () => asked(), (n) => n > askedBefore, 10)
     sentinel.publish("+switch-master", `mymaster 127.0.0.1 1 127.0.0.1 ${master.port}`)
 
-    await waitUntil("a write acknowledged again", 10 * SENTINEL_ANSWERS_AFTER_MS, () => client.set("after", "1").then((r) => r === "OK", () => false))
+    await waitFor("a write acknowledged again", 10 * SENTINEL_ANSWERS_AFTER_MS, () => client.set("after", "1").catch((e: unknown) => `${String(e)} (client ${client.status})`), (r) => r === "OK", 10)
     expect(client.status).toBe("ready")
   }, 30_000)
 })

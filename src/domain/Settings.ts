@@ -50,6 +50,9 @@ export interface VariableDoc {
   readonly file?: { readonly maxBytes?: number; readonly note?: string }
 }
 
+/** Where a node reaches its own Consul agent (CONSUL_AGENT): the agent's default HTTP address. */
+const ownAgent = { host: "127.0.0.1", port: 8500 } as const
+
 const cleanPath = "an absolute path without quotes, backslashes, '.' or '..' parts, '//' or a trailing '/'"
 const login = "a Triton login: a letter, then 1-63 letters, digits, '_', '.' or '@'"
 
@@ -58,7 +61,13 @@ const declared = {
     group: "Consul",
     default: "consul",
     expects: "a host name or IPv4 address, optionally with :port (1-65535, 8500 when omitted)",
-    doc: "Consul agent or server the handlers and ContainerPilot talk to."
+    doc: "Consul agent or server the handlers and ContainerPilot talk to. With CONSUL_AGENT=true: the Consul servers this node's own agent joins, a name that resolves to all of them (`tasks.consul` in the Swarm stack)."
+  },
+  CONSUL_AGENT: {
+    group: "Consul",
+    default: "false",
+    expects: "true or false",
+    doc: "Run a Consul client agent inside this node, joining the servers at CONSUL, and talk to it on 127.0.0.1:8500. A node's registrations and sessions then live and die with the node, never with a server: for several hosts (docker-stack.yml sets it)."
   },
   CONSUL_HTTP_TOKEN: {
     group: "Consul",
@@ -415,6 +424,7 @@ const LogFormat = Literal("text", "json")
 /** The environment, variable by variable, each value normalised. */
 export const Environment = Schema.Struct({
   CONSUL: defaulted("CONSUL", HostPort(8500)),
+  CONSUL_AGENT: defaulted("CONSUL_AGENT", Literal("true", "false")),
   CONSUL_HTTP_TOKEN: optional(AclToken),
   CONSUL_HTTP_SSL: defaulted("CONSUL_HTTP_SSL", Literal("true", "false")),
   CONSUL_CACERT: optional(AbsolutePath),
@@ -696,6 +706,10 @@ const crossChecks = (e: Environment, raw: Record<string, string>, address: Optio
       problems.push({ variable: accepted, involves: [accepted, main], message: `${accepted} needs ${main}: it is accepted beside it` })
     }
   }
+  // The node's own agent joins its servers on their gossip port and is asked over
+  // loopback in plain HTTP: a port or HTTPS for CONSUL would be silently ignored.
+  if (e.CONSUL_AGENT === "true" && raw["CONSUL"]?.includes(":") === true) bad("CONSUL", ["CONSUL", "CONSUL_AGENT"], "a host without a port with CONSUL_AGENT=true (the agent joins the servers on their gossip port)")
+  if (e.CONSUL_AGENT === "true" && e.CONSUL_HTTP_SSL === "true") bad("CONSUL_HTTP_SSL", ["CONSUL_HTTP_SSL", "CONSUL_AGENT"], "false with CONSUL_AGENT=true (this node's own agent is asked over loopback)")
   for (const variable of ["CONSUL_CACERT", "CONSUL_TLS_SERVER_NAME"] as const) {
     if (e[variable] !== undefined && e.CONSUL_HTTP_SSL !== "true") bad(variable, [variable, "CONSUL_HTTP_SSL"], "to be set only with CONSUL_HTTP_SSL=true")
   }
@@ -793,8 +807,7 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
   return {
     node: { name: hostname, address, bindAddress: e.BIND_ADDRESS, apiPort: e.API_PORT },
     consul: {
-      host: e.CONSUL.host,
-      port: e.CONSUL.port,
+      ...(e.CONSUL_AGENT === "true" ? ownAgent : e.CONSUL),
       token: redacted(e.CONSUL_HTTP_TOKEN),
       https: e.CONSUL_HTTP_SSL === "true"
         ? Option.some({

@@ -26,11 +26,11 @@ const envExamplePath = fileURLToPath(new URL("../../_env.example", import.meta.u
 /** A `manage` invocation is allowed when the real CLI parses it as a handler. */
 const isManageHandler = (args: ReadonlyArray<string>): boolean =>
   Effect.runSync(parseArgs(args).pipe(Effect.provide(cliEnvironment)))._tag === "Ok"
-const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh", "agent-check"]
+const binaries: ReadonlyArray<string> = ["redis-server", "redis-sentinel", "/bin/sh", "agent-check", "consul"]
 
 /** The environment contract: every variable and its literal default (undefined: none, or derived). Checked against src/domain/Settings.ts below. */
 const contractDefaults: Readonly<Record<string, string | undefined>> = {
-  CONSUL: "consul", CONSUL_HTTP_TOKEN: undefined, CONSUL_HTTP_TOKEN_FILE: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
+  CONSUL: "consul", CONSUL_AGENT: "false", CONSUL_HTTP_TOKEN: undefined, CONSUL_HTTP_TOKEN_FILE: undefined, LOG_LEVEL: "info", LOG_FORMAT: "text",
   CONSUL_HTTP_SSL: "false", CONSUL_CACERT: undefined, CONSUL_TLS_SERVER_NAME: undefined,
   TLS_CERT_FILE: undefined, TLS_KEY_FILE: undefined, TLS_CA_FILE: undefined, TLS_AUTH_CLIENTS: "no",
   SERVICE_NAME: "redis", MASTER_NAME: "mymaster", HOSTNAME: undefined,
@@ -53,7 +53,7 @@ const contractDefaults: Readonly<Record<string, string | undefined>> = {
  * beside its `_FILE`; the template reads neither `_FILE`, so both are set here.)
  */
 const fullEnv: Readonly<Record<string, string>> = {
-  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem", CONSUL_TLS_SERVER_NAME: "server.dc1.consul", LOG_LEVEL: "debug", LOG_FORMAT: "json",
+  CONSUL: "consul.internal:8600", CONSUL_AGENT: "true", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem", CONSUL_TLS_SERVER_NAME: "server.dc1.consul", LOG_LEVEL: "debug", LOG_FORMAT: "json",
   TLS_CERT_FILE: "/srv/tls/node.pem", TLS_KEY_FILE: "/srv/tls/node-key.pem", TLS_CA_FILE: "/srv/tls/ca.pem", TLS_AUTH_CLIENTS: "optional",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1",
   REDIS_PORT: "7000", SENTINEL_PORT: "27000", REDIS_PASSWORD: "s3cret", REDIS_APP_PASSWORD: "app-s3cret", REDIS_APP_USER: "web",
@@ -105,6 +105,8 @@ const expectAllowedCommand = (where: string, exec: Job["exec"]): void => {
 
 /** The rendered values that depend on the environment, per scenario. */
 interface Expected {
+  /** The consul-agent job's exec when CONSUL_AGENT=true, else undefined (no such job). */
+  readonly agent: ReadonlyArray<string> | undefined
   readonly consul: { readonly address: string; readonly scheme: "http" | "https"; readonly verify: boolean }
   readonly service: string
   readonly redisPort: number
@@ -125,11 +127,19 @@ interface Expected {
 
 const scenarios: ReadonlyArray<readonly [string, Readonly<Record<string, string | undefined>>, Expected]> = [
   ["the defaults (empty environment)", {}, {
+    agent: undefined,
     consul: { address: "consul:8500", scheme: "http", verify: false }, service: "redis", redisPort: 6379, sentinelPort: 26379, interfaces: ["eth0:inet", "inet"], api: ["127.0.0.1", "8008"],
     interval: 5, ttl: 15, checkTimeout: "4s", configDir: "/etc/redis", prestart: "10m", prestop: "15s",
     backupEvery: "5m", backupTimeout: "30m", logging: { level: "info", format: "text" }
   }],
-  ["a full _env", fullEnv, {
+  ["a full _env, with this node's own Consul agent", fullEnv, {
+    agent: ["consul", "agent", "-data-dir=/tmp/consul-agent", "-client=127.0.0.1", "-retry-join=consul.internal:8600", "-bind=0.0.0.0", "-advertise=10.1.2.3", "-log-level=warn"],
+    consul: { address: "127.0.0.1:8500", scheme: "http", verify: false }, service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"], api: ["10.1.2.3", "8018"],
+    interval: 3, ttl: 10, checkTimeout: "2500ms", configDir: "/srv/redis/conf", prestart: "20m", prestop: "25s",
+    backupEvery: "10m", backupTimeout: "45m", logging: { level: "debug", format: "json" }
+  }],
+  ["a full _env, Consul over HTTPS (no agent of its own)", { ...fullEnv, CONSUL_AGENT: "false" }, {
+    agent: undefined,
     consul: { address: "consul.internal:8600", scheme: "https", verify: true }, service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"], api: ["10.1.2.3", "8018"],
     interval: 3, ttl: 10, checkTimeout: "2500ms", configDir: "/srv/redis/conf", prestart: "20m", prestop: "25s",
     backupEvery: "10m", backupTimeout: "45m", logging: { level: "debug", format: "json" }
@@ -154,6 +164,7 @@ describe("containerpilot.json5", () => {
       for (const name of names) expect(name).toMatch(jobNamePattern)
       expect(new Set(names).size).toBe(names.length)
       expect(names).toEqual([
+        ...(x.agent === undefined ? [] : ["consul-agent"]),
         "preStart", "preStart-failed", "redis-server", "agent", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "preStop"
       ])
     })
@@ -179,6 +190,15 @@ describe("containerpilot.json5", () => {
       const failed = job(config, "preStart-failed")
       expect(failed.when).toEqual({ source: "preStart", once: "exitFailed" })
       expect(failed.exec).toEqual(["/bin/sh", "-c", "kill -TERM \"$CONTAINERPILOT_PID\""])
+    })
+
+    it("runs this node's own Consul agent, joining CONSUL and restarted, only with CONSUL_AGENT=true", () => {
+      if (x.agent === undefined) {
+        expect(config.jobs.map((j) => j.name)).not.toContain("consul-agent")
+        return
+      }
+      // Started beside pre-start, not before it: pre-start waits for Consul as for any outage.
+      expect(job(config, "consul-agent")).toEqual({ name: "consul-agent", exec: x.agent, restarts: "unlimited" })
     })
 
     it("runs redis-server after pre-start, restarted, and waiting PRESTOP_TIMEOUT for pre-stop", () => {
@@ -271,6 +291,14 @@ describe("containerpilot.json5", () => {
   ])("turns CONSUL given as %s into host:port", (_, consul, expected) => {
     expect(load({ CONSUL: consul }).consul.address).toBe(expected)
     expect(load({ CONSUL: consul, CONSUL_HTTP_SSL: "true" }).consul).toEqual({ address: expected, scheme: "https", verify: true })
+  })
+
+  it("lets the agent bind eth0's address through Consul's own template when ANNOUNCE_IP is unset (a Swarm task has two private addresses)", () => {
+    const agent = load({ CONSUL_AGENT: "true", CONSUL: "tasks.consul" })
+    expect(agent.consul).toEqual({ address: "127.0.0.1:8500", scheme: "http", verify: false })
+    expect(job(agent, "consul-agent").exec).toEqual([
+      "consul", "agent", "-data-dir=/tmp/consul-agent", "-client=127.0.0.1", "-retry-join=tasks.consul", "-bind={{ GetInterfaceIP \"eth0\" }}", "-log-level=warn"
+    ])
   })
 
   it("interfaces fall back to eth0 when ANNOUNCE_IP is empty", () => {

@@ -89,7 +89,7 @@ const fileNames: ReadonlySet<string> = new Set(secretFiles.map((s) => s.file))
 
 /** One value every variable accepts: the classes below break it in one way each. */
 const valid: Readonly<Record<ByValue, string>> = {
-  CONSUL: "consul.internal:8600", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem",
+  CONSUL: "consul.internal:8600", CONSUL_AGENT: "false", CONSUL_HTTP_TOKEN: "6f1c0a52-token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/srv/consul/ca.pem",
   CONSUL_TLS_SERVER_NAME: "server.dc1.consul", LOG_LEVEL: "debug", LOG_FORMAT: "text",
   TLS_CERT_FILE: "/srv/tls/node.pem", TLS_KEY_FILE: "/srv/tls/node-key.pem", TLS_CA_FILE: "/srv/tls/ca.pem", TLS_AUTH_CLIENTS: "optional",
   SERVICE_NAME: "cache", MASTER_NAME: "cachemaster", HOSTNAME: "node-1", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008",

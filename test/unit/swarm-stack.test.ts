@@ -145,15 +145,26 @@ describe.skipIf(cliMissing !== undefined)("docker-stack.yml, as docker stack dep
     expect(at(config, "services", "redis", "ports")).toBeUndefined()
   })
 
-  it("keeps each node's data per task slot and Consul's state in a volume, Consul on one host", () => {
+  it("keeps each node's data per task slot, and runs three Consul servers, one per host, each with its state per slot", () => {
     // Declared at the top level (deploy refuses an undeclared source), named per slot.
     expect(at(config, "services", "redis", "volumes")).toContain("source: redis-data\ntarget: /data")
     expect(at(config, "volumes", "redis-data", "name")).toBe("redis-data-{{.Task.Slot}}")
     expect(at(config, "services", "consul", "volumes")).toBe("- type: volume\nsource: consul-data\ntarget: /consul/data")
-    expect(at(config, "services", "consul", "deploy", "replicas")).toBe("1")
-    expect(at(config, "services", "consul", "deploy", "placement", "constraints")).toBe("- node.role == manager")
+    expect(at(config, "volumes", "consul-data", "name")).toBe("consul-data-{{.Task.Slot}}")
+    // Losing any one host leaves a majority of servers: the registry never depends on one host.
+    expect(at(config, "services", "consul", "deploy", "replicas")).toBe("3")
+    expect(at(config, "services", "consul", "deploy", "placement", "max_replicas_per_node")).toBe("1")
+    expect(at(config, "services", "consul", "command")).toContain("-bootstrap-expect=3")
+    expect(at(config, "services", "consul", "command")).toContain("-retry-join=tasks.consul")
+    expect(at(config, "services", "consul", "deploy", "update_config", "parallelism")).toBe("1")
     expect(at(config, "services", "consul", "deploy", "update_config", "order")).toBe("stop-first")
     expect(at(config, "services", "consul", "command")).toContain(`-bind={{ GetInterfaceIP "eth0" }}`)
+  })
+
+  it("gives every node its own Consul agent joining those servers, under a name per task slot", () => {
+    expect(at(config, "services", "redis", "environment", "CONSUL_AGENT")).toBe("\"true\"")
+    expect(at(config, "services", "redis", "environment", "CONSUL")).toBe("tasks.consul")
+    expect(at(config, "services", "redis", "hostname")).toBe("redis-{{.Task.Slot}}")
   })
 
   it("docker-compose.yml itself is no stack file: Swarm refuses its optional env_file", async () => {

@@ -305,6 +305,17 @@ describe("TLS and Consul over HTTPS", () => {
     )
     assert.deepStrictEqual(problems({ CONSUL_HTTP_SSL: "true", CONSUL_TLS_SERVER_NAME: "10.0.0.1" }).map((p) => p.variable), ["CONSUL_TLS_SERVER_NAME"])
   })
+
+  it("with CONSUL_AGENT=true the node asks its own agent on loopback, and CONSUL names the servers it joins, without a port", () => {
+    const own = settingsFrom({ CONSUL_AGENT: "true", CONSUL: "tasks.consul" }).consul
+    assert.deepStrictEqual([own.host, own.port], ["127.0.0.1", 8500])
+    const remote = settingsFrom({ CONSUL: "tasks.consul" }).consul
+    assert.deepStrictEqual([remote.host, remote.port], ["tasks.consul", 8500])
+    // A port would go nowhere (the agent joins on the gossip port), HTTPS to nothing that serves it.
+    assert.deepStrictEqual(problems({ CONSUL_AGENT: "true", CONSUL: "tasks.consul:8500" }).map((p) => p.variable), ["CONSUL"])
+    assert.deepStrictEqual(problems({ CONSUL_AGENT: "true", CONSUL_HTTP_SSL: "true" }).map((p) => p.variable), ["CONSUL_HTTP_SSL"])
+    assert.deepStrictEqual(problems({ CONSUL_AGENT: "yes" }).map((p) => p.variable), ["CONSUL_AGENT"])
+  })
 })
 
 describe("secrets", () => {

@@ -35,6 +35,9 @@ export type { CheckStatus }
 export interface ServiceInstance {
   readonly id: string
   readonly service: string
+  /** The Consul node it is registered on, and that node's address: where its checks live. */
+  readonly node: string
+  readonly nodeAddress: string
   readonly address: string
   readonly port: number
   readonly checks: ReadonlyArray<{ readonly checkId: string; readonly status: CheckStatus; readonly output: string }>
@@ -100,6 +103,14 @@ export class Consul extends Context.Service<Consul, {
   readonly remove: (key: string) => Effect.Effect<boolean, ConsulError>
   /** Sets a TTL check's status; `false` when the agent has no such TTL check. */
   readonly setCheck: (checkId: string, status: CheckStatus, note: string) => Effect.Effect<boolean, ConsulError>
+  /**
+   * Marks a check of another node critical in the catalog. With an agent per node
+   * (CONSUL_AGENT) a node's checks live in its own agent, which no other agent can
+   * update; a dead or cut-off node's agent updates nothing, and Consul's gossip takes
+   * seconds to declare it failed. A live agent re-syncs its own view later, which by
+   * then is its own verdict.
+   */
+  readonly failInCatalog: (instance: ServiceInstance, checkId: string, note: string) => Effect.Effect<void, ConsulError>
 }>()("autopilot-redis/Consul") {
   static readonly layer: Layer.Layer<Consul, never, Settings> = Layer.effect(Consul, Effect.gen(function*() {
     const settings = yield* Settings
@@ -188,7 +199,7 @@ const statusOf = (cause: unknown): number | undefined =>
   Option.getOrUndefined(Schema.decodeUnknownOption(TransportFailure)(cause))?.statusCode
 
 const HealthEntry = Schema.Struct({
-  Node: Schema.Struct({ Address: Schema.String }),
+  Node: Schema.Struct({ Node: Schema.String, Address: Schema.String }),
   Service: Schema.Struct({ ID: Schema.String, Service: Schema.String, Address: Schema.String, Port: Schema.Int }),
   Checks: Schema.Array(Schema.Struct({
     CheckID: Schema.String,
@@ -281,6 +292,8 @@ export const makeConsul = (
           entries.map((e) => ({
             id: e.Service.ID,
             service: e.Service.Service,
+            node: e.Node.Node,
+            nodeAddress: e.Node.Address,
             address: e.Service.Address !== "" ? e.Service.Address : e.Node.Address,
             port: e.Service.Port,
             checks: e.Checks.map((c) => ({ checkId: c.CheckID, status: c.Status, output: c.Output ?? "" })),
@@ -386,6 +399,20 @@ export const makeConsul = (
         statusOf(cause) === 404 || (statusOf(cause) === 500 && /does not have associated TTL/i.test(String(cause))) ? Option.some(false) : Option.none()).pipe(
           Effect.map((r) => r !== false)
         )
-    }
+    },
+
+    failInCatalog: (instance, checkId, note) =>
+      call(
+        `catalog.register ${instance.node} ${checkId}`,
+        (client) =>
+          client.catalog.register(withTimeout({
+            node: instance.node,
+            address: instance.nodeAddress,
+            skipnodeupdate: true,
+            // The whole check is written: the name ContainerPilot's registration has.
+            check: { node: instance.node, checkid: checkId, serviceid: instance.id, name: `Service '${instance.service}' check`, notes: note, status: "critical" }
+          })),
+        Schema.Unknown
+      ).pipe(Effect.asVoid)
   })
 }

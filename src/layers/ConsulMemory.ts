@@ -123,6 +123,8 @@ export const makeMemoryConsul = (world: ConsulWorld, node = SHARED_AGENT): Consu
         [...world.services].filter(([, s]) => s.service === service).map(([id, s]): ServiceInstance => ({
           id,
           service,
+          node: s.agent,
+          nodeAddress: s.address,
           address: s.address,
           port: s.port,
           checks: [{ checkId: `service:${id}`, status: s.status, output: s.output }],
@@ -182,6 +184,11 @@ export const makeMemoryConsul = (world: ConsulWorld, node = SHARED_AGENT): Consu
         if (s === undefined || s.agent !== agent()) return false
         world.services.set(id, { ...s, status, output: note })
         return true
+      }),
+    failInCatalog: (instance, checkId, note) =>
+      op(`catalog.register ${instance.node} ${checkId}`, () => {
+        const s = world.services.get(checkId.replace(/^service:/, ""))
+        if (s !== undefined) world.services.set(instance.id, { ...s, status: "critical", output: note })
       })
   }
 }

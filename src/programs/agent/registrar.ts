@@ -60,10 +60,19 @@ const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceIn
       : true
     for (const action of actions) {
       switch (action._tag) {
-        case "FailOther":
+        case "FailOther": {
           if (!confirmed) break
-          if (yield* consul.setCheck(action.checkId, "critical", action.reason)) yield* Effect.log(`failed ${action.checkId} in Consul: ${action.reason}`)
+          if (yield* consul.setCheck(action.checkId, "critical", action.reason)) {
+            yield* Effect.log(`failed ${action.checkId} in Consul: ${action.reason}`)
+            break
+          }
+          // Not on this node's agent: the other node talks to an agent of its own.
+          const holder = masters.find((m) => m.checks.some((c) => c.checkId === action.checkId))
+          if (holder === undefined) break
+          yield* consul.failInCatalog(holder, action.checkId, action.reason)
+          yield* Effect.log(`failed ${action.checkId} in Consul's catalog (node ${holder.node}, whose own agent holds it): ${action.reason}`)
           break
+        }
         case "Set": {
           const id = own[action.check].checkId
           if (yield* consul.setCheck(id, action.status, action.reason)) yield* Effect.log(`${id} set ${action.status} in Consul: ${action.reason}`)

@@ -1,5 +1,6 @@
 // A real Consul agent (CONSUL_BIN, 1.10.3 here) for the cluster runner and the
-// contract suite: one dev-mode server (in memory, its own leader) on one address.
+// contract suite: one dev-mode server (in memory, its own leader) on one address, or a
+// client agent that joins one (a node's own agent, CONSUL_AGENT).
 // Its faults are real ones: `hang` is SIGSTOP (the kernel still accepts connections,
 // nothing answers), losing its state is a restart (dev mode keeps nothing), and
 // `down` (refused) is up to the runner, which rejects the nodes' packets to it.
@@ -13,6 +14,8 @@ export interface RealConsul {
   freeze(frozen: boolean): void
   /** Kills it and starts it afresh: every service, check, key and session is gone. */
   restartEmpty(): Promise<void>
+  /** SIGKILL: gone without leaving, as an agent whose host was lost. */
+  kill(): Promise<void>
   /** GET /v1/agent/services, as the emulator's services() lists them. */
   services(): Promise<ReadonlyArray<{ readonly id: string; readonly name: string; readonly address: string; readonly port: number }>>
   close(): Promise<void>
@@ -54,6 +57,8 @@ export const startRealConsul = async (options: {
   readonly logFile: string
   readonly port?: number
   readonly https?: ConsulHttps
+  /** A client agent of this name that joins the server at `join` (a node's own agent, CONSUL_AGENT), keeping its state in `dataDir`, instead of a dev-mode server. */
+  readonly client?: { readonly node: string; readonly join: string; readonly dataDir: string }
 }): Promise<RealConsul> => {
   const port = options.port ?? 8500
   const address = `${options.bind}:${port}`
@@ -67,8 +72,11 @@ export const startRealConsul = async (options: {
   log.on("error", () => {})
   let child: ChildProcess | undefined
   const launch = async (): Promise<void> => {
+    const mode = options.client === undefined
+      ? ["-dev", "-node", "consul"]
+      : ["-node", options.client.node, "-data-dir", options.client.dataDir, "-retry-join", options.client.join]
     const started = spawn(options.bin, [
-      "agent", "-dev", "-node", "consul", "-bind", options.bind, "-client", options.bind, "-http-port", String(port),
+      "agent", ...mode, "-bind", options.bind, "-client", options.bind, "-http-port", String(port),
       "-dns-port", "-1", "-grpc-port", "-1", "-log-level", "warn", ...https
     ], { stdio: ["ignore", "pipe", "pipe"] })
     started.stdout?.pipe(log, { end: false })
@@ -93,6 +101,7 @@ export const startRealConsul = async (options: {
   return {
     address,
     freeze: (frozen) => child?.kill(frozen ? "SIGSTOP" : "SIGCONT"),
+    kill: stop,
     restartEmpty: async () => {
       await stop()
       await launch()

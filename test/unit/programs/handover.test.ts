@@ -12,6 +12,8 @@ import { makeWorlds, memoryLayers, redisAt, sentinelAt, testNode, type Worlds } 
 const instance = (i: number, passing: boolean): ServiceInstance => ({
   id: `redis-sentinel-node-${i}`,
   service: "redis-sentinel",
+  node: `node-${i}`,
+  nodeAddress: sentinelAt(i).host,
   address: sentinelAt(i).host,
   port: 26379,
   checks: [{ checkId: `service:redis-sentinel-node-${i}`, status: passing ? "passing" : "critical", output: "" }],

@@ -31,7 +31,7 @@ const loads = (env: Readonly<Record<string, string>>): Result.Result<ContainerPi
 
 /** A value that decodes, for each variable the template reads. */
 const valid: Readonly<Record<string, string>> = {
-  CONSUL: "consul.internal:8600", CONSUL_HTTP_SSL: "true", LOG_LEVEL: "Debug", LOG_FORMAT: "JSON", SERVICE_NAME: "cache", SENTINEL_PORT: "27000",
+  CONSUL: "consul.internal:8600", CONSUL_AGENT: "true", CONSUL_HTTP_SSL: "true", LOG_LEVEL: "Debug", LOG_FORMAT: "JSON", SERVICE_NAME: "cache", SENTINEL_PORT: "27000",
   REDIS_PORT: "7000", ANNOUNCE_IP: "10.1.2.3", BIND_ADDRESS: "10.1.2.3", API_PORT: "9008", HEALTH_INTERVAL: "3", HEALTH_TTL: "10", HEALTH_TIMEOUT: "2500ms",
   CONFIG_DIR: "/srv/redis conf", PRESTART_TIMEOUT: "20m", PRESTOP_TIMEOUT: "25s", BACKUP_CHECK_INTERVAL: "10m", BACKUP_TIMEOUT: "45m"
 }

@@ -67,7 +67,7 @@ const declared = {
     group: "Consul",
     default: "false",
     expects: "true or false",
-    doc: "Run a Consul client agent inside this node, joining the servers at CONSUL, and talk to it on 127.0.0.1:8500. A node's registrations and sessions then live and die with the node, never with a server: for several hosts (docker-stack.yml sets it)."
+    doc: "Run a Consul client agent inside this node, joining the servers at CONSUL, and talk to it on 127.0.0.1:8500. A node's registrations and checks then live and die with the node, never with a server: for several hosts (docker-stack.yml sets it)."
   },
   CONSUL_HTTP_TOKEN: {
     group: "Consul",

@@ -107,8 +107,8 @@ export class Consul extends Context.Service<Consul, {
    * Marks a check of another node critical in the catalog. With an agent per node
    * (CONSUL_AGENT) a node's checks live in its own agent, which no other agent can
    * update; a dead or cut-off node's agent updates nothing, and Consul's gossip takes
-   * seconds to declare it failed. A live agent re-syncs its own view later, which by
-   * then is its own verdict.
+   * seconds to declare it failed. A live agent overwrites it with its own state when
+   * that changes or at its periodic full sync.
    */
   readonly failInCatalog: (instance: ServiceInstance, checkId: string, note: string) => Effect.Effect<void, ConsulError>
 }>()("autopilot-redis/Consul") {
@@ -409,7 +409,8 @@ export const makeConsul = (
             node: instance.node,
             address: instance.nodeAddress,
             skipnodeupdate: true,
-            // The whole check is written: the name ContainerPilot's registration has.
+            // Consul replaces the whole check. Its name is kept; the package cannot send
+            // Output, so the reason goes into Notes (the check of a dead node needs no more).
             check: { node: instance.node, checkid: checkId, serviceid: instance.id, name: `Service '${instance.service}' check`, notes: note, status: "critical" }
           })),
         Schema.Unknown

@@ -185,10 +185,12 @@ export const makeMemoryConsul = (world: ConsulWorld, node = SHARED_AGENT): Consu
         world.services.set(id, { ...s, status, output: note })
         return true
       }),
-    failInCatalog: (instance, checkId, note) =>
+    // As Consul does through the package: the check replaced, its output empty (the note is in Notes, not modelled).
+    failInCatalog: (instance, checkId) =>
       op(`catalog.register ${instance.node} ${checkId}`, () => {
-        const s = world.services.get(checkId.replace(/^service:/, ""))
-        if (s !== undefined) world.services.set(instance.id, { ...s, status: "critical", output: note })
+        const id = checkId.replace(/^service:/, "")
+        const s = world.services.get(id)
+        if (s !== undefined) world.services.set(id, { ...s, status: "critical", output: "" })
       })
   }
 }

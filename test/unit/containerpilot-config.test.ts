@@ -132,8 +132,9 @@ const scenarios: ReadonlyArray<readonly [string, Readonly<Record<string, string 
     interval: 5, ttl: 15, checkTimeout: "4s", configDir: "/etc/redis", prestart: "10m", prestop: "15s",
     backupEvery: "5m", backupTimeout: "30m", logging: { level: "info", format: "text" }
   }],
-  ["a full _env, with this node's own Consul agent", fullEnv, {
-    agent: ["consul", "agent", "-data-dir=/tmp/consul-agent", "-client=127.0.0.1", "-retry-join=consul.internal:8600", "-bind=0.0.0.0", "-advertise=10.1.2.3", "-log-level=warn"],
+  // Beside CONSUL_AGENT manage refuses a port in CONSUL and HTTPS: the rest of the full _env.
+  ["a full _env, with this node's own Consul agent", { ...fullEnv, CONSUL: "consul.internal", CONSUL_HTTP_SSL: "false", CONSUL_CACERT: undefined, CONSUL_TLS_SERVER_NAME: undefined }, {
+    agent: ["consul", "agent", "-data-dir=/tmp/consul-agent", "-client=127.0.0.1", "-retry-join=consul.internal", "-bind=0.0.0.0", "-advertise=10.1.2.3", "-log-level=warn"],
     consul: { address: "127.0.0.1:8500", scheme: "http", verify: false }, service: "cache", redisPort: 7000, sentinelPort: 27000, interfaces: ["static:10.1.2.3"], api: ["10.1.2.3", "8018"],
     interval: 3, ttl: 10, checkTimeout: "2500ms", configDir: "/srv/redis/conf", prestart: "20m", prestop: "25s",
     backupEvery: "10m", backupTimeout: "45m", logging: { level: "debug", format: "json" }
@@ -164,7 +165,7 @@ describe("containerpilot.json5", () => {
       for (const name of names) expect(name).toMatch(jobNamePattern)
       expect(new Set(names).size).toBe(names.length)
       expect(names).toEqual([
-        ...(x.agent === undefined ? [] : ["consul-agent"]),
+        ...(x.agent === undefined ? [] : ["consul-agent", "consul-agent-hold"]),
         "preStart", "preStart-failed", "redis-server", "agent", `${x.service}-sentinel`, x.service, `${x.service}-replica`, "backup", "preStop"
       ])
     })
@@ -198,7 +199,14 @@ describe("containerpilot.json5", () => {
         return
       }
       // Started beside pre-start, not before it: pre-start waits for Consul as for any outage.
-      expect(job(config, "consul-agent")).toEqual({ name: "consul-agent", exec: x.agent, restarts: "unlimited" })
+      expect(job(config, "consul-agent")).toEqual({ name: "consul-agent", exec: x.agent, restarts: "unlimited", stopTimeout: x.prestop })
+      // On a stop its SIGTERM (and so its leave) is held until Redis has exited.
+      expect(job(config, "consul-agent-hold")).toEqual({
+        name: "consul-agent-hold",
+        exec: ["/bin/sh", "-c", "while kill -0 \"$CONTAINERPILOT_REDIS_SERVER_PID\" 2>/dev/null; do sleep 0.1; done"],
+        when: { source: "consul-agent", once: "stopping" },
+        timeout: x.prestop
+      })
     })
 
     it("runs redis-server after pre-start, restarted, and waiting PRESTOP_TIMEOUT for pre-stop", () => {

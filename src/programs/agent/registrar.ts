@@ -69,8 +69,12 @@ const syncChecks = (state: Ref.Ref<AgentState>, masters: ReadonlyArray<ServiceIn
           // Not on this node's agent: the other node talks to an agent of its own.
           const holder = masters.find((m) => m.checks.some((c) => c.checkId === action.checkId))
           if (holder === undefined) break
-          yield* consul.failInCatalog(holder, action.checkId, action.reason)
-          yield* Effect.log(`failed ${action.checkId} in Consul's catalog (node ${holder.node}, whose own agent holds it): ${action.reason}`)
+          // Refused (an ACL without the right, the node gone meanwhile) or unanswered:
+          // this node's own checks come first, and gossip retires a dead node anyway.
+          yield* consul.failInCatalog(holder, action.checkId, action.reason).pipe(
+            Effect.flatMap(() => Effect.log(`failed ${action.checkId} in Consul's catalog (node ${holder.node}, whose own agent holds it): ${action.reason}`)),
+            Effect.catchTag("ConsulError", (e) => Effect.logWarning(`could not fail ${action.checkId} in Consul's catalog: ${e.message}`))
+          )
           break
         }
         case "Set": {

@@ -126,6 +126,24 @@ describe("agent: verdicts into Consul and over HTTP", () => {
       assert.isTrue(w.consul.calls.includes("catalog.register node-1 service:redis-node-1"), "then the catalog")
     }))
 
+  it.live("a Consul agent per node: a catalog write refused (an ACL without the right) is logged, and the promoted node still passes", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.agents = "perNode"
+      w.consul.failing.set("catalog.register node-1 service:redis-node-1", "unexpected-reply")
+      clusterWithMaster(w, 1, [2])
+      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379, "passing", "node-1")
+      yield* startAgent(2, w)
+      yield* eventually("node 2 passing as a replica", 5_000, () => statusOf(w, "redis-replica-node-2") === "passing")
+      w.redis.stop(redisAt(1))
+      w.redis.master(redisAt(2))
+      w.redis.switchMaster("mymaster", redisAt(2))
+      w.redis.publish(sentinelAt(2), "+switch-master", `mymaster ${redisAt(1).host} 6379 ${redisAt(2).host} 6379`)
+      yield* eventually("node 2 passing as redis", 2_000, () => statusOf(w, "redis-node-2") === "passing")
+      assert.isTrue(w.consul.calls.includes("catalog.register node-1 service:redis-node-1"), "the catalog was tried")
+      assert.strictEqual(statusOf(w, "redis-node-1"), "passing", "left to gossip")
+    }))
+
   it.live("a missing answer holds a passing verdict for one health interval, never longer", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

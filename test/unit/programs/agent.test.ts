@@ -105,11 +105,9 @@ describe("agent: verdicts into Consul and over HTTP", () => {
       assert.strictEqual(w.consul.services.get("redis-replica-node-2")?.agent, "node-2", "through its own agent")
     }))
 
-  it.live("a Consul agent per node: the promoted node passes at once and fails the old master's check, which only the old node's own agent holds, in the catalog", () =>
+  /** Node 1, the master, dies with its own Consul agent (its check stays on that agent); Sentinel promotes node 2, whose agent runs here. */
+  const promoteOverDeadMaster = (w: Worlds) =>
     Effect.gen(function*() {
-      const w = makeWorlds()
-      w.consul.agents = "perNode"
-      clusterWithMaster(w, 1, [2])
       w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379, "passing", "node-1")
       yield* startAgent(2, w)
       yield* eventually("node 2 passing as a replica", 5_000, () => statusOf(w, "redis-replica-node-2") === "passing")
@@ -118,6 +116,14 @@ describe("agent: verdicts into Consul and over HTTP", () => {
       w.redis.switchMaster("mymaster", redisAt(2))
       w.redis.publish(sentinelAt(2), "+switch-master", `mymaster ${redisAt(1).host} 6379 ${redisAt(2).host} 6379`)
       yield* eventually("node 2 passing as redis", 2_000, () => statusOf(w, "redis-node-2") === "passing")
+    })
+
+  it.live("a Consul agent per node: the promoted node passes at once and fails the old master's check, which only the old node's own agent holds, in the catalog", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      w.consul.agents = "perNode"
+      clusterWithMaster(w, 1, [2])
+      yield* promoteOverDeadMaster(w)
       assert.strictEqual(statusOf(w, "redis-replica-node-2"), "critical")
       // Node 1's agent died with it, and Consul's gossip takes seconds to say so: until
       // then Consul would show two masters passing.
@@ -132,14 +138,7 @@ describe("agent: verdicts into Consul and over HTTP", () => {
       w.consul.agents = "perNode"
       w.consul.failing.set("catalog.register node-1 service:redis-node-1", "unexpected-reply")
       clusterWithMaster(w, 1, [2])
-      w.consul.register("redis-node-1", "redis", redisAt(1).host, 6379, "passing", "node-1")
-      yield* startAgent(2, w)
-      yield* eventually("node 2 passing as a replica", 5_000, () => statusOf(w, "redis-replica-node-2") === "passing")
-      w.redis.stop(redisAt(1))
-      w.redis.master(redisAt(2))
-      w.redis.switchMaster("mymaster", redisAt(2))
-      w.redis.publish(sentinelAt(2), "+switch-master", `mymaster ${redisAt(1).host} 6379 ${redisAt(2).host} 6379`)
-      yield* eventually("node 2 passing as redis", 2_000, () => statusOf(w, "redis-node-2") === "passing")
+      yield* promoteOverDeadMaster(w)
       assert.isTrue(w.consul.calls.includes("catalog.register node-1 service:redis-node-1"), "the catalog was tried")
       assert.strictEqual(statusOf(w, "redis-node-1"), "passing", "left to gossip")
     }))

@@ -7,6 +7,7 @@ import { Clock, Duration, Effect, Option, Ref } from "effect"
 import { type CheckName, checkNames, type CheckState, findings, holdsOf, sentinelsSay, settle } from "../../domain/Health.ts"
 import { strandedSince } from "../../domain/ReplicaReconcile.ts"
 import { isNewSwitch, type MasterSwitch } from "../../domain/SentinelEvents.ts"
+import { formatEndpoint } from "../../domain/Endpoint.ts"
 import { selfSentinel } from "../../domain/Settings.ts"
 import { Timings } from "../../domain/Timings.ts"
 import { Sentinel } from "../../layers/Sentinel.ts"
@@ -52,24 +53,29 @@ export const observeCycle = (state: Ref.Ref<AgentState>, wakeRegistrar: Effect.E
     const now = yield* Clock.currentTimeMillis
     const found = findings(observation)
     const hold = holdsOf(Duration.toMillis(settings.health.interval), Option.map(settings.redis.fenceAfter, Duration.toMillis))
-    const previous = (check: CheckName): Option.Option<CheckState> => Option.map(before.verdicts, (v) => v[check])
-    // The master's evidence dates from when the sentinels were asked: the fence's lease
-    // runs from there.
-    const verdicts: Record<CheckName, CheckState> = {
-      master: settle(previous("master"), found.master, started, hold.master),
-      replica: settle(previous("replica"), found.replica, now, hold.replica),
-      sentinel: settle(previous("sentinel"), found.sentinel, now, hold.sentinel)
-    }
-    yield* Ref.update(state, (s) => ({
-      ...s,
-      cycles: s.cycles + 1,
-      lastCycle: Option.some({ at: now, trigger, tookMs: now - started }),
-      observation: Option.some(observation),
-      verdicts: Option.some(verdicts),
-      strandedSince: strandedSince({ previous: s.strandedSince, self: observation.self, role: observation.role, say: sentinelsSay(observation.sentinels), now })
-    }))
-    yield* Effect.logDebug(`observed (on ${trigger}, ${now - started} ms): master ${found.master._tag}: ${found.master.reason}`)
-    const changed = checkNames.filter((c) => Option.match(previous(c), { onNone: () => true, onSome: (p) => p.pass !== verdicts[c].pass }))
+    // Settled against the verdicts as they are when the look ends, not as they were when
+    // it began: the fence may have let the master's lease lapse meanwhile, and a look
+    // that confirms it again is then a change that Consul must hear of at once.
+    const { previous, verdicts } = yield* Ref.modify(state, (s): readonly [{ readonly previous: AgentState["verdicts"]; readonly verdicts: Record<CheckName, CheckState> }, AgentState] => {
+      const last = (check: CheckName): Option.Option<CheckState> => Option.map(s.verdicts, (v) => v[check])
+      // The master's evidence dates from when the sentinels were asked: the fence's
+      // lease runs from there.
+      const verdicts: Record<CheckName, CheckState> = {
+        master: settle(last("master"), found.master, started, hold.master),
+        replica: settle(last("replica"), found.replica, now, hold.replica),
+        sentinel: settle(last("sentinel"), found.sentinel, now, hold.sentinel)
+      }
+      return [{ previous: s.verdicts, verdicts }, {
+        ...s,
+        cycles: s.cycles + 1,
+        lastCycle: Option.some({ at: now, trigger, tookMs: now - started }),
+        observation: Option.some(observation),
+        verdicts: Option.some(verdicts),
+        strandedSince: strandedSince({ previous: s.strandedSince, self: observation.self, role: observation.role, say: sentinelsSay(observation.sentinels), now })
+      }]
+    })
+    yield* Effect.logDebug(`observed (on ${trigger}, ${now - started} ms): master ${found.master._tag}: ${found.master.reason}; silent: ${(observation.sentinels.silent ?? []).map(formatEndpoint).join(", ") || "none"}`)
+    const changed = checkNames.filter((c) => Option.match(previous, { onNone: () => true, onSome: (p) => p[c].pass !== verdicts[c].pass }))
     for (const check of changed) {
       yield* Effect.log(`${label[check]} ${verdicts[check].pass ? "passing" : "failing"} (on ${trigger}): ${verdicts[check].reason}`)
     }

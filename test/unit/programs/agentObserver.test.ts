@@ -1,9 +1,10 @@
 // The agent's observation cycle, one cycle at a time on the TestClock: it wakes the
-// registrar exactly when a verdict changes, counts its cycles and their trigger,
+// registrar exactly when a verdict changes (also one the fence let lapse while the
+// look ran), counts its cycles and their trigger,
 // learns the peer sentinels from its own at most once per registry interval (keeping
 // the last list when its Sentinel does not answer), and counts a failover once.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Option, Ref } from "effect"
+import { Duration, Effect, Fiber, Option, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { type AgentState, initialState } from "../../../src/programs/agent/AgentState.ts"
@@ -47,6 +48,29 @@ describe("agent observer", () => {
       const after = yield* Ref.get(state)
       assert.isFalse(Option.exists(after.verdicts, (v) => v.master.pass))
       assert.deepStrictEqual(Option.map(after.lastCycle, (c) => [c.at, c.trigger]), Option.some([Duration.toMillis(fastTimings.registrySyncEvery) + 1000, "+switch-master from sentinel 10.0.0.12:26379"]))
+    }))
+
+  it.effect("a look that confirms the master after its lease lapsed meanwhile is a change: the registrar is woken, the pass dates from the look", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      masterOne(w)
+      const { state, wakes, cycle } = yield* setUp(w)
+      yield* TestClock.adjust(fastTimings.registrySyncEvery)
+      yield* cycle("start")
+      assert.strictEqual(yield* Ref.get(wakes), 1)
+      // A silent peer keeps the next look open (for silentPeerAnswer) after the other two
+      // sentinels named this node; meanwhile the fence lets the lease lapse.
+      w.redis.hanging.add(formatEndpoint(sentinelAt(3)))
+      const lookStarted = Duration.toMillis(fastTimings.registrySyncEvery) + 1000
+      yield* TestClock.adjust("1 second")
+      const look = yield* Effect.forkChild(cycle("tick"))
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* Ref.update(state, (s) => ({ ...s, verdicts: Option.map(s.verdicts, (v) => ({ ...v, master: { ...v.master, pass: false, reason: "lapsed" } })) }))
+      yield* TestClock.adjust(fastTimings.observation)
+      yield* Fiber.join(look)
+      assert.strictEqual(yield* Ref.get(wakes), 2, "Consul hears the master is confirmed again")
+      const master = Option.map((yield* Ref.get(state)).verdicts, (v) => [v.master.pass, v.master.confirmedAt])
+      assert.deepStrictEqual(master, Option.some([true, lookStarted]))
     }))
 
   it.effect("learns the peer sentinels from its own, again only once the registry interval has passed, and keeps them when its Sentinel does not answer", () =>

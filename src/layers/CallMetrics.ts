@@ -29,12 +29,17 @@ const seriesOf = (system: System, operation: string) => {
   return found
 }
 
-export const measured = <A, E, R>(system: System, operation: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+/** A call this slow is named in the debug log with where it went: the metrics say how many, not which peer. */
+const slowCallMs = 250
+
+export const measured = <A, E, R>(system: System, operation: string, effect: Effect.Effect<A, E, R>, target?: string): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(effect)
     const { duration, errors } = seriesOf(system, operation)
-    yield* Metric.update(duration, Duration.millis((yield* Clock.currentTimeMillis) - started))
+    const tookMs = (yield* Clock.currentTimeMillis) - started
+    yield* Metric.update(duration, Duration.millis(tookMs))
+    if (tookMs >= slowCallMs) yield* Effect.logDebug(`slow call: ${system} ${operation}${target === undefined ? "" : ` to ${target}`} took ${tookMs} ms (${Exit.isFailure(exit) ? "failed" : "answered"})`)
     if (Exit.isFailure(exit)) yield* Metric.update(errors, 1)
     return yield* exit
   })

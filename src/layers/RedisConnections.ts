@@ -194,7 +194,8 @@ export const makeConnections = (options: {
             // A command that timed out may still be answered later, and ioredis pairs
             // replies with commands in order: the connection is out of step for good.
             Effect.tapError((e) => (e.reason === "timeout" ? Effect.sync(() => forget(endpoint, c)) : Effect.void))
-          ))
+          )),
+        formatEndpoint(endpoint)
       )
     }
 

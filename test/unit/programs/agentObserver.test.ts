@@ -1,8 +1,8 @@
 // The agent's observation cycle, one cycle at a time on the TestClock: it wakes the
 // registrar exactly when a verdict changes (also one the fence let lapse while the
-// look ran), counts its cycles and their trigger,
-// learns the peer sentinels from its own at most once per registry interval (keeping
-// the last list when its Sentinel does not answer), and counts a failover once.
+// look ran), counts its cycles and their trigger, learns the peer sentinels from its
+// own at most once per registry interval (keeping the last list when its Sentinel does
+// not answer), and counts a failover once.
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, Ref } from "effect"
 import { TestClock } from "effect/testing"

@@ -24,7 +24,8 @@ export const scenarioEnv: Readonly<Record<string, string>> = {
   MASTER_WAIT_TIMEOUT: "30s",
   PRESTOP_TIMEOUT: "10s",
   BACKUP_CHECK_INTERVAL: "24h",
-  LOG_LEVEL: "info"
+  // debug for a post-mortem of a rare failure: every look and every slow call, logged.
+  LOG_LEVEL: process.env["SCENARIO_LOG_LEVEL"] ?? "info"
 }
 
 export interface Scenario {

@@ -78,7 +78,8 @@ export const makeConnections = (options: {
 }): Effect.Effect<Connections, never, Scope.Scope> =>
   Effect.gen(function*() {
     // One connection per endpoint, shared by concurrent commands while it is set up.
-    const clients = new Map<string, { readonly client: Redis; readonly ready: Promise<Redis> }>()
+    // `waiting`: callers awaiting the connection while it is set up.
+    const clients = new Map<string, { readonly client: Redis; readonly ready: Promise<Redis>; waiting: number }>()
     // Every client ever made is closed with the scope: a client left open keeps the
     // handler process (pre-start) running, and Redis from starting.
     const made = new Set<Redis>()
@@ -142,16 +143,23 @@ export const makeConnections = (options: {
           made.add(client)
           const ready = client.connect().then(() => client)
           ready.catch(() => {})
-          entry = { client, ready }
+          entry = { client, ready, waiting: 0 }
           clients.set(key, entry)
         }
         const current = entry
+        current.waiting += 1
         return Effect.tryPromise({
           try: () => current.ready,
           catch: (cause) => failure(endpoint, "connect", "unreachable", describe(cause).message)
         }).pipe(
-          Effect.tapError(() =>
+          // Given up on, by a failure or by the last caller's own bound (a look gives a
+          // peer that was silent 100 ms): across a cut a connection attempt's SYN is lost
+          // and the kernel's next try comes only a second later, so a peer back
+          // meanwhile would look silent for as long; the next call makes a fresh attempt.
+          Effect.onExit(() =>
             Effect.sync(() => {
+              current.waiting -= 1
+              if (current.waiting > 0 || current.client.status === "ready") return
               discard(current.client)
               if (clients.get(key) === current) clients.delete(key)
             })
@@ -193,7 +201,12 @@ export const makeConnections = (options: {
           }).pipe(
             // A command that timed out may still be answered later, and ioredis pairs
             // replies with commands in order: the connection is out of step for good.
-            Effect.tapError((e) => (e.reason === "timeout" ? Effect.sync(() => forget(endpoint, c)) : Effect.void))
+            Effect.tapError((e) => (e.reason === "timeout" ? Effect.sync(() => forget(endpoint, c)) : Effect.void)),
+            // Likewise one its caller stopped waiting for (a look ends once the sentinels
+            // that answered decide): across a cut TCP retransmits on a growing backoff,
+            // so a connection that lost packets can stay mute for seconds after the
+            // network heals, while a fresh one answers at once.
+            Effect.onInterrupt(() => Effect.sync(() => forget(endpoint, c)))
           )),
         formatEndpoint(endpoint)
       )

@@ -4,10 +4,10 @@
 // a change at once. Runs every second and on every Sentinel event; never touches
 // Consul, so a Consul outage cannot delay a verdict.
 import { Clock, Duration, Effect, Option, Ref } from "effect"
+import { formatEndpoint } from "../../domain/Endpoint.ts"
 import { type CheckName, checkNames, type CheckState, findings, holdsOf, sentinelsSay, settle } from "../../domain/Health.ts"
 import { strandedSince } from "../../domain/ReplicaReconcile.ts"
 import { isNewSwitch, type MasterSwitch } from "../../domain/SentinelEvents.ts"
-import { formatEndpoint } from "../../domain/Endpoint.ts"
 import { selfSentinel } from "../../domain/Settings.ts"
 import { Timings } from "../../domain/Timings.ts"
 import { Sentinel } from "../../layers/Sentinel.ts"

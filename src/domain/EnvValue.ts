@@ -97,6 +97,30 @@ export const GoDuration = (bounds: { readonly min: Duration.Duration; readonly m
     )
   )
 
+/** Redis's memory units (config.c memtoull): k, m, g powers of 1000; kb, mb, gb of 1024; any case. */
+const sizeUnits = { "": 1, k: 1_000, kb: 1_024, m: 1_000_000, mb: 1_048_576, g: 1_000_000_000, gb: 1_073_741_824 } as const
+const sizePattern = /^(0|[1-9][0-9]{0,12})(k|kb|m|mb|g|gb)?$/i
+
+/** Bytes of a size as redis.conf writes one (`64mb`, `1gb`, `1048576`), or None when it is not one. */
+export const parseByteSize = (text: string): Option.Option<number> => {
+  const m = sizePattern.exec(text)
+  if (m === null) return Option.none()
+  const unit = (m[2] ?? "").toLowerCase() as keyof typeof sizeUnits
+  const bytes = Number(m[1]) * sizeUnits[unit]
+  return Number.isSafeInteger(bytes) ? Option.some(bytes) : Option.none()
+}
+
+/** A size in bytes, written as Redis reads it, within `bounds` (bytes). */
+export const ByteSize = (bounds: { readonly min: number; readonly max: number }) =>
+  Text({ maxLength: 16 }).pipe(
+    Schema.check(Schema.makeFilter((text: string) => Option.isSome(parseByteSize(text)))),
+    Schema.decodeTo(Schema.Int, {
+      decode: SchemaGetter.transform((text: string) => Option.getOrElse(parseByteSize(text), () => 0)),
+      encode: SchemaGetter.transform((bytes: number) => String(bytes))
+    }),
+    Schema.check(Schema.isBetween({ minimum: bounds.min, maximum: bounds.max }))
+  )
+
 /** One of a few words, in any case (ContainerPilot lower-cases its log settings too). */
 export const Literal = <const L extends ReadonlyArray<string>>(...literals: L) =>
   Text({ maxLength: 16 }).pipe(

@@ -8,6 +8,7 @@ import { Duration, Option, Redacted } from "effect"
 import { type Endpoint } from "./Endpoint.ts"
 import { aclSetup, defaultUserAccepting } from "./RedisAcl.ts"
 import { formatGoDuration, parseGoDuration } from "./EnvValue.ts"
+import { rdbFile } from "./RestartResync.ts"
 import { type Settings } from "./Settings.ts"
 
 /** Redis config strings are double-quoted with C-like escapes. */
@@ -37,7 +38,10 @@ const listenLines = (s: Settings, port: number): ReadonlyArray<string> =>
     ]
   })
 
-export const renderRedisConf = (s: Settings, role: RenderRole): string => {
+/** What Redis loads at this start (RestartResync.ts): its AOF, or a replica's resync.rdb (as dump.rdb) with the AOF off until the agent turns it on. */
+export type RenderStart = "aof" | "resync-rdb"
+
+export const renderRedisConf = (s: Settings, role: RenderRole, start: RenderStart = "aof"): string => {
   const password = Option.map(s.redis.password, Redacted.value)
   return lines(
     "# Rendered by `manage pre-start` at every start; Sentinel may rewrite replicaof at run time.",
@@ -47,17 +51,22 @@ export const renderRedisConf = (s: Settings, role: RenderRole): string => {
     "protected-mode no",
     "daemonize no",
     `dir ${quote(s.dataDir)}`,
-    "appendonly yes",
+    // Loading the AOF would drop the replication ID the RDB pre-stop saved carries: the
+    // agent turns the AOF on once this replica caught up.
+    start === "resync-rdb" ? "appendonly no" : "appendonly yes",
     "appendfsync everysec",
-    // The AOF is the persistence; RDB files are written only for backups (BGSAVE).
-    // Without save points Redis also skips an RDB save on SIGTERM, which would
-    // otherwise eat into the shutdown window.
+    // The AOF is the persistence; RDB files are written only for backups (BGSAVE) and
+    // by pre-stop for the next start. Without save points Redis also skips an RDB save
+    // on SIGTERM, which would otherwise eat into the shutdown window.
     "save \"\"",
-    "dbfilename dump.rdb",
+    `dbfilename ${rdbFile}`,
     // A replica's full sync waits this long for more replicas to share one transfer
     // (Redis's default, 5 s, was a 5 s pause on every join): here replicas come one at
     // a time (a restart, a rolling upgrade) or within moments of each other (founding).
     "repl-diskless-sync-delay 1",
+    // A replica back from a restart or a partition copies only what it missed while
+    // the master still holds it; every restart otherwise copies the whole dataset.
+    `repl-backlog-size ${s.redis.replBacklogSize}`,
     `replica-announce-ip ${s.node.address}`,
     `replica-announce-port ${s.redis.port}`,
     role._tag === "Replica" && `replicaof ${role.master.host} ${role.master.port}`,

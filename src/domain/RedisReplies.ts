@@ -75,7 +75,10 @@ export const PersistenceInfo = Schema.Struct({
   rdb_bgsave_in_progress: IntString,
   rdb_last_bgsave_status: Schema.String,
   rdb_last_save_time: IntString,
-  aof_rewrite_in_progress: IntString
+  aof_enabled: IntString,
+  aof_rewrite_in_progress: IntString,
+  aof_rewrite_scheduled: IntString,
+  aof_last_bgrewrite_status: Schema.String
 })
 export type PersistenceInfo = typeof PersistenceInfo.Type
 
@@ -83,12 +86,17 @@ export const ReplicationInfo = Schema.Struct({
   role: Schema.Literals(["master", "slave"]),
   master_repl_offset: IntString,
   connected_slaves: Schema.optionalKey(IntString),
-  master_link_status: Schema.optionalKey(Schema.Literals(["up", "down"]))
+  master_link_status: Schema.optionalKey(Schema.Literals(["up", "down"])),
+  /** A replica receiving a full copy from its master (1) or not (0). */
+  master_sync_in_progress: Schema.optionalKey(IntString)
 })
 export type ReplicationInfo = typeof ReplicationInfo.Type
 
 /** `CONFIG GET replica-priority`: `["replica-priority", "<n>"]`. */
 export const ConfigPriority = Schema.Tuple([Schema.Literal("replica-priority"), IntString])
+
+/** `CONFIG GET appendonly`: `["appendonly", "yes" | "no"]`. */
+export const ConfigAppendOnly = Schema.Tuple([Schema.Literal("appendonly"), Schema.Literals(["yes", "no"])])
 
 /** `CONFIG GET min-replicas-to-write`: `["min-replicas-to-write", "<n>"]`. */
 export const ConfigMinReplicas = Schema.Tuple([Schema.Literal("min-replicas-to-write"), IntString])

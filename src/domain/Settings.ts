@@ -11,6 +11,7 @@ import { invalidValue, type Problem, subject } from "./EnvProblems.ts"
 import {
   AclToken,
   AclUserName,
+  ByteSize,
   GoDuration,
   IntegerBetween,
   KeyId,
@@ -186,6 +187,12 @@ const declared = {
     derivedDefault: "2s, or half of SENTINEL_DOWN_AFTER when that is shorter",
     expects: "0s (no fencing) or a duration from 100ms to 1h, shorter than SENTINEL_DOWN_AFTER",
     doc: "A master its agent has not seen named by a majority of the sentinels for this long (cut off, or its Sentinel majority lost) refuses writes (`-NOREPLICAS`, never a hang) until they name it again; one the sentinels name another node than refuses them at once. Writes it acknowledged after a partition are then thrown away only within this window. A one-node cluster is never fenced. `0s` turns fencing off."
+  },
+  REDIS_REPL_BACKLOG_SIZE: {
+    group: "Redis",
+    default: "64mb",
+    expects: "a size as redis.conf writes one (bytes, or with k, kb, m, mb, g or gb), from 1mb to 16gb",
+    doc: "`repl-backlog-size`: the writes a master keeps for replicas that come back. A replica that was away (a restart, an upgrade, a partition) for less than this many bytes of writes copies only those; one away longer copies the whole dataset. Redis 7 takes the memory only as writes fill it. Redis's own default, 1mb, is a few seconds of a busy master."
   },
   REPLICA_PRIORITY: {
     group: "Redis",
@@ -457,6 +464,7 @@ export const Environment = Schema.Struct({
       Schema.makeFilter((d: Duration.Duration) => Duration.isZero(d) || Duration.toMillis(d) >= 100)
     )
   ),
+  REDIS_REPL_BACKLOG_SIZE: defaulted("REDIS_REPL_BACKLOG_SIZE", ByteSize({ min: 1_048_576, max: 16 * 1_073_741_824 })),
   REPLICA_PRIORITY: defaulted("REPLICA_PRIORITY", IntegerBetween(0, 2_147_483_647)),
   SENTINEL_QUORUM: defaulted("SENTINEL_QUORUM", IntegerBetween(1, 100)),
   SENTINEL_DOWN_AFTER: defaulted("SENTINEL_DOWN_AFTER", GoDuration({ min: Duration.millis(100), max: Duration.minutes(10) })),
@@ -539,6 +547,8 @@ export interface Settings {
     readonly fenceAfter: Option.Option<Duration.Duration>
     /** `replica-priority`: 0 = never promoted by Sentinel. */
     readonly replicaPriority: number
+    /** `repl-backlog-size` in bytes: what a replica away for less copies alone. */
+    readonly replBacklogSize: number
   }
   readonly sentinel: {
     readonly port: number
@@ -841,7 +851,8 @@ const toSettings = (e: Environment, raw: Record<string, string>, address: string
       minReplicasToWrite: e.REDIS_MIN_REPLICAS_TO_WRITE,
       minReplicasMaxLag: e.REDIS_MIN_REPLICAS_MAX_LAG,
       fenceAfter: fenceAfterOf(e),
-      replicaPriority: e.REPLICA_PRIORITY
+      replicaPriority: e.REPLICA_PRIORITY,
+      replBacklogSize: e.REDIS_REPL_BACKLOG_SIZE
     },
     sentinel: {
       port: e.SENTINEL_PORT,

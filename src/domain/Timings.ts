@@ -70,6 +70,8 @@ export interface Timings {
   readonly agentReport: Duration.Duration
   /** Stranded replicas and stale sentinels are looked after this often. */
   readonly careEvery: Duration.Duration
+  /** After a start from resync.rdb, the agent looks this often whether to turn the AOF on, or whether it is written: until then a crash loses what the node received since its start. */
+  readonly aofCareEvery: Duration.Duration
   /** Each care step, so one slow step never holds up the others. */
   readonly careStep: Duration.Duration
   /** A replica following another master than the sentinels name is moved only after this long: Sentinel reconfigures the replicas it knows within ~1 s of a switch. */
@@ -125,6 +127,7 @@ export const defaultTimings: Timings = {
   priorityStrayLimit: Duration.seconds(60),
   agentReport: Duration.millis(300),
   careEvery: Duration.seconds(5),
+  aofCareEvery: Duration.seconds(1),
   careStep: Duration.seconds(6),
   strandedGrace: Duration.seconds(10),
   resubscribeEvery: Duration.seconds(1),

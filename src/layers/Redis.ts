@@ -6,6 +6,7 @@ import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } 
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import {
   ConfigMinReplicas,
+  ConfigAppendOnly,
   ConfigPriority,
   decodeRole,
   parseInfo,
@@ -58,12 +59,17 @@ export class Redis extends Context.Service<Redis, {
   readonly minReplicasToWrite: (at: Endpoint) => Effect.Effect<number, RedisError>
   /** `CONFIG SET min-replicas-to-write` (run time only). */
   readonly setMinReplicasToWrite: (at: Endpoint, replicas: number) => Effect.Effect<void, RedisError>
+  /** `CONFIG GET appendonly`: whether the AOF is on (or being written, after `turnAofOn`). */
+  readonly aofOn: (at: Endpoint) => Effect.Effect<boolean, RedisError>
+  /** `CONFIG SET appendonly yes`: Redis rewrites the AOF from memory in the background, then appends to it. */
+  readonly turnAofOn: (at: Endpoint) => Effect.Effect<void, RedisError>
   /**
-   * `SHUTDOWN`: Redis's own graceful stop (it waits for lagging replicas up to its
-   * shutdown-timeout, flushes the AOF) and exit. Succeeds when the server closes the
-   * connection; a refusal (it could not shut down) is an error.
+   * `SHUTDOWN [SAVE]`: Redis's own graceful stop (it waits for lagging replicas up to
+   * its shutdown-timeout, flushes the AOF; with `save`, then writes an RDB) and exit.
+   * Succeeds when the server closes the connection; a refusal (it could not shut down,
+   * e.g. the save failed) is an error.
    */
-  readonly shutdown: (at: Endpoint) => Effect.Effect<void, RedisError>
+  readonly shutdown: (at: Endpoint, options: { readonly save: boolean }) => Effect.Effect<void, RedisError>
 }>()("autopilot-redis/Redis") {
   static readonly layer: Layer.Layer<Redis, never, Settings> = Layer.effect(Redis, Effect.gen(function*() {
     const settings = yield* Settings
@@ -138,9 +144,15 @@ export const makeRedis = (connections: Connections, retry: ReturnType<typeof red
         Effect.map(([, value]) => value)
       ),
     setMinReplicasToWrite: (at, replicas) => send(at, "CONFIG", "SET", "min-replicas-to-write", replicas).pipe(Effect.asVoid),
+    aofOn: (at) =>
+      send(at, "CONFIG", "GET", "appendonly").pipe(
+        Effect.flatMap(decodeWith(at, "CONFIG GET appendonly", ConfigAppendOnly)),
+        Effect.map(([, value]) => value === "yes")
+      ),
+    turnAofOn: (at) => send(at, "CONFIG", "SET", "appendonly", "yes").pipe(Effect.asVoid),
     // Not retried: a closed connection is the answer it gives when it works.
-    shutdown: (at) =>
-      connections.run(at, "SHUTDOWN", []).pipe(
+    shutdown: (at, { save }) =>
+      connections.run(at, "SHUTDOWN", save ? ["SAVE"] : []).pipe(
         Effect.asVoid,
         Effect.catchIf((e) => e.reason === "unreachable" && /closed|ECONNRESET|EPIPE/i.test(e.detail), () => Effect.void)
       )

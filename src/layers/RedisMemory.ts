@@ -19,6 +19,8 @@ export interface MemoryRedis {
   minReplicas: number
   /** Seconds since each replica's last acknowledgement, by `host:port` (0 unless a test says otherwise). */
   replicaLag: Map<string, number>
+  /** `appendonly` as CONFIG GET reports it. */
+  appendonly: boolean
 }
 
 export interface MemorySentinel {
@@ -35,6 +37,17 @@ export interface MemorySentinel {
 interface Subscriber {
   readonly deliver: (event: SentinelEvent) => void
   readonly drop: () => void
+}
+
+const idlePersistence: PersistenceInfo = {
+  rdb_saves: 0,
+  rdb_bgsave_in_progress: 0,
+  rdb_last_bgsave_status: "ok",
+  rdb_last_save_time: 1,
+  aof_enabled: 1,
+  aof_rewrite_in_progress: 0,
+  aof_rewrite_scheduled: 0,
+  aof_last_bgrewrite_status: "ok"
 }
 
 export class RedisWorld {
@@ -57,6 +70,10 @@ export class RedisWorld {
   onBgsave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
   /** How long a BGSAVE runs (in progress meanwhile; at its end `onBgsave` runs, then the save is counted); 0: at once. */
   bgsaveTakes: Duration.Duration = Duration.zero
+  /** What SHUTDOWN SAVE does besides stopping the server, e.g. write a dump.rdb. */
+  onShutdownSave: (at: Endpoint) => Effect.Effect<void> = () => Effect.void
+  /** How long the AOF rewrite that `CONFIG SET appendonly yes` starts runs (in progress meanwhile); 0: at once. */
+  aofRewriteTakes: Duration.Duration = Duration.zero
   /** What SENTINEL FAILOVER does, e.g. move the master role. */
   onFailover: (at: Endpoint, name: string) => void = () => {}
   /** How long a failover takes after Sentinel acknowledged it (a real one: a second or more); 0: at once. */
@@ -76,12 +93,13 @@ export class RedisWorld {
     this.servers.set(formatEndpoint(at), {
       role: { _tag: "Master", offset, replicas: replicas.map((endpoint) => ({ endpoint, offset })) },
       keys: 10,
-      persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
+      persistence: { ...idlePersistence },
       version: "7.0.15",
       pausedFor: undefined,
       priority: 100,
       minReplicas: 0,
-      replicaLag: new Map()
+      replicaLag: new Map(),
+      appendonly: true
     })
     return this
   }
@@ -90,12 +108,13 @@ export class RedisWorld {
     this.servers.set(formatEndpoint(at), {
       role: { _tag: "Replica", master: of, state, offset },
       keys: 10,
-      persistence: { rdb_saves: 0, rdb_bgsave_in_progress: 0, rdb_last_bgsave_status: "ok", rdb_last_save_time: 1, aof_rewrite_in_progress: 0 },
+      persistence: { ...idlePersistence },
       version: "7.0.15",
       pausedFor: undefined,
       priority: 100,
       minReplicas: 0,
-      replicaLag: new Map()
+      replicaLag: new Map(),
+      appendonly: true
     })
     return this
   }
@@ -203,7 +222,11 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
     replication: (at) =>
       on(at, "INFO replication", (s) => ({
         role: s.role._tag === "Master" ? "master" as const : "slave" as const,
-        master_repl_offset: s.role._tag === "Sentinel" ? 0 : s.role.offset
+        master_repl_offset: s.role._tag === "Sentinel" ? 0 : s.role.offset,
+        ...(s.role._tag === "Replica" && {
+          master_link_status: s.role.state === "connected" ? "up" as const : "down" as const,
+          master_sync_in_progress: s.role.state === "sync" ? 1 : 0
+        })
       })),
     version: (at) => on(at, "INFO server", (s) => s.version),
     bgsave: (at) => {
@@ -235,7 +258,19 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
           : []),
     minReplicasToWrite: (at) => on(at, "CONFIG GET min-replicas-to-write", (s) => s.minReplicas),
     setMinReplicasToWrite: (at, replicas) => on(at, `CONFIG SET min-replicas-to-write ${replicas}`, (s) => void (s.minReplicas = replicas)),
-    shutdown: (at) => on(at, "SHUTDOWN", () => void world.servers.delete(formatEndpoint(at)))
+    aofOn: (at) => on(at, "CONFIG GET appendonly", (s) => s.appendonly),
+    turnAofOn: (at) => {
+      const done = (s: MemoryRedis) => Effect.sync(() => void (s.persistence = { ...s.persistence, aof_rewrite_in_progress: 0 }))
+      return on(at, "CONFIG SET appendonly yes", (s) => {
+        s.appendonly = true
+        s.persistence = { ...s.persistence, aof_enabled: 1, aof_rewrite_in_progress: 1 }
+        return s
+      }).pipe(Effect.flatMap((s) => (Duration.isZero(world.aofRewriteTakes) ? done(s) : Effect.forkDetach(Effect.delay(done(s), world.aofRewriteTakes)).pipe(Effect.asVoid))))
+    },
+    shutdown: (at, { save }) =>
+      on(at, save ? "SHUTDOWN SAVE" : "SHUTDOWN", () => void world.servers.delete(formatEndpoint(at))).pipe(
+        Effect.tap(() => (save ? world.onShutdownSave(at) : Effect.void))
+      )
   }
 }
 

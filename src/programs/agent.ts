@@ -3,8 +3,9 @@
 // Consul, and runs four loops over one state: observe (every second and on every
 // Sentinel event) → verdicts; registrar (on a verdict change and every few seconds)
 // → Consul; care → stranded replica, stale sentinels; pause → replica-priority while
-// paused; and the read-only HTTP API the health checks ask. It exits only on SIGTERM, or when its own loop stalls (then
-// ContainerPilot restarts it).
+// paused; and the read-only HTTP API the health checks ask. After a start from
+// resync.rdb it also turns the AOF back on (agent/aof.ts). It exits only on SIGTERM,
+// or when its own loop stalls (then ContainerPilot restarts it).
 import { Clock, Duration, Effect, FiberMap, Layer, Option, Queue, Ref, Schedule, Schema, Stream } from "effect"
 import { type Endpoint, formatEndpoint } from "../domain/Endpoint.ts"
 import { parseSwitchMaster } from "../domain/SentinelEvents.ts"
@@ -14,6 +15,7 @@ import { Sentinel, type SentinelEvent } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { apiLayer } from "./agent/api.ts"
 import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
+import { careForAof } from "./agent/aof.ts"
 import { careForReplica, careForSentinel, careForSentinelPeriods } from "./agent/care.ts"
 import { careForFence, leaseEnd } from "./agent/fence.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
@@ -125,6 +127,7 @@ export const agent = Effect.gen(function*() {
     fenceLoop,
     Stream.runForEach(registry, syncRegistry(state)),
     careForReplica(state).pipe(Effect.repeat(Schedule.spaced(timings.careEvery))),
+    careForAof,
     carePause(state).pipe(Effect.repeat(Schedule.spaced(timings.pauseEvery))),
     careForSentinelPeriods.pipe(Effect.repeat(Schedule.spaced(timings.sentinelTuningEvery))),
     careForSentinel(state).pipe(Effect.repeat(Schedule.spaced(timings.sentinelResetSpacing))),

@@ -9,6 +9,7 @@
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
 import { consulNames, LockHolderFromJson } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint, uniqueEndpoints } from "../domain/Endpoint.ts"
+import { resyncRdbFile } from "../domain/RestartResync.ts"
 import { type LockState, type ProbedRole, type RoleObservation } from "../domain/RoleDecision.ts"
 import { selfRedis } from "../domain/Settings.ts"
 import { Consul, type ConsulError, endpointOf } from "../layers/Consul.ts"
@@ -18,8 +19,8 @@ import { type Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { askSentinelAt, askSentinels } from "./askSentinels.ts"
 
-/** Files Redis 7 loads a dataset from (an AOF directory, a single AOF, or an RDB). */
-export const datasetFiles = ["appendonlydir", "appendonly.aof", "dump.rdb"] as const
+/** Files Redis 7 loads a dataset from (an AOF directory, a single AOF, or an RDB), and pre-stop's RDB for a partial resync. */
+export const datasetFiles = ["appendonlydir", "appendonly.aof", "dump.rdb", resyncRdbFile] as const
 
 export const hasLocalData = (dataDir: string): Effect.Effect<boolean, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
@@ -29,14 +30,14 @@ export const hasLocalData = (dataDir: string): Effect.Effect<boolean, never, Fil
     return present.some((p) => p)
   })
 
-/** When the dataset's files last changed (epoch ms): the newest modification time among them. */
-export const datasetLastWrite = (dataDir: string): Effect.Effect<Option.Option<number>, never, FileSystem.FileSystem | Path.Path> =>
+/** The newest modification time (epoch ms) among `names` in `dataDir`, each of them a file or a directory whose files count. */
+const lastWrite = (dataDir: string, names: ReadonlyArray<string>): Effect.Effect<Option.Option<number>, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const aofDir = path.join(dataDir, datasetFiles[0])
-    const inAofDir = yield* fs.readDirectory(aofDir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
-    const files = [...inAofDir.map((f) => path.join(aofDir, f)), ...datasetFiles.slice(1).map((f) => path.join(dataDir, f))]
+    const inAofDir = names.includes(datasetFiles[0]) ? yield* fs.readDirectory(aofDir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => [])) : []
+    const files = [...inAofDir.map((f) => path.join(aofDir, f)), ...names.filter((n) => n !== datasetFiles[0]).map((f) => path.join(dataDir, f))]
     const times = yield* Effect.forEach(files, (f) =>
       fs.stat(f).pipe(
         Effect.map((info) => Option.map(info.mtime, (d) => d.getTime())),
@@ -45,6 +46,12 @@ export const datasetLastWrite = (dataDir: string): Effect.Effect<Option.Option<n
     const known = times.flatMap(Option.toArray)
     return known.length === 0 ? Option.none() : Option.some(Math.max(...known))
   })
+
+/** When the dataset's files last changed (epoch ms): the newest modification time among them. */
+export const datasetLastWrite = (dataDir: string) => lastWrite(dataDir, datasetFiles)
+
+/** When the AOF last changed (epoch ms): its directory's files, or a single AOF of before Redis 7. */
+export const aofLastWrite = (dataDir: string) => lastWrite(dataDir, [datasetFiles[0], datasetFiles[1]])
 
 /** Every IPv4 address the PEERS names resolve to; the names that did not resolve, with why. */
 export const resolvePeers: Effect.Effect<{ readonly addresses: ReadonlyArray<string>; readonly unresolved: ReadonlyArray<string> }, never, Settings | Dns> =

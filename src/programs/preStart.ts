@@ -1,5 +1,6 @@
 // `manage pre-start`: announce this node as starting, choose its role (DESIGN.md §5),
-// restore when founding an empty cluster (§7), record the founding, and render
+// restore when founding an empty cluster (§7), record the founding, choose what Redis
+// loads (its AOF, or the RDB its last stop saved, for a partial resync), and render
 // redis.conf and sentinel.conf (§6). Fails, so ContainerPilot never starts Redis, when
 // no safe role is found within MASTER_WAIT_TIMEOUT or when the bootstrap lock is lost
 // before Redis starts.
@@ -32,6 +33,7 @@ import { latestBackup } from "./lastBackup.ts"
 import { makeWatch, observeFounding } from "./observeFounding.ts"
 import { datasetLastWrite, hasLocalData, observeRole } from "./observeRole.ts"
 import { restore } from "./restore.ts"
+import { prepareStart } from "./restartResync.ts"
 import { keepAlive } from "./sessions.ts"
 
 export class NoSafeRole extends Schema.TaggedError<NoSafeRole>()("NoSafeRole", { waited: Schema.String, reason: Schema.String }) {
@@ -228,7 +230,8 @@ export const preStart = Effect.gen(function*() {
   }
 
   const master = decision._tag === "StartAsReplica" ? decision.master : selfRedis(settings)
-  yield* writeAtomic(`${settings.configDir}/redis.conf`, renderRedisConf(settings, decision._tag === "StartAsReplica" ? { _tag: "Replica", master } : { _tag: "Master" }), 0o600)
+  const start = yield* prepareStart(decision._tag === "StartAsReplica")
+  yield* writeAtomic(`${settings.configDir}/redis.conf`, renderRedisConf(settings, decision._tag === "StartAsReplica" ? { _tag: "Replica", master } : { _tag: "Master" }, start), 0o600)
   yield* writeAtomic(`${settings.configDir}/sentinel.conf`, renderSentinelConf(settings, master, tuning, yield* knownPeers), 0o600)
   yield* Effect.log(`rendered ${settings.configDir}/redis.conf and sentinel.conf (quorum ${tuning.quorum}, down-after ${formatGoDuration(tuning.downAfter)})`)
 }).pipe(Effect.scoped)

@@ -5,8 +5,9 @@
 // nobody keeps. Never SENTINEL RESET. While the cluster is paused it hands nothing
 // over (maintenance: nothing changes). It needs no Consul: the sentinels to ask are
 // also those of the nodes its replicas run on. Then it shuts Redis down itself
-// (Redis's own graceful SHUTDOWN), so the container stops as soon as that is done
-// rather than after ContainerPilot's fixed stopTimeout. Always exits 0.
+// (Redis's own graceful SHUTDOWN, saving an RDB from which the node's next start
+// resyncs partially), so the container stops as soon as that is done rather than
+// after ContainerPilot's fixed stopTimeout. Always exits 0.
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { consulNames, serviceId } from "../domain/ConsulNames.ts"
 import { type Endpoint, formatEndpoint, sameEndpoint } from "../domain/Endpoint.ts"
@@ -18,6 +19,7 @@ import { Sentinel } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { awaitNewMaster, moveLeftBehind, pauseUntilCaughtUp, requestFailover, sentinelsToAsk } from "./handover.ts"
 import { pollUntil } from "./poll.ts"
+import { keepForRestart, shutdownSaving } from "./restartResync.ts"
 
 const handover = Effect.gen(function*() {
   const settings = yield* Settings
@@ -78,16 +80,19 @@ const handover = Effect.gen(function*() {
 /**
  * Redis's own graceful stop, asked for rather than waited for: ContainerPilot sends
  * SIGTERM after pre-stop and then always waits its whole stopTimeout, which therefore
- * can be short. Bounded; what does not finish here, SIGTERM finishes.
+ * can be short. It saves resync.rdb, so the node's next start resyncs partially
+ * (restartResync.ts). Bounded; what does not finish here, SIGTERM finishes.
  */
 const shutDown = (within: Duration.Duration) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const redis = yield* Redis
     const self = selfRedis(settings)
-    yield* redis.shutdown(self)
+    const saving = yield* shutdownSaving(self)
     const gone = yield* pollUntil(redis.role(self).pipe(Effect.as(false), Effect.orElseSucceed(() => true)), (down) => down, within, () => false)
-    yield* gone ? Effect.log("pre-stop: Redis shut down (its AOF flushed)") : Effect.logWarning(`pre-stop: Redis still answers ${Duration.format(within)} after SHUTDOWN`)
+    if (!gone) return yield* Effect.logWarning(`pre-stop: Redis still answers ${Duration.format(within)} after SHUTDOWN`)
+    yield* Effect.log("pre-stop: Redis shut down (its AOF flushed)")
+    if (Option.isSome(saving)) yield* keepForRestart(saving.value)
   }).pipe(
     Effect.timeoutOrElse({ duration: within, orElse: () => Effect.logWarning(`pre-stop: SHUTDOWN not answered within ${Duration.format(within)}`) }),
     Effect.catch((e) => Effect.logWarning(`pre-stop: SHUTDOWN: ${e.message}; SIGTERM will stop Redis`))

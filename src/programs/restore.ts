@@ -20,8 +20,9 @@ export class RestoreFailed extends Schema.TaggedError<RestoreFailed>()("RestoreF
   }
 }
 
-const baseFile = "appendonly.aof.1.base.rdb"
-const aofManifest = `file ${baseFile} seq 1 type b\n`
+/** A multi-part AOF whose base is an RDB: Redis 7 loads it as it loads its own. */
+export const aofBaseFile = "appendonly.aof.1.base.rdb"
+export const aofManifest = { name: "appendonly.aof.manifest", content: `file ${aofBaseFile} seq 1 type b\n` } as const
 const rdbMagic = "REDIS"
 
 export const restore = (manifest: Manifest): Effect.Effect<void, RestoreFailed, Settings | BackupStore | FileSystem.FileSystem | Path.Path> =>
@@ -52,11 +53,11 @@ export const restore = (manifest: Manifest): Effect.Effect<void, RestoreFailed, 
         )
       }
 
-      const rdb = path.join(aofDir, baseFile)
+      const rdb = path.join(aofDir, aofBaseFile)
       yield* Stream.run(gunzip(fs.stream(download), (cause) => failed(`not a gzip stream: ${String(cause)}`)), fs.sink(rdb))
       const head = yield* fs.stream(rdb, { bytesToRead: rdbMagic.length }).pipe(Stream.decodeText(), Stream.mkString)
       if (head !== rdbMagic) return yield* failed("the decompressed backup is not an RDB file")
-      yield* fs.writeFileString(path.join(aofDir, "appendonly.aof.manifest"), aofManifest)
+      yield* fs.writeFileString(path.join(aofDir, aofManifest.name), aofManifest.content)
 
       if (yield* hasLocalData(settings.dataDir)) {
         return yield* failed("a dataset appeared in the data directory during the restore")

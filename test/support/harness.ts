@@ -44,6 +44,7 @@ export const fastTimings = {
   observation: Duration.millis(700),
   registrySyncEvery: Duration.millis(200),
   careEvery: Duration.millis(100),
+  aofCareEvery: Duration.millis(50),
   pauseEvery: Duration.millis(50),
   priorityPropagation: Duration.millis(300),
   switchoverSettle: Duration.seconds(1),

@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Option, Result, Schema } from "effect"
 import fc from "fast-check"
 import { AbsolutePath, HostPort, HttpUrl, isIPv4, isUsableAddress } from "../../../src/domain/EnvAddress.ts"
-import { formatGoDuration, IntegerBetween, KeyId, parseGoDuration, textFlaws } from "../../../src/domain/EnvValue.ts"
+import { ByteSize, formatGoDuration, IntegerBetween, KeyId, parseByteSize, parseGoDuration, textFlaws } from "../../../src/domain/EnvValue.ts"
 
 describe("parseGoDuration", () => {
   it("reads ms, s, m, h and sums of them", () => {
@@ -23,6 +23,33 @@ describe("parseGoDuration", () => {
 
   it("rejects amounts beyond exact integer milliseconds instead of rounding them", () => {
     assert.isTrue(Option.isNone(parseGoDuration("9999999999999999999h")))
+  })
+})
+
+describe("parseByteSize: sizes as redis.conf writes them", () => {
+  it("reads bytes and Redis's units, k/m/g in powers of 1000 and kb/mb/gb of 1024, in any case", () => {
+    assert.deepStrictEqual(parseByteSize("1048576"), Option.some(1_048_576))
+    assert.deepStrictEqual(parseByteSize("1k"), Option.some(1_000))
+    assert.deepStrictEqual(parseByteSize("1kb"), Option.some(1_024))
+    assert.deepStrictEqual(parseByteSize("64mb"), Option.some(67_108_864))
+    assert.deepStrictEqual(parseByteSize("64MB"), Option.some(67_108_864))
+    assert.deepStrictEqual(parseByteSize("2m"), Option.some(2_000_000))
+    assert.deepStrictEqual(parseByteSize("16gb"), Option.some(17_179_869_184))
+    assert.deepStrictEqual(parseByteSize("1g"), Option.some(1_000_000_000))
+  })
+
+  it("rejects what Redis would not read as a size, or reads differently", () => {
+    for (const text of ["", "mb", "-1mb", "1.5mb", "1 mb", "1tb", "01mb", "1mib", "0x10", "1e6"]) {
+      assert.isTrue(Option.isNone(parseByteSize(text)), text)
+    }
+  })
+
+  it("a bounded size decodes to bytes and refuses one outside its bounds", () => {
+    const decode = Schema.decodeUnknownResult(ByteSize({ min: 1_048_576, max: 1_073_741_824 }))
+    assert.deepStrictEqual(Result.getOrThrow(decode("64mb")), 67_108_864)
+    assert.isTrue(Result.isFailure(decode("1000kb")))
+    assert.isTrue(Result.isFailure(decode("2gb")))
+    assert.isTrue(Result.isFailure(decode("lots")))
   })
 })
 

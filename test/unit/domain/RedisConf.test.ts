@@ -13,6 +13,7 @@ import {
   sentinelMyId,
   type SentinelTuning
 } from "../../../src/domain/RedisConf.ts"
+import { startedWithoutAof } from "../../../src/domain/RestartResync.ts"
 import { at, settingsFrom } from "../../support/scenarios.ts"
 
 /** Redis's sdssplitargs (sds.c): how a config line becomes arguments; null when Redis would reject the quoting. */
@@ -122,6 +123,25 @@ describe("renderRedisConf", () => {
 
   it("a master has no replicaof line", () => {
     assert.lengthOf(directive(renderRedisConf(plain, { _tag: "Master" }), "replicaof"), 0)
+  })
+
+  it("keeps REDIS_REPL_BACKLOG_SIZE of writes for replicas that come back (64mb unless set), in bytes", () => {
+    assert.deepStrictEqual(only(renderRedisConf(plain, { _tag: "Master" }), "repl-backlog-size"), ["repl-backlog-size", "67108864"])
+    assert.deepStrictEqual(only(renderRedisConf(settingsFrom({ REDIS_REPL_BACKLOG_SIZE: "1gb" }), { _tag: "Master" }), "repl-backlog-size"), ["repl-backlog-size", "1073741824"])
+  })
+
+  it("persists through its AOF, and RDB saves go to dump.rdb", () => {
+    const conf = renderRedisConf(plain, { _tag: "Master" })
+    assert.deepStrictEqual(only(conf, "appendonly"), ["appendonly", "yes"])
+    assert.deepStrictEqual(only(conf, "dbfilename"), ["dbfilename", "dump.rdb"])
+  })
+
+  it("a replica started from resync.rdb loads it (as dump.rdb) with the AOF off, and the agent can tell from the file", () => {
+    const conf = renderRedisConf(plain, { _tag: "Replica", master: at("10.0.0.5", 7000) }, "resync-rdb")
+    assert.deepStrictEqual(only(conf, "appendonly"), ["appendonly", "no"])
+    assert.deepStrictEqual(only(conf, "dbfilename"), ["dbfilename", "dump.rdb"])
+    assert.isTrue(startedWithoutAof(conf))
+    assert.isFalse(startedWithoutAof(renderRedisConf(plain, { _tag: "Replica", master: at("10.0.0.5", 7000) })))
   })
 
   it("a replica follows its master", () => {
@@ -510,6 +530,7 @@ describe("redis.conf, whole", () => {
       "save \"\"",
       "dbfilename dump.rdb",
       "repl-diskless-sync-delay 1",
+      "repl-backlog-size 67108864",
       "replica-announce-ip 10.0.0.11",
       "replica-announce-port 6379",
       "replicaof 10.0.0.12 6379",

@@ -4,6 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import {
+  ConfigAppendOnly,
   decodeMasterAddress,
   decodePeers,
   decodeRole,
@@ -84,6 +85,8 @@ const replicationOnReplica = [
   "master_host:127.0.0.1",
   "master_port:16379",
   "master_link_status:up",
+  "master_last_io_seconds_ago:1",
+  "master_sync_in_progress:0",
   "master_repl_offset:2232",
   ""
 ].join("\r\n")
@@ -102,9 +105,15 @@ describe("parseInfo", () => {
     assert.isTrue(Result.isSuccess(onMaster) && onMaster.success.role === "master" && onMaster.success.connected_slaves === 1)
     const onReplica = Schema.decodeUnknownResult(ReplicationInfo)(parseInfo(replicationOnReplica))
     assert.isTrue(Result.isSuccess(onReplica) && onReplica.success.master_link_status === "up" && onReplica.success.master_repl_offset === 2232)
-    const persistence = parseInfo("# Persistence\r\nrdb_saves:3\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\nrdb_last_save_time:1795550000\r\naof_rewrite_in_progress:0\r\n")
+    assert.isTrue(Result.isSuccess(onReplica) && onReplica.success.master_sync_in_progress === 0)
+    // Redis 7.0.15's, abridged, while the AOF it was just told to turn on is written.
+    const persistence = parseInfo(
+      "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:1795550000\r\nrdb_last_bgsave_status:ok\r\nrdb_saves:3\r\n" +
+        "aof_enabled:1\r\naof_rewrite_in_progress:1\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n"
+    )
     const p = Schema.decodeUnknownResult(PersistenceInfo)(persistence)
     assert.isTrue(Result.isSuccess(p) && p.success.rdb_bgsave_in_progress === 0 && p.success.rdb_last_bgsave_status === "ok")
+    assert.isTrue(Result.isSuccess(p) && p.success.aof_enabled === 1 && p.success.aof_rewrite_in_progress === 1 && p.success.aof_last_bgrewrite_status === "ok")
   })
 
   it("the typed views reject INFO that lacks or garbles a field", () => {
@@ -173,5 +182,18 @@ describe("Sentinel replies", () => {
     for (const reply of [["127.0.0.1"], ["127.0.0.1", "16379", "x"], ["127.0.0.1", "port"], ["127.0.0.1", ""], ["127.0.0.1", "1e3"], ["127.0.0.1", "0x10"], ["127.0.0.1", 16379], "127.0.0.1:16379", undefined]) {
       assert.isTrue(failed(decodeMasterAddress(reply)), JSON.stringify(reply))
     }
+  })
+})
+
+describe("CONFIG GET appendonly", () => {
+  const decode = Schema.decodeUnknownResult(ConfigAppendOnly)
+
+  it("reads yes or no", () => {
+    assert.deepStrictEqual(Result.getOrThrow(decode(["appendonly", "yes"])), ["appendonly", "yes"])
+    assert.deepStrictEqual(Result.getOrThrow(decode(["appendonly", "no"])), ["appendonly", "no"])
+  })
+
+  it("another parameter, another value or no pair is refused", () => {
+    for (const reply of [["appendonly", "maybe"], ["appendfsync", "yes"], ["appendonly"], [], "yes"]) assert.isTrue(Result.isFailure(decode(reply)), JSON.stringify(reply))
   })
 })

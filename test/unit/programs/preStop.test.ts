@@ -1,10 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
+import { existsSync, readFileSync } from "node:fs"
+import { mkdir, rename, writeFile } from "node:fs/promises"
+import { join } from "node:path"
 import { Duration, Effect, Exit, Schedule } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
 import { status } from "../../../src/programs/status.ts"
 import { silentServer } from "../../support/fakeServers.ts"
-import { eventually, testNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped, passingSentinel } from "../../support/harness.ts"
+import { eventually, testNode, type TestNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped, passingSentinel } from "../../support/harness.ts"
+
+/** Node n's data directory holding the dump.rdb a backup left. */
+const withBackupRdb = (n: TestNode) =>
+  Effect.promise(async () => {
+    const data = n.env.DATA_DIR ?? ""
+    await mkdir(data, { recursive: true })
+    await writeFile(join(data, "dump.rdb"), "a backup's")
+    return data
+  })
 
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 
@@ -24,14 +36,15 @@ const pair = (w: Worlds, replicaOffset = 1000) => {
 }
 
 describe("pre-stop", () => {
-  it.live("a replica: nothing to hand over, its Redis shut down at once (the container stops without waiting)", () =>
+  it.live("a replica: nothing to hand over, its Redis shut down at once (the container stops without waiting), saving resync.rdb for its next start", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       pair(w)
       const n = yield* testNode(2)
       const exit = yield* runFor(preStop, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.deepStrictEqual(w.redis.calls.filter((c) => c.startsWith(formatEndpoint(redisAt(2)))), [`${formatEndpoint(redisAt(2))} ROLE`, `${formatEndpoint(redisAt(2))} SHUTDOWN`, `${formatEndpoint(redisAt(2))} ROLE`])
+      const at = formatEndpoint(redisAt(2))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.startsWith(at)), [`${at} ROLE`, `${at} SHUTDOWN SAVE`, `${at} ROLE`])
       assert.isUndefined(w.redis.servers.get(formatEndpoint(redisAt(2))), "stopped")
       assert.isFalse(w.redis.calls.some((c) => /FAILOVER|PAUSE/.test(c)))
     }))
@@ -46,7 +59,7 @@ describe("pre-stop", () => {
       const order = w.redis.calls.filter((c) => /CLIENT|FAILOVER/.test(c))
       assert.deepStrictEqual(order, [`${formatEndpoint(redisAt(1))} CLIENT PAUSE`, `${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`])
       const after = w.redis.calls.slice(w.redis.calls.indexOf(`${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`))
-      assert.include(after, `${formatEndpoint(redisAt(1))} SHUTDOWN`, "then Redis is shut down")
+      assert.include(after, `${formatEndpoint(redisAt(1))} SHUTDOWN SAVE`, "then Redis is shut down, saving resync.rdb: the old master rejoins with a partial resync")
       assert.notInclude(after, `${formatEndpoint(redisAt(1))} CLIENT UNPAUSE`, "writes stay paused until Redis exits")
       assert.strictEqual(w.consul.services.get("redis-node-1")?.status, "critical")
       assert.isFalse(w.redis.calls.some((c) => c.includes("RESET")), "never SENTINEL RESET")
@@ -159,7 +172,7 @@ describe("pre-stop", () => {
       const n = yield* testNode(1)
       assert.isTrue(Exit.isSuccess(yield* runFor(preStop, n, w)))
       assert.deepStrictEqual(w.redis.calls.filter((c) => c.endsWith("SENTINEL FAILOVER")), [`${formatEndpoint(sentinelAt(2))} SENTINEL FAILOVER`])
-      assert.include(w.redis.calls, `${formatEndpoint(redisAt(1))} SHUTDOWN`)
+      assert.include(w.redis.calls, `${formatEndpoint(redisAt(1))} SHUTDOWN SAVE`)
       const role = w.redis.servers.get(formatEndpoint(redisAt(3)))?.role
       assert.deepStrictEqual(role?._tag === "Replica" ? role.master : undefined, redisAt(2), "failing its own check in Consul did not stop the handover's last step")
     }))
@@ -173,7 +186,50 @@ describe("pre-stop", () => {
       const exit = yield* runFor(preStop, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       const own = w.redis.calls.filter((c) => c.startsWith(formatEndpoint(redisAt(1))) && /CLIENT|SHUTDOWN/.test(c))
-      assert.deepStrictEqual(own, [`${formatEndpoint(redisAt(1))} CLIENT PAUSE`, `${formatEndpoint(redisAt(1))} CLIENT UNPAUSE`, `${formatEndpoint(redisAt(1))} SHUTDOWN`])
+      assert.deepStrictEqual(own, [`${formatEndpoint(redisAt(1))} CLIENT PAUSE`, `${formatEndpoint(redisAt(1))} CLIENT UNPAUSE`, `${formatEndpoint(redisAt(1))} SHUTDOWN SAVE`])
+    }))
+
+  it.live("a save Redis refuses (a full disk) does not keep it running: it is shut down without one, and nothing is kept for the next start", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      const at = formatEndpoint(redisAt(2))
+      w.redis.failing.set(`${at} SHUTDOWN SAVE`, "refused")
+      const n = yield* testNode(2)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.includes("SHUTDOWN")), [`${at} SHUTDOWN SAVE`, `${at} SHUTDOWN`])
+      assert.isUndefined(w.redis.servers.get(at), "stopped")
+      assert.isFalse(existsSync(join(n.env.DATA_DIR ?? "", "resync.rdb")))
+    }))
+
+  it.live("the RDB Redis saved at shutdown is kept as resync.rdb, out of a backup's way", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      const n = yield* testNode(2)
+      const data = yield* withBackupRdb(n)
+      // As Redis: a new file renamed over the old one.
+      w.redis.onShutdownSave = () => Effect.promise(async () => {
+        await writeFile(join(data, "temp-1.rdb"), "saved at shutdown")
+        await rename(join(data, "temp-1.rdb"), join(data, "dump.rdb"))
+      })
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(readFileSync(join(data, "resync.rdb"), "utf8"), "saved at shutdown")
+      assert.isFalse(existsSync(join(data, "dump.rdb")))
+    }))
+
+  it.live("a dump.rdb the shutdown did not write (Redis gone without saving) is not taken for one: nothing kept", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      const n = yield* testNode(2)
+      const data = yield* withBackupRdb(n)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isFalse(existsSync(join(data, "resync.rdb")))
+      assert.strictEqual(readFileSync(join(data, "dump.rdb"), "utf8"), "a backup's")
     }))
 
   it.live("Redis hanging: exits 0 within PRESTOP_TIMEOUT", () =>

@@ -1,0 +1,111 @@
+// pre-stop's and pre-start's halves of a partial resync after a graceful restart
+// (RestartResync.ts, DESIGN.md §6): the stop has Redis save its dataset at shutdown and
+// keeps that RDB as resync.rdb; the next start has Redis load it (a replica, with the
+// AOF off) or makes it the AOF's base (a master), and removes one the AOF has
+// outdated. The agent's half is agent/aof.ts.
+import { Effect, FileSystem, Option, Path } from "effect"
+import { type Endpoint } from "../domain/Endpoint.ts"
+import { type RenderStart } from "../domain/RedisConf.ts"
+import { type FileStamp, rdbFile, resyncRdbFile, savedAtShutdown, startFrom } from "../domain/RestartResync.ts"
+import { Redis } from "../layers/Redis.ts"
+import { Settings } from "../layers/Settings.ts"
+import { type FileError, fileError } from "./files.ts"
+import { aofLastWrite, datasetFiles } from "./observeRole.ts"
+import { aofBaseFile, aofManifest } from "./restore.ts"
+
+const stampOf = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return yield* fs.stat(file).pipe(
+      Effect.map((info) =>
+        Option.all({ inode: info.ino, modifiedMs: Option.map(info.mtime, (d) => d.getTime()) }).pipe(Option.map((s): FileStamp => s))
+      ),
+      Effect.orElseSucceed(() => Option.none<FileStamp>())
+    )
+  })
+
+/**
+ * `SHUTDOWN SAVE`: Redis flushes the AOF, then saves the RDB through a temporary file
+ * and a rename, and exits. Returns dump.rdb as it was before, for `keepForRestart`; None
+ * when Redis refused the save (a full disk): it is then stopped without one, and the
+ * next start copies the whole dataset.
+ */
+export const shutdownSaving = (self: Endpoint) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const redis = yield* Redis
+    const path = yield* Path.Path
+    const before = yield* stampOf(path.join(settings.dataDir, rdbFile))
+    return yield* redis.shutdown(self, { save: true }).pipe(
+      Effect.as(Option.some(before)),
+      Effect.catchIf((e) => e.reason === "refused", (e) =>
+        Effect.logWarning(`pre-stop: SHUTDOWN SAVE refused (${e.detail}); shutting down without saving, so the next start copies the whole dataset`).pipe(
+          Effect.andThen(redis.shutdown(self, { save: false })),
+          Effect.as(Option.none<Option.Option<FileStamp>>())
+        ))
+    )
+  })
+
+/** Once Redis has exited: the RDB its shutdown saved becomes resync.rdb, out of a backup's way. */
+export const keepForRestart = (before: Option.Option<FileStamp>) =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const saved = path.join(settings.dataDir, rdbFile)
+    if (!savedAtShutdown(before, yield* stampOf(saved))) {
+      return yield* Effect.logWarning(`pre-stop: no ${rdbFile} saved at shutdown, so the next start copies the whole dataset`)
+    }
+    yield* fs.rename(saved, path.join(settings.dataDir, resyncRdbFile)).pipe(Effect.mapError(fileError(saved, `rename to ${resyncRdbFile}`)))
+    yield* Effect.log(`pre-stop: kept the dataset Redis saved at shutdown as ${resyncRdbFile}: the next start resyncs only what it missed`)
+  })
+
+/**
+ * resync.rdb as the base of a new AOF, swapped in for the old one. resync.rdb goes
+ * last: a start cut short anywhere finds it again (newer than any AOF, or with none)
+ * and does this once more.
+ */
+const becomeAof = (dataDir: string, rdb: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const staging = path.join(dataDir, ".resync-start")
+    const aofDir = path.join(staging, datasetFiles[0])
+    const current = path.join(dataDir, datasetFiles[0])
+    yield* fs.remove(staging, { recursive: true, force: true })
+    yield* fs.makeDirectory(aofDir, { recursive: true })
+    yield* fs.link(rdb, path.join(aofDir, aofBaseFile))
+    yield* fs.writeFileString(path.join(aofDir, aofManifest.name), aofManifest.content)
+    if (yield* fs.exists(current)) yield* fs.rename(current, path.join(staging, "replaced"))
+    yield* fs.rename(aofDir, current)
+    yield* fs.remove(rdb)
+    yield* fs.remove(staging, { recursive: true, force: true })
+  }).pipe(Effect.mapError(fileError(rdb, "make the AOF's base from")))
+
+/** What Redis loads at this start, resync.rdb put in place or removed as RestartResync.ts decides. */
+export const prepareStart = (asReplica: boolean): Effect.Effect<RenderStart, FileError, Settings | FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const settings = yield* Settings
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const rdb = path.join(settings.dataDir, resyncRdbFile)
+    const written = yield* stampOf(rdb)
+    const decision = startFrom({ asReplica, resyncRdb: Option.map(written, (s) => s.modifiedMs), aofLastWrite: yield* aofLastWrite(settings.dataDir) })
+    switch (decision._tag) {
+      case "Aof":
+        if (decision.discard) {
+          yield* fs.remove(rdb).pipe(Effect.mapError(fileError(rdb, "remove")))
+          yield* Effect.log(`removed ${resyncRdbFile}: the AOF changed after it was saved, so the AOF is the newer dataset`)
+        }
+        return "aof"
+      case "ResyncRdb":
+        // Redis loads dump.rdb with the AOF off; a backup's dump.rdb there is older.
+        yield* fs.rename(rdb, path.join(settings.dataDir, rdbFile)).pipe(Effect.mapError(fileError(rdb, `rename to ${rdbFile}`)))
+        yield* Effect.log(`starting from the dataset saved at this node's last stop, with the AOF off: a replica started from it keeps its replication ID and resyncs only what it missed; the agent turns the AOF on once it caught up`)
+        return "resync-rdb"
+      case "AofFromResyncRdb":
+        yield* becomeAof(settings.dataDir, rdb)
+        yield* Effect.log(`starting as master from the dataset saved at this node's last stop (${resyncRdbFile}), made the AOF's base`)
+        return "aof"
+    }
+  })

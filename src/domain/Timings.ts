@@ -34,7 +34,7 @@ export interface Timings {
   readonly bgsaveTimeout: Duration.Duration
   /** pre-stop: writes stay paused this long beyond PRESTOP_TIMEOUT, to cover Redis's own shutdown after the handover. */
   readonly handoverPause: Duration.Duration
-  /** pre-stop: after SHUTDOWN, Redis stops answering within this (its own shutdown-timeout for lagging replicas is 10 s); beyond it SIGTERM finishes the stop. */
+  /** pre-stop: after SHUTDOWN SAVE, Redis exits within this (its own shutdown-timeout for lagging replicas is 10 s, then the RDB: seconds per GiB), and within what is left of PRESTOP_TIMEOUT; beyond it ContainerPilot kills it, and its next start copies the whole dataset. */
   readonly redisShutdown: Duration.Duration
   /** pre-stop: a replica must catch up with the paused master within this, or the handover is skipped (no acknowledged write is given up). */
   readonly replicaCatchUp: Duration.Duration

@@ -89,7 +89,11 @@ const shutDown = (within: Duration.Duration) =>
     const redis = yield* Redis
     const self = selfRedis(settings)
     const saving = yield* shutdownSaving(self)
-    const gone = yield* pollUntil(redis.role(self).pipe(Effect.as(false), Effect.orElseSucceed(() => true)), (down) => down, within, () => false)
+    // Exited: the connection refused or closed. A Redis that does not answer in time is
+    // still saving (it answers nothing until it exits), and ContainerPilot would kill
+    // it a second after pre-stop ends.
+    const exited = redis.role(self).pipe(Effect.as(false), Effect.catch((e) => Effect.succeed(e.reason === "unreachable")))
+    const gone = yield* pollUntil(exited, (down) => down, within, () => false)
     if (!gone) return yield* Effect.logWarning(`pre-stop: Redis still answers ${Duration.format(within)} after SHUTDOWN`)
     yield* Effect.log("pre-stop: Redis shut down (its AOF flushed)")
     if (Option.isSome(saving)) yield* keepForRestart(saving.value)

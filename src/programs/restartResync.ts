@@ -28,7 +28,8 @@ const stampOf = (file: string) =>
  * `SHUTDOWN SAVE`: Redis flushes the AOF, then saves the RDB through a temporary file
  * and a rename, and exits. Returns dump.rdb as it was before, for `keepForRestart`; None
  * when Redis refused the save (a full disk): it is then stopped without one, and the
- * next start copies the whole dataset.
+ * next start copies the whole dataset. The save takes seconds per GiB, longer than a
+ * command may: no answer in time means Redis is saving, and the caller waits for its exit.
  */
 export const shutdownSaving = (self: Endpoint) =>
   Effect.gen(function*() {
@@ -37,6 +38,7 @@ export const shutdownSaving = (self: Endpoint) =>
     const path = yield* Path.Path
     const before = yield* stampOf(path.join(settings.dataDir, rdbFile))
     return yield* redis.shutdown(self, { save: true }).pipe(
+      Effect.catchIf((e) => e.reason === "timeout", () => Effect.log("pre-stop: Redis is saving its dataset before it exits")),
       Effect.as(Option.some(before)),
       Effect.catchIf((e) => e.reason === "refused", (e) =>
         Effect.logWarning(`pre-stop: SHUTDOWN SAVE refused (${e.detail}); shutting down without saving, so the next start copies the whole dataset`).pipe(

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Duration, Effect, Exit, Schedule } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { preStop } from "../../../src/programs/preStop.ts"
 import { status } from "../../../src/programs/status.ts"
-import { silentServer } from "../../support/fakeServers.ts"
+import { type ControllableServer, controllableServer, silentServer } from "../../support/fakeServers.ts"
 import { eventually, testNode, type TestNode, makeWorlds, redisAt, runFor, runLive, sentinelAt, type Worlds, scoped, passingSentinel } from "../../support/harness.ts"
 
 /** Node n's data directory holding the dump.rdb a backup left. */
@@ -230,6 +230,35 @@ describe("pre-stop", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.isFalse(existsSync(join(data, "resync.rdb")))
       assert.strictEqual(readFileSync(join(data, "dump.rdb"), "utf8"), "a backup's")
+    }))
+
+  it.live("a save longer than a command may take: pre-stop waits for Redis to exit, then keeps the RDB (ContainerPilot would kill a Redis still saving a second after pre-stop)", () =>
+    Effect.gen(function*() {
+      // A replica whose SHUTDOWN SAVE blocks it for 1.5 s (five command timeouts here),
+      // answering nothing meanwhile, then exits having written dump.rdb.
+      const n = yield* testNode(2, { ANNOUNCE_IP: "127.0.0.1", PRESTOP_TIMEOUT: "5s" })
+      const data = yield* withBackupRdb(n)
+      let exitedAt = 0
+      const server: ControllableServer = yield* scoped(() =>
+        controllableServer("127.0.0.1", (args) => {
+          if (args[0]?.toUpperCase() === "ROLE") return ["slave", "127.0.0.1", 6390, "connected", 1000]
+          if (args.join(" ").toUpperCase() === "SHUTDOWN SAVE") {
+            server.delayAnswers(60_000)
+            void server.setMode("hang")
+            setTimeout(() => {
+              writeFileSync(join(data, "temp-1.rdb"), "saved at shutdown")
+              renameSync(join(data, "temp-1.rdb"), join(data, "dump.rdb"))
+              exitedAt = Date.now()
+              void server.setMode("down")
+            }, 1_500)
+          }
+          return { simple: "OK" }
+        })
+      )
+      const exit = yield* runLive(preStop, { ...n, env: { ...n.env, REDIS_PORT: String(server.port) } })
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.isAbove(exitedAt, 0, "pre-stop returned only once Redis had exited")
+      assert.strictEqual(readFileSync(join(data, "resync.rdb"), "utf8"), "saved at shutdown")
     }))
 
   it.live("Redis hanging: exits 0 within PRESTOP_TIMEOUT", () =>

@@ -5,9 +5,12 @@
 // same restart with that RDB removed before the start, which is what every restart did
 // before (Redis 7 loads the AOF and keeps no replication ID: a full resync). Printed per
 // round: the stop, the time from the start to the replica holding what the master
-// holds, the bytes the master sent, the resync kind its counters show, and when the
-// replica's AOF was back on (redis.conf rewritten). Exits 1 when a graceful restart
-// was not a partial resync.
+// holds, the bytes the replica received, the resync kind the master's counters show,
+// and when the replica was durable again (its AOF on and written, redis.conf naming
+// it). Each stop waits for the replica to be durable first, as a rolling upgrade
+// does: Redis refuses to shut down while it writes its first AOF. Exits 1 when a
+// graceful restart was not a partial resync.
+import { randomBytes } from "node:crypto"
 import { readFileSync, rmSync, unlinkSync } from "node:fs"
 import { join } from "node:path"
 import { exitIfOver, verdict } from "./budget.ts"
@@ -33,18 +36,24 @@ const info = async (c: Cluster, i: number, section: string) => {
 const offsetOf = (c: Cluster, i: number) => info(c, i, "replication").then((r) => Number(r["master_repl_offset"]), () => -1)
 const served = async (c: Cluster, i: number) => {
   const stats = await info(c, i, "stats")
-  return { full: Number(stats["sync_full"]), partial: Number(stats["sync_partial_ok"]), sent: Number(stats["total_net_repl_output_bytes"]) }
+  return { full: Number(stats["sync_full"]), partial: Number(stats["sync_partial_ok"]) }
+}
+/** The AOF on and written, and redis.conf naming it: what a crashed Redis restarts from. */
+const durable = async (c: Cluster, i: number) => {
+  const p = await info(c, i, "persistence").catch((): Record<string, string> => ({}))
+  const conf = readFileSync(join(c.node(i).configDir, "redis.conf"), "utf8")
+  return p["aof_enabled"] === "1" && p["aof_rewrite_in_progress"] === "0" && p["aof_rewrite_scheduled"] === "0" && /^appendonly yes$/m.test(conf)
 }
 
-/** `count` values of 1 KiB under `prefix`, pipelined in batches. */
+/** `count` random (incompressible: an RDB compresses repeated bytes away) values of 1 KiB under `prefix`, pipelined in batches. */
 const fill = async (c: Cluster, i: number, prefix: string, count: number) => {
   const client = redisOf(c, i)
   client.options.commandTimeout = 60_000
-  const value = "v".repeat(1024)
   try {
     for (let at = 0; at < count; at += 10_000) {
       const pipeline = client.pipeline()
-      for (let k = at; k < Math.min(count, at + 10_000); k++) pipeline.set(`${prefix}:${k}`, value)
+      const values = randomBytes(1024 * 10_000)
+      for (let k = at; k < Math.min(count, at + 10_000); k++) pipeline.set(`${prefix}:${k}`, values.subarray((k - at) * 1024, (k - at + 1) * 1024))
       const failed = (await pipeline.exec() ?? []).filter(([e]) => e !== null)
       if (failed.length > 0) throw new Error(`${failed.length} writes refused: ${String(failed[0]?.[0])}`)
     }
@@ -55,7 +64,7 @@ const fill = async (c: Cluster, i: number, prefix: string, count: number) => {
 
 const root = scratchDir("bench-resync")
 const cluster = await startCluster({ nodes: 3, root, env: { BACKUP_CHECK_INTERVAL: "24h" } })
-interface Round { readonly kind: "graceful" | "baseline"; readonly stop: number; readonly caughtUp: number; readonly sentMiB: number; readonly resync: string; readonly aofBack: number }
+interface Round { readonly kind: "graceful" | "baseline"; readonly stop: number; readonly caughtUp: number; readonly receivedMiB: number; readonly resync: string; readonly durable: number }
 const results: Array<Round> = []
 try {
   const t = await waitForTopology(cluster, [1, 2, 3], 120_000)
@@ -68,10 +77,11 @@ try {
     await waitFor(`node ${r} holding the dataset`, 600_000, () => offsetOf(cluster, r), (o) => o >= filled, 1_000)
   }
   const used = await info(cluster, master, "memory")
-  console.log(`filled ${mib} MiB in 1 KiB values in ${((Date.now() - filling) / 1000).toFixed(1)} s; master used_memory ${(Number(used["used_memory"]) / 2 ** 20).toFixed(0)} MiB; both replicas in sync`)
+  console.log(`filled ${mib} MiB in random 1 KiB values in ${((Date.now() - filling) / 1000).toFixed(1)} s; master used_memory ${(Number(used["used_memory"]) / 2 ** 20).toFixed(0)} MiB; both replicas in sync`)
 
   for (let n = 0; n < rounds; n++) {
     for (const kind of ["graceful", "baseline"] as const) {
+      await waitFor(`node ${replica} durable before its stop`, 600_000, () => durable(cluster, replica), (x) => x, 500)
       const stopping = Date.now()
       await cluster.stopNode(replica)
       const stop = Date.now() - stopping
@@ -84,13 +94,12 @@ try {
       await waitFor(`node ${replica} caught up`, 600_000, () => offsetOf(cluster, replica), (o) => o >= target, 100)
       const caughtUp = Date.now() - starting
       const after = await served(cluster, master)
-      const conf = join(cluster.node(replica).configDir, "redis.conf")
-      await waitFor(`node ${replica}'s redis.conf with the AOF on`, 600_000, async () => readFileSync(conf, "utf8"), (x) => /^appendonly yes$/m.test(x), 100)
-      const aofBack = Date.now() - starting
+      const received = Number((await info(cluster, replica, "stats"))["total_net_repl_input_bytes"]) / 2 ** 20
+      await waitFor(`node ${replica} durable`, 600_000, () => durable(cluster, replica), (x) => x, 100)
+      const durableAfter = Date.now() - starting
       const resync = after.partial > before.partial && after.full === before.full ? "partial" : after.full > before.full ? "full" : "none seen"
-      const round: Round = { kind, stop, caughtUp, sentMiB: (after.sent - before.sent) / 2 ** 20, resync, aofBack }
-      results.push(round)
-      console.log(`round ${n + 1} ${kind.padEnd(8)}: stop ${(stop / 1000).toFixed(2)} s; start → caught up ${(caughtUp / 1000).toFixed(2)} s (${resync} resync, master sent ${round.sentMiB.toFixed(1)} MiB); AOF back on ${(aofBack / 1000).toFixed(2)} s after the start`)
+      results.push({ kind, stop, caughtUp, receivedMiB: received, resync, durable: durableAfter })
+      console.log(`round ${n + 1} ${kind.padEnd(8)}: stop ${(stop / 1000).toFixed(2)} s; start → caught up ${(caughtUp / 1000).toFixed(2)} s (${resync} resync, the replica received ${received.toFixed(1)} MiB); durable ${(durableAfter / 1000).toFixed(2)} s after the start`)
       await waitForTopology(cluster, [1, 2, 3], 120_000)
     }
   }
@@ -106,7 +115,8 @@ const [graceful, baseline] = [of("graceful"), of("baseline")]
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 console.log(`${mib} MiB, ${rounds} rounds each, real ContainerPilot and Consul, Node ${process.version}`)
 console.log(`start → caught up: graceful ${s(median(graceful.map((r) => r.caughtUp)))}, baseline (full resync) ${s(median(baseline.map((r) => r.caughtUp)))}: ${(median(baseline.map((r) => r.caughtUp)) / median(graceful.map((r) => r.caughtUp))).toFixed(1)}× faster (medians)`)
-console.log(`master sent: graceful ${median(graceful.map((r) => r.sentMiB)).toFixed(1)} MiB, baseline ${median(baseline.map((r) => r.sentMiB)).toFixed(1)} MiB`)
+console.log(`replica received: graceful ${median(graceful.map((r) => r.receivedMiB)).toFixed(1)} MiB, baseline ${median(baseline.map((r) => r.receivedMiB)).toFixed(1)} MiB`)
+console.log(`start → durable (AOF on and written): graceful ${s(median(graceful.map((r) => r.durable)))}, baseline ${s(median(baseline.map((r) => r.durable)))}`)
 console.log(`stop (pre-stop's SHUTDOWN SAVE of the whole dataset): ${s(median(results.map((r) => r.stop)))} median, ${s(Math.max(...results.map((r) => r.stop)))} slowest`)
 const notPartial = graceful.filter((r) => r.resync !== "partial").length
 console.log(`graceful restarts that were partial resyncs: ${graceful.length - notPartial} of ${graceful.length}  ${verdict("graceful restarts not resynced partially", notPartial, 0)}`)

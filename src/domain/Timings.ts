@@ -34,8 +34,14 @@ export interface Timings {
   readonly bgsaveTimeout: Duration.Duration
   /** pre-stop: writes stay paused this long beyond PRESTOP_TIMEOUT, to cover Redis's own shutdown after the handover. */
   readonly handoverPause: Duration.Duration
-  /** pre-stop: after SHUTDOWN SAVE, Redis exits within this (its own shutdown-timeout for lagging replicas is 10 s, then the RDB: seconds per GiB), and within what is left of PRESTOP_TIMEOUT; beyond it ContainerPilot kills it, and its next start copies the whole dataset. */
-  readonly redisShutdown: Duration.Duration
+  /**
+   * pre-stop gives Redis's shutdown (its wait for lagging replicas, then the RDB: seconds
+   * per GiB) what is left of PRESTOP_TIMEOUT but this: ContainerPilot's timeout on the
+   * job runs from before pre-stop's own start, and the RDB is renamed after Redis exits.
+   * A shutdown cut off is killed by ContainerPilot, and the node's next start copies the
+   * whole dataset.
+   */
+  readonly preStopMargin: Duration.Duration
   /** pre-stop: a replica must catch up with the paused master within this, or the handover is skipped (no acknowledged write is given up). */
   readonly replicaCatchUp: Duration.Duration
   /** pre-stop: Sentinel learns replicas from the master's INFO every 10 s; a replica it does not know is never moved to the new master. */
@@ -109,7 +115,7 @@ export const defaultTimings: Timings = {
   bgsaveTimeout: Duration.minutes(10),
   handoverPause: Duration.seconds(10),
   replicaCatchUp: Duration.seconds(3),
-  redisShutdown: Duration.seconds(12),
+  preStopMargin: Duration.seconds(1),
   sentinelDiscovery: Duration.seconds(11),
   sentinelResetSpacing: Duration.seconds(30),
   storeRequest: Duration.seconds(30),

@@ -102,7 +102,7 @@ const shutDown = (within: Duration.Duration) =>
     Effect.catch((e) => Effect.logWarning(`pre-stop: SHUTDOWN: ${e.message}; SIGTERM will stop Redis`))
   )
 
-/** The handover, then Redis's shutdown, all within PRESTOP_TIMEOUT (ContainerPilot's bound on this job). */
+/** The handover, then Redis's shutdown, all within PRESTOP_TIMEOUT (ContainerPilot's bound on this job), less a margin. */
 export const preStop = Effect.gen(function*() {
   const settings = yield* Settings
   const timings = yield* Timings
@@ -114,6 +114,6 @@ export const preStop = Effect.gen(function*() {
     }),
     Effect.catch((e) => Effect.logWarning(`pre-stop: ${e.message}`))
   )
-  const left = Duration.toMillis(settings.preStopTimeout) - ((yield* Clock.currentTimeMillis) - started)
-  if (left > 0) yield* shutDown(Duration.min(timings.redisShutdown, Duration.millis(left)))
+  const left = Duration.toMillis(settings.preStopTimeout) - Duration.toMillis(timings.preStopMargin) - ((yield* Clock.currentTimeMillis) - started)
+  if (left > 0) yield* shutDown(Duration.millis(left))
 })

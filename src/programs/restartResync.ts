@@ -3,10 +3,11 @@
 // keeps that RDB as resync.rdb; the next start has Redis load it (a replica, with the
 // AOF off) or makes it the AOF's base (a master), and removes one the AOF has
 // outdated. The agent's half is agent/aof.ts.
-import { Effect, FileSystem, Option, Path } from "effect"
+import { Effect, FileSystem, Option, Path, Schedule } from "effect"
 import { type Endpoint } from "../domain/Endpoint.ts"
 import { type RenderStart } from "../domain/RedisConf.ts"
 import { type FileStamp, rdbFile, resyncRdbFile, savedAtShutdown, startFrom } from "../domain/RestartResync.ts"
+import { Timings } from "../domain/Timings.ts"
 import { Redis } from "../layers/Redis.ts"
 import { Settings } from "../layers/Settings.ts"
 import { type FileError, fileError } from "./files.ts"
@@ -29,16 +30,33 @@ const stampOf = (file: string) =>
  * and a rename, and exits. Returns dump.rdb as it was before, for `keepForRestart`; None
  * when Redis refused the save (a full disk): it is then stopped without one, and the
  * next start copies the whole dataset. The save takes seconds per GiB, longer than a
- * command may: no answer in time means Redis is saving, and the caller waits for its exit.
+ * command may: no answer in time means Redis is saving, and the caller waits for its
+ * exit. Redis also refuses while it writes a first AOF (after a full sync, or the
+ * agent's turning it on after a start from resync.rdb): that is waited for, once.
+ * Bounded by the caller.
  */
 export const shutdownSaving = (self: Endpoint) =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const redis = yield* Redis
+    const timings = yield* Timings
     const path = yield* Path.Path
     const before = yield* stampOf(path.join(settings.dataDir, rdbFile))
-    return yield* redis.shutdown(self, { save: true }).pipe(
-      Effect.catchIf((e) => e.reason === "timeout", () => Effect.log("pre-stop: Redis is saving its dataset before it exits")),
+    const shutdown = redis.shutdown(self, { save: true }).pipe(
+      Effect.catchIf((e) => e.reason === "timeout", () => Effect.log("pre-stop: Redis is saving its dataset before it exits"))
+    )
+    const writingAof = redis.persistence(self).pipe(
+      Effect.map((p) => p.aof_rewrite_in_progress === 1 || p.aof_rewrite_scheduled === 1),
+      Effect.orElseSucceed(() => false)
+    )
+    return yield* shutdown.pipe(
+      Effect.catchIf((e) => e.reason === "refused", (e) =>
+        Effect.gen(function*() {
+          if (!(yield* writingAof)) return yield* e
+          yield* Effect.log("pre-stop: Redis is writing its AOF and refuses to exit until it is written; waiting")
+          yield* writingAof.pipe(Effect.repeat({ schedule: Schedule.spaced(timings.pollEvery), until: (writing) => !writing }))
+          yield* shutdown
+        })),
       Effect.as(Option.some(before)),
       Effect.catchIf((e) => e.reason === "refused", (e) =>
         Effect.logWarning(`pre-stop: SHUTDOWN SAVE refused (${e.detail}); shutting down without saving, so the next start copies the whole dataset`).pipe(

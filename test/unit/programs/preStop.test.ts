@@ -203,6 +203,26 @@ describe("pre-stop", () => {
       assert.isFalse(existsSync(join(n.env.DATA_DIR ?? "", "resync.rdb")))
     }))
 
+  it.live("Redis writing its first AOF refuses to exit: pre-stop waits until it is written, then shuts it down saving", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      pair(w)
+      const at = formatEndpoint(redisAt(2))
+      const server = w.redis.servers.get(at)
+      if (server !== undefined) server.persistence = { ...server.persistence, aof_rewrite_in_progress: 1 }
+      w.redis.failing.set(`${at} SHUTDOWN SAVE`, "refused")
+      // As Redis: the rewrite ends, and from then on it may exit.
+      yield* Effect.forkScoped(Effect.delay(Effect.sync(() => {
+        if (server !== undefined) server.persistence = { ...server.persistence, aof_rewrite_in_progress: 0 }
+        w.redis.failing.clear()
+      }), "300 millis"))
+      const n = yield* testNode(2)
+      const exit = yield* runFor(preStop, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(w.redis.calls.filter((c) => c.includes("SHUTDOWN")), [`${at} SHUTDOWN SAVE`, `${at} SHUTDOWN SAVE`])
+      assert.isUndefined(w.redis.servers.get(at), "stopped")
+    }))
+
   it.live("the RDB Redis saved at shutdown is kept as resync.rdb, out of a backup's way", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

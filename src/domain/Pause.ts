@@ -4,7 +4,10 @@
 // resumed the node's configured REPLICA_PRIORITY comes back. Outside a pause the agent
 // leaves the priority alone while a switchover may be holding it, and puts
 // REPLICA_PRIORITY back once it has been away for longer than any switchover holds it
-// (a switchover that could not restore it: 0 would mean never promoted).
+// (a switchover that could not restore it: 0 would mean never promoted). A node started
+// from the RDB its last stop saved runs at 0 too until its AOF is on and written
+// (RestartResync.ts): promoted before, a crash of its Redis would bring the cluster
+// back to that stop.
 
 export type PriorityAction =
   | { readonly _tag: "Keep"; readonly reason: string }
@@ -12,6 +15,8 @@ export type PriorityAction =
 
 export interface PriorityObservation {
   readonly paused: boolean
+  /** Its AOF is off after a start from the RDB its last stop saved: never promoted until it is written. */
+  readonly aofPending: boolean
   /** REPLICA_PRIORITY of this node. */
   readonly configured: number
   /** What its Redis answers to `CONFIG GET replica-priority` now. */
@@ -23,10 +28,11 @@ export interface PriorityObservation {
 }
 
 export const decidePriority = (o: PriorityObservation): PriorityAction => {
-  if (o.paused) {
+  if (o.paused || o.aofPending) {
+    const why = o.paused ? "paused" : "its AOF not yet written after a start from the RDB of its last stop"
     return o.current === 0
-      ? { _tag: "Keep", reason: "paused: replica-priority is already 0" }
-      : { _tag: "Set", priority: 0, reason: `paused: replica-priority ${o.current} → 0, so Sentinel cannot promote this node` }
+      ? { _tag: "Keep", reason: `${why}: replica-priority is already 0` }
+      : { _tag: "Set", priority: 0, reason: `${why}: replica-priority ${o.current} → 0, so Sentinel cannot promote this node` }
   }
   if (!o.restorePending) {
     if (o.stray === undefined || o.current === o.configured || o.stray.forMs < o.stray.limitMs) {

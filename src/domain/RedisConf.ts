@@ -79,8 +79,11 @@ export const renderRedisConf = (s: Settings, role: RenderRole, start: RenderStar
     }),
     `min-replicas-to-write ${s.redis.minReplicasToWrite}`,
     `min-replicas-max-lag ${Duration.toSeconds(s.redis.minReplicasMaxLag)}`,
-    // The configured value; while the cluster is paused the agent holds it at 0 at run time.
-    `replica-priority ${s.redis.replicaPriority}`
+    // The configured value; while the cluster is paused the agent holds it at 0 at run
+    // time. Started from an RDB with the AOF off, 0 from the first moment: promoted
+    // before its AOF is written, a crash of this Redis would bring the cluster back to
+    // the node's last stop. The agent puts the configured value back then.
+    `replica-priority ${start === "resync-rdb" ? 0 : s.redis.replicaPriority}`
   )
 }
 

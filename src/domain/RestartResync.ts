@@ -24,7 +24,8 @@ export interface FileStamp {
 /**
  * dump.rdb is the one SHUTDOWN SAVE wrote when Redis closed the connection (it does
  * only after a good save) and the file is another than before: a new one, or one
- * replaced. A backup's BGSAVE cannot end in between, as SHUTDOWN kills its child.
+ * replaced. A backup's BGSAVE may end while SHUTDOWN waits for lagging replicas, but
+ * the save that follows replaces its file again.
  */
 export const savedAtShutdown = (before: Option.Option<FileStamp>, after: Option.Option<FileStamp>): boolean =>
   Option.match(after, {
@@ -35,7 +36,7 @@ export const savedAtShutdown = (before: Option.Option<FileStamp>, after: Option.
 export type StartFrom =
   /** No usable resync.rdb: the AOF, as always; `discard` a stale one. */
   | { readonly _tag: "Aof"; readonly discard: boolean }
-  /** A replica loads resync.rdb (as dump.rdb) with the AOF off, keeping its replication ID; the agent turns the AOF on once it caught up. */
+  /** A replica loads resync.rdb (linked as dump.rdb) with the AOF off, keeping its replication ID; the agent turns the AOF on once it caught up, then removes resync.rdb. */
   | { readonly _tag: "ResyncRdb" }
   /**
    * A master gains nothing from the ID: resync.rdb becomes the AOF's base, so Redis

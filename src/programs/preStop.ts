@@ -94,8 +94,8 @@ const shutDown = (within: Duration.Duration) =>
     // it a second after pre-stop ends.
     const exited = redis.role(self).pipe(Effect.as(false), Effect.catch((e) => Effect.succeed(e.reason === "unreachable")))
     const gone = yield* pollUntil(exited, (down) => down, within, () => false)
-    if (!gone) return yield* Effect.logWarning(`pre-stop: Redis still answers ${Duration.format(within)} after SHUTDOWN`)
-    yield* Effect.log("pre-stop: Redis shut down (its AOF flushed)")
+    if (!gone) return yield* Effect.logWarning(`pre-stop: Redis has not exited ${Duration.format(within)} after SHUTDOWN (still saving?); ContainerPilot will stop it`)
+    yield* Effect.log("pre-stop: Redis shut down")
     if (Option.isSome(saving)) yield* keepForRestart(saving.value)
   }).pipe(
     Effect.timeoutOrElse({ duration: within, orElse: () => Effect.logWarning(`pre-stop: SHUTDOWN not answered within ${Duration.format(within)}`) }),

@@ -82,8 +82,9 @@ export const keepForRestart = (before: Option.Option<FileStamp>) =>
 
 /**
  * resync.rdb as the base of a new AOF, swapped in for the old one. resync.rdb goes
- * last: a start cut short anywhere finds it again (newer than any AOF, or with none)
- * and does this once more.
+ * last: a start cut short before the swap finds it again (newer than any AOF, or with
+ * none) and does this once more; after the swap the new AOF (its base a link to
+ * resync.rdb) is the newer, and resync.rdb is discarded.
  */
 const becomeAof = (dataDir: string, rdb: string) =>
   Effect.gen(function*() {
@@ -102,12 +103,30 @@ const becomeAof = (dataDir: string, rdb: string) =>
     yield* fs.remove(staging, { recursive: true, force: true })
   }).pipe(Effect.mapError(fileError(rdb, "make the AOF's base from")))
 
+/**
+ * An RDB save cut short (a shutdown that outlasted PRESTOP_TIMEOUT) leaves its
+ * temporary file, the size of the dataset, under a name with the pid of a Redis that
+ * is gone; Redis itself removes only its background children's. Redis is not running
+ * while pre-start is.
+ */
+const removeUnfinishedSaves = (dataDir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const names = yield* fs.readDirectory(dataDir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    for (const name of names.filter((n) => /^temp-\d+\.rdb$/.test(n))) {
+      yield* fs.remove(path.join(dataDir, name)).pipe(Effect.ignore)
+      yield* Effect.log(`removed ${name}, an RDB save cut short`)
+    }
+  })
+
 /** What Redis loads at this start, resync.rdb put in place or removed as RestartResync.ts decides. */
 export const prepareStart = (asReplica: boolean): Effect.Effect<RenderStart, FileError, Settings | FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const settings = yield* Settings
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    yield* removeUnfinishedSaves(settings.dataDir)
     const rdb = path.join(settings.dataDir, resyncRdbFile)
     const written = yield* stampOf(rdb)
     const decision = startFrom({ asReplica, resyncRdb: Option.map(written, (s) => s.modifiedMs), aofLastWrite: yield* aofLastWrite(settings.dataDir) })
@@ -118,11 +137,15 @@ export const prepareStart = (asReplica: boolean): Effect.Effect<RenderStart, Fil
           yield* Effect.log(`removed ${resyncRdbFile}: the AOF changed after it was saved, so the AOF is the newer dataset`)
         }
         return "aof"
-      case "ResyncRdb":
-        // Redis loads dump.rdb with the AOF off; a backup's dump.rdb there is older.
-        yield* fs.rename(rdb, path.join(settings.dataDir, rdbFile)).pipe(Effect.mapError(fileError(rdb, `rename to ${rdbFile}`)))
+      case "ResyncRdb": {
+        // Redis loads dump.rdb with the AOF off (a backup's dump.rdb there is older).
+        // resync.rdb stays until the agent has the AOF written: a start before that
+        // finds it again, newer than the AOF, and does not load the old AOF.
+        const loaded = path.join(settings.dataDir, rdbFile)
+        yield* fs.remove(loaded, { force: true }).pipe(Effect.andThen(fs.link(rdb, loaded)), Effect.mapError(fileError(rdb, `link as ${rdbFile}`)))
         yield* Effect.log(`starting from the dataset saved at this node's last stop, with the AOF off: a replica started from it keeps its replication ID and resyncs only what it missed; the agent turns the AOF on once it caught up`)
         return "resync-rdb"
+      }
       case "AofFromResyncRdb":
         yield* becomeAof(settings.dataDir, rdb)
         yield* Effect.log(`starting as master from the dataset saved at this node's last stop (${resyncRdbFile}), made the AOF's base`)

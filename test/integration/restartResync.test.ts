@@ -43,6 +43,17 @@ const appendOnly = async (c: Cluster, i: number): Promise<string> => {
   }
 }
 
+const priorityOf = async (c: Cluster, i: number): Promise<string> => {
+  const client = redisOf(c, i)
+  try {
+    return (await client.config("GET", "replica-priority") as Array<string>)[1] ?? ""
+  } catch (e) {
+    return String(e)
+  } finally {
+    client.disconnect()
+  }
+}
+
 /** `count` keys of 1 KiB under `prefix`, written to node i in one pipeline. */
 const write = async (c: Cluster, i: number, prefix: string, count: number) => {
   const client = redisOf(c, i)
@@ -114,8 +125,8 @@ describe("a graceful restart resyncs partially", () => {
     const conf = await waitFor(`node ${r}'s redis.conf with the AOF on`, 30_000, async () => readFileSync(confFile, "utf8"), (x) => /^appendonly yes$/m.test(x))
     expect(conf).toMatch(/^dbfilename "?dump\.rdb"?$/m)
     expect(await appendOnly(c, r)).toBe("appendonly yes")
-    const aof = parseInfo(await redisOf(c, r).info("persistence"))
-    expect(aof["aof_rewrite_in_progress"], "the AOF written before it is named").toBe("0")
+    // Never promoted before then: 0 until the AOF is written, REPLICA_PRIORITY after.
+    await waitFor(`node ${r} promotable again`, 30_000, () => priorityOf(c, r), (p) => p === "100")
     expect(existsSync(join(c.node(r).dataDir, "resync.rdb")), "taken by the start").toBe(false)
   })
 

@@ -38,6 +38,11 @@ export interface AgentState {
     readonly paused: boolean
     readonly lastBackup: Option.Option<Manifest>
   }
+  /**
+   * Started from the RDB its last stop saved, with the AOF off (RestartResync.ts), and the
+   * AOF not yet on and written: its Redis must not be promoted meanwhile (Pause.ts).
+   */
+  readonly aofPending: boolean
   /** This node's `replica-priority` as the pause care last read or set it (at start, while paused, on resume), and whether REPLICA_PRIORITY is still to be put back (Pause.ts). */
   readonly priority: { readonly current: Option.Option<number>; readonly restorePending: boolean }
   /** At rest, when the priority was last read, and since when it has been away from REPLICA_PRIORITY. */
@@ -62,8 +67,9 @@ export interface AgentState {
 /** Every sentinel to ask besides the local one. */
 export const peersOf = (s: AgentState): ReadonlyArray<Endpoint> => uniqueEndpoints([...s.peers.fromSentinel, ...s.peers.fromConsul])
 
-export const initialState = (now: number): AgentState => ({
+export const initialState = (now: number, aofPending = false): AgentState => ({
   startedAt: now,
+  aofPending,
   cycles: 0,
   lastCycle: Option.none(),
   observation: Option.none(),

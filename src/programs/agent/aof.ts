@@ -3,20 +3,23 @@
 // and resynced partially. Until the AOF is on and written, a crash would lose what the
 // node received since its start, so the agent turns it on once the replica caught up
 // (at once if it is master), and when Redis has written it, persists that (CONFIG
-// REWRITE: a crashed Redis restarts from redis.conf). A node started with its AOF on
-// never runs this loop: the rendered redis.conf says which.
-import { Effect, Option, Path, Schedule } from "effect"
-import { aofStep, startedWithoutAof } from "../../domain/RestartResync.ts"
+// REWRITE: a crashed Redis restarts from redis.conf), removes resync.rdb and lets the
+// pause care put REPLICA_PRIORITY back (0 until then: never promoted meanwhile). A
+// node started with its AOF on never runs this loop: the rendered redis.conf says which.
+import { Effect, Option, Path, Ref, Schedule } from "effect"
+import { aofStep, resyncRdbFile, startedWithoutAof as rendersWithoutAof } from "../../domain/RestartResync.ts"
 import { selfRedis } from "../../domain/Settings.ts"
 import { Timings } from "../../domain/Timings.ts"
 import { Redis } from "../../layers/Redis.ts"
 import { Settings } from "../../layers/Settings.ts"
-import { readOptional } from "../files.ts"
+import { readOptional, removeIfPresent } from "../files.ts"
+import { type AgentState } from "./AgentState.ts"
 
 /** One look and at most one step; true once the AOF is on, written and persisted. */
-const step = Effect.gen(function*() {
+const step = (state: Ref.Ref<AgentState>) => Effect.gen(function*() {
   const settings = yield* Settings
   const redis = yield* Redis
+  const path = yield* Path.Path
   const self = selfRedis(settings)
   // Each step may be taken again (a failure halfway, a crashed Redis back from
   // redis.conf with its AOF off): the state is read afresh every time.
@@ -37,19 +40,28 @@ const step = Effect.gen(function*() {
       return false
     case "Finish":
       yield* redis.rewriteConfig(self)
-      yield* Effect.log("AOF written: redis.conf rewritten with it on, so a restarted Redis loads it")
+      // Only now: a start before this point finds it and starts from it again.
+      yield* removeIfPresent(path.join(settings.dataDir, resyncRdbFile))
+      yield* Ref.update(state, (s) => ({ ...s, aofPending: false, priority: { ...s.priority, restorePending: true } }))
+      yield* Effect.log("AOF written: redis.conf rewritten with it on, so a restarted Redis loads it; REPLICA_PRIORITY back next")
       return true
   }
 }).pipe(
   Effect.catchTag("RedisError", (e) => Effect.logWarning(`turning the AOF back on: ${e.message}; trying again`).pipe(Effect.as(false)))
 )
 
-/** Runs until the AOF is back, when this start had it off; returns at once otherwise. */
-export const careForAof = Effect.gen(function*() {
+/** The rendered redis.conf starts Redis with the AOF off: read once, as the agent starts. */
+export const startedWithoutAof = Effect.gen(function*() {
   const settings = yield* Settings
-  const timings = yield* Timings
   const path = yield* Path.Path
   const conf = yield* readOptional(path.join(settings.configDir, "redis.conf")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-  if (!Option.exists(conf, startedWithoutAof)) return
-  yield* step.pipe(Effect.repeat({ schedule: Schedule.spaced(timings.aofCareEvery), until: (done) => done }))
+  return Option.exists(conf, rendersWithoutAof)
 })
+
+/** Runs until the AOF is back, when this start had it off; returns at once otherwise. */
+export const careForAof = (state: Ref.Ref<AgentState>) =>
+  Effect.gen(function*() {
+    const timings = yield* Timings
+    if (!(yield* Ref.get(state)).aofPending) return
+    yield* step(state).pipe(Effect.repeat({ schedule: Schedule.spaced(timings.aofCareEvery), until: (done) => done }))
+  })

@@ -48,16 +48,17 @@ export const carePause = (state: Ref.Ref<AgentState>) =>
     // At rest (not paused, REPLICA_PRIORITY confirmed) Redis is read only now and then,
     // for a priority a switchover left behind: one KV read per round is most of what
     // the pause costs a running node.
-    const atRest = !paused && !before.priority.restorePending
+    const atRest = !paused && !before.aofPending && !before.priority.restorePending
     if (atRest && now - before.stray.checkedAt < Duration.toMillis(timings.priorityCheckEvery)) return
     const current = yield* redis.replicaPriority(self).pipe(Effect.option)
     if (Option.isNone(current)) return yield* Ref.update(state, (s) => ({ ...s, priority: { ...s.priority, current: Option.none() } }))
     const configured = settings.redis.replicaPriority
     const since = current.value === configured ? Option.none<number>() : Option.orElse(before.stray.since, () => Option.some(now))
     yield* Ref.update(state, (s) => ({ ...s, stray: { checkedAt: now, since } }))
-    const { priority } = yield* Ref.get(state)
+    const { priority, aofPending } = yield* Ref.get(state)
     const action = decidePriority({
       paused,
+      aofPending,
       configured,
       current: current.value,
       restorePending: priority.restorePending,
@@ -69,13 +70,14 @@ export const carePause = (state: Ref.Ref<AgentState>) =>
     }
     // Back from a pause or a stray value, redis.conf gets the value too: a
     // reconfiguration by Sentinel meanwhile (CONFIG REWRITE) may have written the 0 into it.
-    const persist = paused ? Effect.void : redis.rewriteConfig(self)
+    // Not while the AOF is still being turned on: redis.conf would name it too early.
+    const persist = paused || aofPending ? Effect.void : redis.rewriteConfig(self)
     const done = yield* redis.setReplicaPriority(self, action.priority).pipe(
       Effect.andThen(persist),
       Effect.as(true),
       Effect.catch((e) => Effect.logWarning(`replica-priority not set: ${e.message}`).pipe(Effect.as(false)))
     )
     if (!done) return
-    yield* Ref.update(state, (s) => ({ ...s, priority: { current: Option.some(action.priority), restorePending: paused } }))
+    yield* Ref.update(state, (s) => ({ ...s, priority: { current: Option.some(action.priority), restorePending: paused || aofPending } }))
     yield* Effect.log(action.reason)
   })

@@ -4,7 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { decidePriority, type PriorityObservation } from "../../../src/domain/Pause.ts"
 
-const node = (o: Partial<PriorityObservation>): PriorityObservation => ({ paused: false, configured: 100, current: 100, restorePending: false, ...o })
+const node = (o: Partial<PriorityObservation>): PriorityObservation => ({ paused: false, aofPending: false, configured: 100, current: 100, restorePending: false, ...o })
 
 describe("decidePriority", () => {
   it("paused: a node at any non-zero priority is set to 0, one at 0 is kept", () => {
@@ -43,5 +43,13 @@ describe("decidePriority", () => {
     })
     assert.strictEqual(decidePriority(node({ current: 100, stray: { forMs: 10 * limitMs, limitMs } }))._tag, "Keep")
     assert.strictEqual(decidePriority(node({ paused: true, current: 0, stray: { forMs: 10 * limitMs, limitMs } }))._tag, "Keep", "paused: 0 is right")
+  })
+
+  it("started from its last stop's RDB, its AOF not yet written: held at 0 like a pause, then REPLICA_PRIORITY back", () => {
+    assert.deepStrictEqual(decidePriority(node({ aofPending: true, current: 0, restorePending: true }))._tag, "Keep")
+    const set = decidePriority(node({ aofPending: true, current: 100, restorePending: true }))
+    assert.deepStrictEqual(set._tag === "Set" ? set.priority : undefined, 0)
+    const back = decidePriority(node({ aofPending: false, current: 0, restorePending: true }))
+    assert.deepStrictEqual(back._tag === "Set" ? back.priority : undefined, 100)
   })
 })

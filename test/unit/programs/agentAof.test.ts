@@ -5,22 +5,34 @@
 import { assert, describe, it } from "@effect/vitest"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Duration, Effect, Exit, Fiber } from "effect"
+import { existsSync } from "node:fs"
+import { Duration, Effect, Exit, Fiber, Ref } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { renderRedisConf } from "../../../src/domain/RedisConf.ts"
 import { settingsFrom } from "../../support/scenarios.ts"
-import { careForAof } from "../../../src/programs/agent/aof.ts"
+import { careForAof, startedWithoutAof } from "../../../src/programs/agent/aof.ts"
+import { type AgentState, initialState } from "../../../src/programs/agent/AgentState.ts"
 import { eventually, makeWorlds, redisAt, runFor, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
 
 const at = formatEndpoint(redisAt(1))
 const failureOf = <E>(exit: Exit.Exit<unknown, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
 
-/** Node 1 as pre-start left it: redis.conf rendered for `start`. */
+/** Node 1 as pre-start left it: redis.conf rendered for `start`, resync.rdb kept until the AOF is written. */
 const started = (n: TestNode, start: "aof" | "resync-rdb") =>
   Effect.promise(async () => {
     const conf = renderRedisConf(settingsFrom({ ANNOUNCE_IP: redisAt(1).host }), { _tag: "Replica", master: redisAt(2) }, start)
     await mkdir(n.env.CONFIG_DIR ?? "", { recursive: true })
+    await mkdir(n.env.DATA_DIR ?? "", { recursive: true })
     await writeFile(join(n.env.CONFIG_DIR ?? "", "redis.conf"), conf)
+    await writeFile(join(n.env.DATA_DIR ?? "", "resync.rdb"), "REDIS0010")
+  })
+
+/** The agent's loop as the agent runs it: its state read from redis.conf at start. */
+const care = (n: TestNode, w: Worlds) =>
+  Effect.gen(function*() {
+    const pending = yield* runFor(startedWithoutAof, n, w)
+    const state = yield* Ref.make<AgentState>(initialState(0, Exit.isSuccess(pending) && pending.value))
+    return { state, run: runFor(careForAof(state), n, w) }
   })
 
 /** Node 1's Redis as a start from resync.rdb runs it: a replica of node 2, AOF off. */
@@ -36,22 +48,28 @@ const done = ["CONFIG SET appendonly yes", "CONFIG REWRITE"]
 const writesOf = (w: Worlds) => w.redis.calls.filter((c) => c.startsWith(at) && /CONFIG (SET|REWRITE)/.test(c)).map((c) => c.slice(at.length + 1))
 
 describe("agent: the AOF back after a start from resync.rdb", () => {
-  it.live("a replica that caught up: AOF on, and once Redis has written it, redis.conf rewritten with it on", () =>
+  it.live("a replica that caught up: AOF on, and once Redis has written it, redis.conf rewritten with it on, resync.rdb removed, promotable again", () =>
     Effect.gen(function*() {
       const w = makeWorlds()
       fromRdb(w)
       w.redis.aofRewriteTakes = Duration.millis(300)
       const n = yield* testNode(1)
       yield* started(n, "resync-rdb")
-      const fiber = yield* runFor(careForAof, n, w).pipe(Effect.forkChild)
+      const { run, state } = yield* care(n, w)
+      const fiber = yield* run.pipe(Effect.forkChild)
       yield* eventually("the AOF turned on", 2_000, () => writesOf(w).length > 0)
       const looks = () => w.redis.calls.filter((c) => c === `${at} INFO persistence`).length
       const before = looks()
       yield* eventually("two looks while Redis writes the AOF", 2_000, () => looks() >= before + 2)
       assert.deepStrictEqual(writesOf(w), ["CONFIG SET appendonly yes"], "redis.conf keeps the AOF off while it is written: a crashed Redis then loads the RDB, not the old AOF")
+      assert.isTrue(existsSync(join(n.env.DATA_DIR ?? "", "resync.rdb")), "kept while the AOF is written: a start now must not load the old AOF")
       const exit = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.deepStrictEqual(writesOf(w), done)
+      assert.isFalse(existsSync(join(n.env.DATA_DIR ?? "", "resync.rdb")))
+      const s = yield* Ref.get(state)
+      assert.isFalse(s.aofPending, "promotable again: the pause care puts REPLICA_PRIORITY back")
+      assert.isTrue(s.priority.restorePending)
     }))
 
   it.live("a replica still receiving a full copy: the AOF stays off until it has caught up", () =>
@@ -60,7 +78,8 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       fromRdb(w, "sync")
       const n = yield* testNode(1)
       yield* started(n, "resync-rdb")
-      const fiber = yield* runFor(careForAof, n, w).pipe(Effect.forkChild)
+      const { run } = yield* care(n, w)
+      const fiber = yield* run.pipe(Effect.forkChild)
       yield* eventually("a few looks", 2_000, () => w.redis.calls.filter((c) => c === `${at} CONFIG GET appendonly`).length >= 3)
       assert.deepStrictEqual(writesOf(w), [])
       w.redis.replica(redisAt(1), redisAt(2), "connected")
@@ -78,7 +97,8 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       if (s !== undefined) s.role = { _tag: "Master", offset: 1000, replicas: [] }
       const n = yield* testNode(1)
       yield* started(n, "resync-rdb")
-      const exit = yield* runFor(careForAof, n, w)
+      const { run } = yield* care(n, w)
+      const exit = yield* run
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.strictEqual(writesOf(w)[0], "CONFIG SET appendonly yes")
     }))
@@ -90,12 +110,13 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       w.redis.failing.set(`${at} CONFIG REWRITE`, "refused")
       const n = yield* testNode(1)
       yield* started(n, "resync-rdb")
-      const fiber = yield* runFor(careForAof, n, w).pipe(Effect.forkChild)
+      const { run } = yield* care(n, w)
+      const fiber = yield* run.pipe(Effect.forkChild)
       yield* eventually("the rewrite tried twice", 2_000, () => w.redis.calls.filter((c) => c === `${at} CONFIG REWRITE`).length >= 2)
+      assert.isTrue(existsSync(join(n.env.DATA_DIR ?? "", "resync.rdb")), "kept until redis.conf names the AOF")
       w.redis.failing.clear()
       const exit = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.strictEqual(w.redis.calls.filter((c) => c === `${at} CONFIG REWRITE`).at(-1), `${at} CONFIG REWRITE`)
     }))
 
   it.live("a Redis that crashed and came back from redis.conf with its AOF off meanwhile: turned on again", () =>
@@ -105,7 +126,8 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       w.redis.aofRewriteTakes = Duration.millis(200)
       const n = yield* testNode(1)
       yield* started(n, "resync-rdb")
-      const fiber = yield* runFor(careForAof, n, w).pipe(Effect.forkChild)
+      const { run } = yield* care(n, w)
+      const fiber = yield* run.pipe(Effect.forkChild)
       yield* eventually("the AOF turned on", 2_000, () => writesOf(w).length > 0)
       fromRdb(w)
       const exit = yield* Fiber.join(fiber)
@@ -118,7 +140,8 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       const w = makeWorlds()
       const n = yield* testNode(1)
       yield* started(n, "resync-rdb")
-      const fiber = yield* runFor(careForAof, n, w).pipe(Effect.forkChild)
+      const { run } = yield* care(n, w)
+      const fiber = yield* run.pipe(Effect.forkChild)
       yield* eventually("a few refused looks", 2_000, () => w.redis.calls.filter((c) => c.startsWith(`${at} CONFIG GET`)).length >= 3)
       fromRdb(w)
       const exit = yield* Fiber.join(fiber)
@@ -132,7 +155,8 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       fromRdb(w)
       const n = yield* testNode(1)
       yield* started(n, "aof")
-      const exit = yield* runFor(careForAof, n, w)
+      const { run } = yield* care(n, w)
+      const exit = yield* run
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.deepStrictEqual(w.redis.calls, [])
     }))

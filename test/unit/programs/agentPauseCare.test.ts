@@ -16,17 +16,36 @@ const priorityOf = (w: Worlds) => w.redis.servers.get(self)?.priority
 const pause = (w: Worlds) => w.consul.kv.set(names.paused, { value: "{}", session: undefined, modifyIndex: w.consul.next(), lockIndex: 0 })
 const commands = (w: Worlds) => w.redis.calls.filter((c) => c.startsWith(self))
 
-const setUp = (env: Record<string, string> = {}) =>
+const setUp = (env: Record<string, string> = {}, aofPending = false) =>
   Effect.gen(function*() {
     const w = makeWorlds()
     w.redis.replica(redisAt(1), redisAt(2))
     const n = yield* testNode(1, env)
-    const state = yield* Ref.make<AgentState>(initialState(0))
+    const state = yield* Ref.make<AgentState>(initialState(0, aofPending))
     const round = carePause(state).pipe(Effect.provide(memoryLayers(n, w)))
     return { w, state, round }
   })
 
 describe("agent pause care, round by round", () => {
+  it.effect("started from its last stop's RDB: held at 0 (redis.conf said 0, a restarted Redis too), nothing persisted, until the AOF is written; then REPLICA_PRIORITY back and persisted", () =>
+    Effect.gen(function*() {
+      const { w, state, round } = yield* setUp({ REPLICA_PRIORITY: "100" }, true)
+      const server = w.redis.servers.get(self)
+      if (server !== undefined) server.priority = 0
+      yield* round
+      assert.strictEqual(priorityOf(w), 0, "kept at 0 from the start")
+      if (server !== undefined) server.priority = 100
+      yield* TestClock.adjust("1 second")
+      yield* round
+      assert.strictEqual(priorityOf(w), 0, "set back to 0 while the AOF is pending")
+      assert.notInclude(w.redis.calls, `${self} CONFIG REWRITE`, "redis.conf is not rewritten in the window: it would name the AOF too early")
+      yield* Ref.update(state, (s) => ({ ...s, aofPending: false, priority: { ...s.priority, restorePending: true } }))
+      yield* TestClock.adjust("1 second")
+      yield* round
+      assert.strictEqual(priorityOf(w), 100)
+      assert.include(w.redis.calls, `${self} CONFIG REWRITE`)
+    }))
+
   it.effect("a priority a switchover left at 0: read every priorityCheckEvery at rest, put back once it has been away for priorityStrayLimit, not at the first look", () =>
     Effect.gen(function*() {
       const { w, round } = yield* setUp({ REPLICA_PRIORITY: "100" })

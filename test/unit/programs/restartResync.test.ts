@@ -2,7 +2,7 @@
 // the data directory holds resync.rdb (pre-stop's SHUTDOWN SAVE), by role and by age.
 import { assert, describe, it } from "@effect/vitest"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
-import { mkdir, utimes, writeFile } from "node:fs/promises"
+import { mkdir, rename, utimes, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { Effect, Exit } from "effect"
@@ -54,8 +54,9 @@ describe("pre-start after a graceful stop (resync.rdb)", () => {
       assert.strictEqual(directive(n, "replicaof"), "10.0.0.12 6379")
       assert.strictEqual(directive(n, "appendonly"), "no")
       assert.strictEqual(directive(n, "dbfilename"), "dump.rdb")
+      assert.strictEqual(directive(n, "replica-priority"), "0", "never promoted before its AOF is written")
       assert.deepStrictEqual(readFileSync(join(data, "dump.rdb")), rdb, "put where Redis loads it")
-      assert.isFalse(existsSync(join(data, "resync.rdb")))
+      assert.deepStrictEqual(readFileSync(join(data, "resync.rdb")), rdb, "kept until the agent has the AOF written")
       assert.strictEqual(readFileSync(join(data, "appendonlydir", aofBase), "utf8"), "old base", "the AOF untouched: Redis rewrites it once the agent turns it on")
     }))
 
@@ -118,5 +119,38 @@ describe("pre-start after a graceful stop (resync.rdb)", () => {
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
       assert.deepStrictEqual(readdirSync(data).sort(), ["appendonlydir"])
       assert.deepStrictEqual(readFileSync(join(data, "appendonlydir", aofBase)), rdb)
+    }))
+
+  it.live("a start before the agent had the AOF written (a container killed) finds resync.rdb again, not the old AOF", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      runningCluster(w)
+      const n = yield* testNode(1)
+      const data = yield* dataDir(n, { aofAt: 1_000, rdbAt: 1_001 })
+      assert.isTrue(Exit.isSuccess(yield* runFor(preStart, n, w)))
+      // Killed before the agent finished: a backup's BGSAVE meanwhile replaced dump.rdb (as Redis does, by rename).
+      yield* Effect.promise(async () => {
+        await writeFile(join(data, "temp-77.rdb"), "a backup's")
+        await rename(join(data, "temp-77.rdb"), join(data, "dump.rdb"))
+      })
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.strictEqual(directive(n, "appendonly"), "no")
+      assert.deepStrictEqual(readFileSync(join(data, "dump.rdb")), rdb)
+    }))
+
+  it.live("RDB saves cut short (temp-<pid>.rdb, the size of the dataset) are removed; nothing else is", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      runningCluster(w)
+      const n = yield* testNode(1)
+      const data = yield* dataDir(n, { aofAt: 1_000 })
+      yield* Effect.promise(async () => {
+        await writeFile(join(data, "temp-4242.rdb"), "half a save")
+        await writeFile(join(data, "temp-notes.rdb"), "not Redis's")
+      })
+      const exit = yield* runFor(preStart, n, w)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(readdirSync(data).sort(), ["appendonlydir", "temp-notes.rdb"])
     }))
 })

@@ -27,7 +27,8 @@ const step = (state: Ref.Ref<AgentState>) => Effect.gen(function*() {
   const next = aofStep({
     aofOn,
     role: replication.role === "master" ? "master" : "replica",
-    caughtUp: replication.master_link_status === "up" && replication.master_sync_in_progress !== 1,
+    // "up" only once any full copy is loaded (Redis's REPL_STATE_CONNECTED).
+    caughtUp: replication.master_link_status === "up",
     aofWritten: persistence.aof_rewrite_in_progress === 0 && persistence.aof_rewrite_scheduled === 0 && persistence.aof_last_bgrewrite_status === "ok"
   })
   switch (next._tag) {

@@ -33,6 +33,7 @@ describe("startedWithoutAof: the rendered redis.conf as the agent's marker", () 
   it("reads the appendonly line, quoted or not, and nothing else", () => {
     assert.isTrue(startedWithoutAof("appendonly no\ndbfilename dump.rdb\n"))
     assert.isTrue(startedWithoutAof("appendonly \"no\"\n"))
+    assert.isTrue(startedWithoutAof("appendonly   no\n"), "spaced out by hand")
     assert.isFalse(startedWithoutAof("appendonly yes\n"))
     assert.isFalse(startedWithoutAof("appendonly nope\n"))
     assert.isFalse(startedWithoutAof("# appendonly no\n"))

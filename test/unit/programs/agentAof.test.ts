@@ -103,6 +103,29 @@ describe("agent: the AOF back after a start from resync.rdb", () => {
       assert.strictEqual(writesOf(w)[0], "CONFIG SET appendonly yes")
     }))
 
+  it.live("a rewrite Redis only scheduled (a backup's save running), or one that failed (Redis schedules it again): not finished until one succeeded", () =>
+    Effect.gen(function*() {
+      const w = makeWorlds()
+      fromRdb(w)
+      const n = yield* testNode(1)
+      yield* started(n, "resync-rdb")
+      const { run } = yield* care(n, w)
+      const fiber = yield* run.pipe(Effect.forkChild)
+      yield* eventually("the AOF turned on", 2_000, () => writesOf(w).length > 0)
+      const server = w.redis.servers.get(at)
+      const looks = () => w.redis.calls.filter((c) => c === `${at} INFO persistence`).length
+      for (const state of [{ aof_rewrite_scheduled: 1 }, { aof_rewrite_scheduled: 0, aof_last_bgrewrite_status: "err" }]) {
+        if (server !== undefined) server.persistence = { ...server.persistence, aof_rewrite_in_progress: 0, ...state }
+        const before = looks()
+        yield* eventually("two looks", 2_000, () => looks() >= before + 2)
+        assert.deepStrictEqual(writesOf(w), ["CONFIG SET appendonly yes"], JSON.stringify(state))
+      }
+      if (server !== undefined) server.persistence = { ...server.persistence, aof_last_bgrewrite_status: "ok" }
+      const exit = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
+      assert.deepStrictEqual(writesOf(w), done)
+    }))
+
   it.live("a CONFIG REWRITE that fails is taken again until one succeeds", () =>
     Effect.gen(function*() {
       const w = makeWorlds()

@@ -147,10 +147,10 @@ describe("pre-start after a graceful stop (resync.rdb)", () => {
       const data = yield* dataDir(n, { aofAt: 1_000 })
       yield* Effect.promise(async () => {
         await writeFile(join(data, "temp-4242.rdb"), "half a save")
-        await writeFile(join(data, "temp-notes.rdb"), "not Redis's")
+        for (const name of ["temp-notes.rdb", "temp-1.rdb.keep", "old-temp-1.rdb"]) await writeFile(join(data, name), "not Redis's")
       })
       const exit = yield* runFor(preStart, n, w)
       assert.isTrue(Exit.isSuccess(exit), failureOf(exit))
-      assert.deepStrictEqual(readdirSync(data).sort(), ["appendonlydir", "temp-notes.rdb"])
+      assert.deepStrictEqual(readdirSync(data).sort(), ["appendonlydir", "old-temp-1.rdb", "temp-1.rdb.keep", "temp-notes.rdb"])
     }))
 })

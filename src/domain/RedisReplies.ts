@@ -75,7 +75,6 @@ export const PersistenceInfo = Schema.Struct({
   rdb_bgsave_in_progress: IntString,
   rdb_last_bgsave_status: Schema.String,
   rdb_last_save_time: IntString,
-  aof_enabled: IntString,
   aof_rewrite_in_progress: IntString,
   aof_rewrite_scheduled: IntString,
   aof_last_bgrewrite_status: Schema.String
@@ -86,9 +85,7 @@ export const ReplicationInfo = Schema.Struct({
   role: Schema.Literals(["master", "slave"]),
   master_repl_offset: IntString,
   connected_slaves: Schema.optionalKey(IntString),
-  master_link_status: Schema.optionalKey(Schema.Literals(["up", "down"])),
-  /** A replica receiving a full copy from its master (1) or not (0). */
-  master_sync_in_progress: Schema.optionalKey(IntString)
+  master_link_status: Schema.optionalKey(Schema.Literals(["up", "down"]))
 })
 export type ReplicationInfo = typeof ReplicationInfo.Type
 

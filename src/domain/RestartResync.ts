@@ -76,7 +76,7 @@ export const startedWithoutAof = (redisConf: string): boolean => /^appendonly\s+
 export interface AofView {
   readonly aofOn: boolean
   readonly role: "master" | "replica"
-  /** A replica's link is up and no full copy is under way. */
+  /** A replica's link is up: Redis says so only once any full copy is loaded. */
   readonly caughtUp: boolean
   /**
    * The rewrite `appendonly yes` started has succeeded: none runs or is scheduled (Redis

@@ -44,7 +44,6 @@ const idlePersistence: PersistenceInfo = {
   rdb_bgsave_in_progress: 0,
   rdb_last_bgsave_status: "ok",
   rdb_last_save_time: 1,
-  aof_enabled: 1,
   aof_rewrite_in_progress: 0,
   aof_rewrite_scheduled: 0,
   aof_last_bgrewrite_status: "ok"
@@ -223,10 +222,7 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
       on(at, "INFO replication", (s) => ({
         role: s.role._tag === "Master" ? "master" as const : "slave" as const,
         master_repl_offset: s.role._tag === "Sentinel" ? 0 : s.role.offset,
-        ...(s.role._tag === "Replica" && {
-          master_link_status: s.role.state === "connected" ? "up" as const : "down" as const,
-          master_sync_in_progress: s.role.state === "sync" ? 1 : 0
-        })
+        ...(s.role._tag === "Replica" && { master_link_status: s.role.state === "connected" ? "up" as const : "down" as const })
       })),
     version: (at) => on(at, "INFO server", (s) => s.version),
     bgsave: (at) => {
@@ -263,7 +259,7 @@ export const makeMemoryRedis = (world: RedisWorld): Redis["Service"] => {
       const done = (s: MemoryRedis) => Effect.sync(() => void (s.persistence = { ...s.persistence, aof_rewrite_in_progress: 0 }))
       return on(at, "CONFIG SET appendonly yes", (s) => {
         s.appendonly = true
-        s.persistence = { ...s.persistence, aof_enabled: 1, aof_rewrite_in_progress: 1 }
+        s.persistence = { ...s.persistence, aof_rewrite_in_progress: 1 }
         return s
       }).pipe(Effect.flatMap((s) => (Duration.isZero(world.aofRewriteTakes) ? done(s) : Effect.forkDetach(Effect.delay(done(s), world.aofRewriteTakes)).pipe(Effect.asVoid))))
     },

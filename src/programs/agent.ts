@@ -15,7 +15,7 @@ import { Sentinel, type SentinelEvent } from "../layers/Sentinel.ts"
 import { Settings } from "../layers/Settings.ts"
 import { apiLayer } from "./agent/api.ts"
 import { type AgentState, initialState, peersOf } from "./agent/AgentState.ts"
-import { careForAof, startedWithoutAof } from "./agent/aof.ts"
+import { aofPendingAtStart, careForAof } from "./agent/aof.ts"
 import { careForReplica, careForSentinel, careForSentinelPeriods } from "./agent/care.ts"
 import { careForFence, leaseEnd } from "./agent/fence.ts"
 import { observeCycle, recordSwitch } from "./agent/observer.ts"
@@ -79,7 +79,7 @@ const watchdog = (state: Ref.Ref<AgentState>) =>
 export const agent = Effect.gen(function*() {
   const settings = yield* Settings
   const timings = yield* Timings
-  const state = yield* Ref.make(initialState(yield* Clock.currentTimeMillis, yield* startedWithoutAof))
+  const state = yield* Ref.make(initialState(yield* Clock.currentTimeMillis, yield* aofPendingAtStart))
   const wake = yield* Queue.sliding<boolean>(1)
   const fenceWake = yield* Queue.sliding<void>(1)
   const heard = yield* Queue.sliding<Heard>(64)

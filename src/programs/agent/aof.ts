@@ -7,7 +7,7 @@
 // pause care put REPLICA_PRIORITY back (0 until then: never promoted meanwhile). A
 // node started with its AOF on never runs this loop: the rendered redis.conf says which.
 import { Effect, Option, Path, Ref, Schedule } from "effect"
-import { aofStep, resyncRdbFile, startedWithoutAof as rendersWithoutAof } from "../../domain/RestartResync.ts"
+import { aofStep, resyncRdbFile, startedWithoutAof } from "../../domain/RestartResync.ts"
 import { selfRedis } from "../../domain/Settings.ts"
 import { Timings } from "../../domain/Timings.ts"
 import { Redis } from "../../layers/Redis.ts"
@@ -52,11 +52,11 @@ const step = (state: Ref.Ref<AgentState>) => Effect.gen(function*() {
 )
 
 /** The rendered redis.conf starts Redis with the AOF off: read once, as the agent starts. */
-export const startedWithoutAof = Effect.gen(function*() {
+export const aofPendingAtStart = Effect.gen(function*() {
   const settings = yield* Settings
   const path = yield* Path.Path
   const conf = yield* readOptional(path.join(settings.configDir, "redis.conf")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-  return Option.exists(conf, rendersWithoutAof)
+  return Option.exists(conf, startedWithoutAof)
 })
 
 /** Runs until the AOF is back, when this start had it off; returns at once otherwise. */

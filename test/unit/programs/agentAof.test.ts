@@ -10,7 +10,7 @@ import { Duration, Effect, Exit, Fiber, Ref } from "effect"
 import { formatEndpoint } from "../../../src/domain/Endpoint.ts"
 import { renderRedisConf } from "../../../src/domain/RedisConf.ts"
 import { settingsFrom } from "../../support/scenarios.ts"
-import { careForAof, startedWithoutAof } from "../../../src/programs/agent/aof.ts"
+import { aofPendingAtStart, careForAof } from "../../../src/programs/agent/aof.ts"
 import { type AgentState, initialState } from "../../../src/programs/agent/AgentState.ts"
 import { eventually, makeWorlds, redisAt, runFor, testNode, type TestNode, type Worlds } from "../../support/harness.ts"
 
@@ -30,7 +30,7 @@ const started = (n: TestNode, start: "aof" | "resync-rdb") =>
 /** The agent's loop as the agent runs it: its state read from redis.conf at start. */
 const care = (n: TestNode, w: Worlds) =>
   Effect.gen(function*() {
-    const pending = yield* runFor(startedWithoutAof, n, w)
+    const pending = yield* runFor(aofPendingAtStart, n, w)
     const state = yield* Ref.make<AgentState>(initialState(0, Exit.isSuccess(pending) && pending.value))
     return { state, run: runFor(careForAof(state), n, w) }
   })
@@ -40,7 +40,7 @@ const fromRdb = (w: Worlds, state: "connected" | "sync" | "connect" = "connected
   w.redis.master(redisAt(2), [redisAt(1)])
   w.redis.replica(redisAt(1), redisAt(2), state)
   const s = w.redis.servers.get(at)
-  if (s !== undefined) Object.assign(s, { appendonly: false, persistence: { ...s.persistence, aof_enabled: 0 } })
+  if (s !== undefined) Object.assign(s, { appendonly: false })
 }
 
 const done = ["CONFIG SET appendonly yes", "CONFIG REWRITE"]
